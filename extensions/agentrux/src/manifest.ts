@@ -1,0 +1,9 @@
+import { agentruxConfig } from "./config-schema.ts";
+
+/** One source for the entry and the generated openclaw.plugin.json. */
+export const MANIFEST = {
+  id: "agentrux-openclaw-plugin",
+  name: "AgenTrux",
+  description: "AgenTrux pub/sub channel: commands in, results out",
+  config: agentruxConfig,
+} as const;

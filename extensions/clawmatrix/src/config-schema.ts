@@ -1,0 +1,108 @@
+import { defineConfigSchema } from "@openclaw-bundle/shared";
+import { z } from "zod";
+
+/** Defaults of the ClawMatrix 0.1.8 config this bundle stays compatible with. */
+export const DEFAULT_LISTEN_HOST = "0.0.0.0";
+export const DEFAULT_LISTEN_PORT = 19000;
+export const DEFAULT_PROXY_PORT = 19001;
+export const DEFAULT_HANDOFF_TIMEOUT_MS = 600_000;
+export const DEFAULT_TOOL_OUTPUT_BYTES = 1_048_576;
+export const MIN_SECRET_LENGTH = 16;
+
+const id = z.string().min(1).max(128);
+const port = z.number().int().min(1).max(65535);
+
+const peer = z
+  .object({
+    /** The peer's node id, as it announces itself in the handshake. */
+    nodeId: id,
+    /** ws:// or wss:// URL the peer listens on. */
+    url: z.string().regex(/^wss?:\/\/[^\s]+$/, "expected a ws:// or wss:// URL"),
+  })
+  .strict();
+
+const agent = z
+  .object({
+    /** Agent id on this node, reachable from the mesh as a handoff target. */
+    id,
+    /** What the agent is good at, shown to other nodes. */
+    description: z.string().max(2000).optional(),
+    /** Tags other nodes route by (`tags:<tag>`). */
+    tags: z.array(z.string().min(1).max(64)).max(64).default([]),
+  })
+  .strict();
+
+const model = z
+  .object({
+    /** Model id served to the mesh. */
+    id,
+    /** The local provider that runs it (e.g. `openai`). */
+    provider: z.string().min(1).max(128),
+    description: z.string().max(2000).optional(),
+  })
+  .strict();
+
+const proxyModel = z
+  .object({
+    /** Remote model id to use through the mesh. */
+    id,
+    /** Node expected to serve it; any node that announces it when omitted. */
+    nodeId: id.optional(),
+    description: z.string().max(2000).optional(),
+  })
+  .strict();
+
+const toolProxy = z
+  .object({
+    /** Whether other nodes may run tools on this node. */
+    enabled: z.boolean().default(false),
+    /** Tools others may run; `[]` or `["*"]` allows all. */
+    allow: z.array(z.string().min(1)).default([]),
+    /** Tools others may never run; deny wins over allow. */
+    deny: z.array(z.string().min(1)).default([]),
+    /** Tool output above this many bytes is truncated with a marker. */
+    maxOutputBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(DEFAULT_TOOL_OUTPUT_BYTES),
+  })
+  .strict();
+
+export const clawmatrixConfig = defineConfigSchema(
+  z
+    .object({
+      /** This node's id in the mesh (the entrypoint defaults it to the hostname). */
+      nodeId: id.optional(),
+      /** Shared mesh secret (>= 16 chars); the mesh stays off without it. Never sent over the wire. */
+      secret: z.string().min(MIN_SECRET_LENGTH).optional(),
+      /** Accept connections from other nodes. */
+      listen: z.boolean().default(false),
+      listenHost: z.string().min(1).default(DEFAULT_LISTEN_HOST),
+      listenPort: port.default(DEFAULT_LISTEN_PORT),
+      /** Nodes to dial. */
+      peers: z.array(peer).max(256).default([]),
+      /** Local agents offered to the mesh. */
+      agents: z.array(agent).max(256).default([]),
+      /** Local models offered to the mesh. */
+      models: z.array(model).max(256).default([]),
+      /** Remote models this node uses through the mesh. */
+      proxyModels: z.array(proxyModel).max(256).default([]),
+      /** Tags of this node. */
+      tags: z.array(z.string().min(1).max(64)).max(64).default([]),
+      /** Port of the local OpenAI-compatible model proxy. */
+      proxyPort: port.default(DEFAULT_PROXY_PORT),
+      /** Idle timeout of a handoff; reset by every streamed chunk. */
+      handoffTimeout: z.number().int().min(1000).max(86_400_000).default(DEFAULT_HANDOFF_TIMEOUT_MS),
+      toolProxy: toolProxy.default({
+        enabled: false,
+        allow: [],
+        deny: [],
+        maxOutputBytes: DEFAULT_TOOL_OUTPUT_BYTES,
+      }),
+    })
+    .strict(),
+);
+
+export type ClawmatrixConfig = z.infer<typeof clawmatrixConfig.schema>;

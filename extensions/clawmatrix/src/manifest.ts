@@ -1,0 +1,9 @@
+import { clawmatrixConfig } from "./config-schema.ts";
+
+/** One source for the entry and the generated openclaw.plugin.json. */
+export const MANIFEST = {
+  id: "clawmatrix",
+  name: "ClawMatrix",
+  description: "Mesh between OpenClaw gateways: model proxy, task handoff, remote tools, gossip, failover",
+  config: clawmatrixConfig,
+} as const;

@@ -1,0 +1,79 @@
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { BundleError, SHARED_CODES } from "./errors.ts";
+
+export interface AtomicWriteOptions {
+  /** File mode of the result, e.g. 0o600 for credentials. Defaults to 0o644. */
+  mode?: number;
+  /** Mode of parent directories it creates. Defaults to 0o700. */
+  dirMode?: number;
+}
+
+/**
+ * Writes a file so that readers see either the old content or the new, never a half-written one:
+ * write a temp file beside it, fsync it, rename over the target, fsync the directory. The mode is
+ * set on the temp file before any byte is written, so a secret is never briefly world-readable.
+ */
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  opts: AtomicWriteOptions = {},
+): Promise<void> {
+  const mode = opts.mode ?? 0o644;
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    await fs.mkdir(dir, { recursive: true, mode: opts.dirMode ?? 0o700 });
+    const handle = await fs.open(tmp, "wx", mode);
+    try {
+      await handle.chmod(mode); // umask may have narrowed or widened it
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, file);
+    await syncDir(dir);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw new BundleError(SHARED_CODES.FILE_WRITE, `could not write ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Writes JSON (2-space, trailing newline) atomically. */
+export function writeJsonAtomic(file: string, value: unknown, opts?: AtomicWriteOptions): Promise<void> {
+  return writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, opts);
+}
+
+/** Reads JSON; undefined when the file does not exist. A file that exists but does not parse is an error. */
+export async function readJsonFile<T = unknown>(file: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new BundleError("FILE_ERR_PARSE", `${file} is not valid JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // Makes the rename itself durable. Some filesystems refuse fsync on a directory; that is fine.
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, "r");
+    await handle.sync();
+  } catch {
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}

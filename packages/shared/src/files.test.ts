@@ -1,0 +1,85 @@
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { readJsonFile, writeFileAtomic, writeJsonAtomic } from "./atomic-file.ts";
+import { BoundedSet } from "./dedup.ts";
+import { SingleFlight } from "./single-flight.ts";
+
+describe("writeFileAtomic", () => {
+  it("writes with the requested mode and leaves no temp file", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "atomic-"));
+    const file = path.join(dir, "sub", "auth.json");
+    await writeJsonAtomic(file, { a: 1 }, { mode: 0o600 });
+    await writeJsonAtomic(file, { a: 2 }, { mode: 0o600 });
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ a: 2 });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readdirSync(path.dirname(file))).toEqual(["auth.json"]);
+  });
+
+  it("keeps the old content when the write fails", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "atomic-"));
+    const file = path.join(dir, "x.json");
+    writeFileSync(file, "old");
+    const blocker = path.join(dir, "file-not-dir");
+    writeFileSync(blocker, "");
+    await expect(writeFileAtomic(path.join(blocker, "y"), "new")).rejects.toMatchObject({
+      code: "FILE_ERR_WRITE",
+    });
+    expect(readFileSync(file, "utf8")).toBe("old");
+  });
+
+  it("readJsonFile: undefined when missing, an error naming the file when broken", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "atomic-"));
+    expect(await readJsonFile(path.join(dir, "none.json"))).toBeUndefined();
+    writeFileSync(path.join(dir, "bad.json"), "{");
+    await expect(readJsonFile(path.join(dir, "bad.json"))).rejects.toThrow(/bad\.json is not valid JSON/);
+  });
+});
+
+describe("SingleFlight", () => {
+  it("runs one call per key at a time and a fresh one afterwards", async () => {
+    const sf = new SingleFlight<string, number>();
+    let calls = 0;
+    const fn = async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 10));
+      return calls;
+    };
+    const results = await Promise.all([sf.run("k", fn), sf.run("k", fn), sf.run("other", fn)]);
+    expect(results[0]).toBe(results[1]);
+    expect(calls).toBe(2);
+    expect(await sf.run("k", fn)).toBe(3);
+    expect(sf.size).toBe(0);
+  });
+
+  it("shares a failure and then allows a retry", async () => {
+    const sf = new SingleFlight<string, number>();
+    const fail = () => Promise.reject(new Error("down"));
+    await expect(Promise.all([sf.run("k", fail), sf.run("k", fail)])).rejects.toThrow("down");
+    expect(await sf.run("k", async () => 7)).toBe(7);
+  });
+});
+
+describe("BoundedSet", () => {
+  it("reports duplicates and evicts the oldest beyond capacity", () => {
+    const s = new BoundedSet<string>(2);
+    expect(s.add("a")).toBe(true);
+    expect(s.add("a")).toBe(false);
+    s.add("b");
+    s.add("c");
+    expect(s.has("a")).toBe(false);
+    expect(s.size).toBe(2);
+  });
+
+  it("forgets keys after their ttl", () => {
+    let now = 0;
+    const s = new BoundedSet<string>(10, { ttlMs: 100, now: () => now });
+    s.add("a");
+    now = 50;
+    s.add("b");
+    now = 120;
+    expect(s.has("a")).toBe(false);
+    expect(s.has("b")).toBe(true);
+  });
+});

@@ -1,0 +1,33 @@
+export { type AtomicWriteOptions, readJsonFile, writeFileAtomic, writeJsonAtomic } from "./atomic-file.ts";
+export {
+  Backoff,
+  type BackoffOptions,
+  DEFAULT_BACKOFF_INITIAL_MS,
+  DEFAULT_BACKOFF_MAX_MS,
+  sleep,
+} from "./backoff.ts";
+export { type ConfigSchemaDefinition, defineConfigSchema, describeIssues, parseList } from "./config.ts";
+export { BoundedSet } from "./dedup.ts";
+export { BundleError, errorFactory, errorMessage, isBundleError, SHARED_CODES } from "./errors.ts";
+export { createLogger, type Logger, type LoggerOptions, type LogSink } from "./logger.ts";
+export {
+  CronJob,
+  type CronJobOptions,
+  Heartbeat,
+  type HeartbeatOptions,
+  Periodic,
+  type PeriodicOptions,
+} from "./periodic.ts";
+export {
+  type AnnounceLogger,
+  announceStatusService,
+  type ExtensionState,
+  type ExtensionStatus,
+  type ResolvedConfig,
+  type ResolveOptions,
+  registerStatusMethod,
+  resolvePluginConfig,
+  type StatusMethodHost,
+} from "./plugin-kit.ts";
+export { isSecretKey, REDACTED, redact, redactString, registerSecret } from "./redact.ts";
+export { SingleFlight, singleFlight } from "./single-flight.ts";

@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { CronJob, Heartbeat, Periodic } from "./periodic.ts";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("Periodic", () => {
+  it("never overlaps a slow run and stops cleanly", async () => {
+    vi.useFakeTimers();
+    let active = 0;
+    let maxActive = 0;
+    const p = new Periodic({ name: "t", intervalMs: 10, immediate: true }, async () => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      await new Promise((r) => setTimeout(r, 50));
+      active--;
+    });
+    p.start();
+    await vi.advanceTimersByTimeAsync(300);
+    // stop() waits for the run in flight, which needs the (fake) clock to move.
+    const stopped = p.stop();
+    await vi.advanceTimersByTimeAsync(60);
+    await stopped;
+    const runs = p.runs;
+    await vi.advanceTimersByTimeAsync(300);
+    expect(maxActive).toBe(1);
+    expect(runs).toBeGreaterThanOrEqual(4);
+    expect(p.runs).toBe(runs);
+  });
+
+  it("reports task errors and keeps going", async () => {
+    vi.useFakeTimers();
+    const errors: unknown[] = [];
+    const p = new Periodic({ name: "t", intervalMs: 10, onError: (e) => errors.push(e) }, () => {
+      throw new Error("nope");
+    });
+    p.start();
+    await vi.advanceTimersByTimeAsync(35);
+    await p.stop();
+    expect(errors.length).toBe(3);
+  });
+});
+
+describe("Heartbeat", () => {
+  it("declares the link stale after N unanswered pings, and ack resets", async () => {
+    vi.useFakeTimers();
+    let pings = 0;
+    const stale: number[] = [];
+    const hb = new Heartbeat({
+      intervalMs: 100,
+      maxMissed: 2,
+      ping: () => pings++,
+      onStale: (m) => stale.push(m),
+    });
+    hb.start();
+    await vi.advanceTimersByTimeAsync(200);
+    hb.ack();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(stale).toEqual([]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(stale).toEqual([2]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(stale).toEqual([2]);
+    expect(pings).toBe(4);
+  });
+});
+
+describe("CronJob", () => {
+  it("refuses a bad expression, naming it", () => {
+    expect(() => new CronJob({ name: "lease", expression: "99 * * * *" }, () => {})).toThrow(
+      /lease: invalid cron expression "99 \* \* \* \*"/,
+    );
+  });
+
+  it("runs every second and skips ticks while a run is in flight", async () => {
+    let runs = 0;
+    const job = new CronJob({ name: "flush", expression: "* * * * * *" }, async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 1500));
+    });
+    job.start();
+    await new Promise((r) => setTimeout(r, 3200));
+    await job.stop();
+    // Three ticks fit in 3.2 s; with overlap prevention the second is skipped.
+    expect(runs).toBeGreaterThanOrEqual(1);
+    expect(runs).toBeLessThanOrEqual(2);
+  }, 10_000);
+});

@@ -1,0 +1,220 @@
+import cron, { type ScheduledTask } from "node-cron";
+import { errorMessage } from "./errors.ts";
+
+export interface PeriodicOptions {
+  name: string;
+  intervalMs: number;
+  /** Run once right at start instead of after the first interval. */
+  immediate?: boolean;
+  /** Fraction (0..1) of the interval added at random to each wait. */
+  jitter?: number;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Runs an async task every `intervalMs`, measured from the end of the previous run, so two runs
+ * never overlap however slow the task is. Timers are unref'd (a poller never keeps a process
+ * alive); `stop()` is idempotent and waits for a run in flight.
+ */
+export class Periodic {
+  readonly #opts: PeriodicOptions;
+  readonly #task: () => unknown;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #started = false;
+  #runs = 0;
+
+  constructor(opts: PeriodicOptions, task: () => unknown) {
+    if (!(opts.intervalMs > 0))
+      throw new RangeError(`${opts.name}: intervalMs must be > 0 (got ${opts.intervalMs})`);
+    this.#opts = opts;
+    this.#task = task;
+  }
+
+  get started(): boolean {
+    return this.#started;
+  }
+
+  get runs(): number {
+    return this.#runs;
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#schedule(this.#opts.immediate ? 0 : this.#delay());
+  }
+
+  /** Runs the task now (joining a run in flight) and restarts the interval from its end. */
+  async runNow(): Promise<void> {
+    if (this.#running) return this.#running;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#started = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  #delay(): number {
+    const j = this.#opts.jitter ?? 0;
+    return Math.round(this.#opts.intervalMs * (1 + j * Math.random()));
+  }
+
+  #schedule(ms: number): void {
+    if (!this.#started) return;
+    this.#timer = setTimeout(() => void this.#run(), ms);
+    this.#timer.unref();
+  }
+
+  async #run(): Promise<void> {
+    this.#timer = undefined;
+    this.#running = (async () => {
+      try {
+        this.#runs++;
+        await this.#task();
+      } catch (err) {
+        this.#opts.onError?.(err);
+      }
+    })();
+    try {
+      await this.#running;
+    } finally {
+      this.#running = undefined;
+      this.#schedule(this.#delay());
+    }
+  }
+}
+
+export interface HeartbeatOptions {
+  intervalMs: number;
+  /** Missed acknowledgements after which the link is declared stale. */
+  maxMissed: number;
+  /** Send one ping. */
+  ping: () => void;
+  /** Called once when `maxMissed` pings went unanswered; the heartbeat stops itself. */
+  onStale: (missed: number) => void;
+}
+
+/**
+ * After nats.js: a ping every interval; `ack()` on any sign of life resets the count; after N
+ * misses the link is stale. `start()` cancels a previous run first, so restarts never double up.
+ */
+export class Heartbeat {
+  readonly #opts: HeartbeatOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #missed = 0;
+
+  constructor(opts: HeartbeatOptions) {
+    if (!(opts.intervalMs > 0))
+      throw new RangeError(`heartbeat intervalMs must be > 0 (got ${opts.intervalMs})`);
+    if (!(opts.maxMissed >= 1))
+      throw new RangeError(`heartbeat maxMissed must be >= 1 (got ${opts.maxMissed})`);
+    this.#opts = opts;
+  }
+
+  get missed(): number {
+    return this.#missed;
+  }
+
+  start(): void {
+    this.stop();
+    this.#timer = setInterval(() => this.#tick(), this.#opts.intervalMs);
+    this.#timer.unref();
+  }
+
+  ack(): void {
+    this.#missed = 0;
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#missed = 0;
+  }
+
+  #tick(): void {
+    if (this.#missed >= this.#opts.maxMissed) {
+      const missed = this.#missed;
+      this.stop();
+      this.#opts.onStale(missed);
+      return;
+    }
+    this.#missed++;
+    try {
+      this.#opts.ping();
+    } catch {
+      // A failed send shows up as a missed ack; the next tick decides.
+    }
+  }
+}
+
+export interface CronJobOptions {
+  name: string;
+  /** node-cron expression, seconds first allowed: `*\/30 * * * * *`. */
+  expression: string;
+  /** Random delay (ms) added to each run, so a fleet does not hit a broker at the same second. */
+  maxRandomDelayMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * A calendar-style job on node-cron, with its overlap prevention on (a slow run makes the next
+ * tick skip, not pile up) and its timer unref'd. For "every N ms from the last run", use Periodic.
+ */
+export class CronJob {
+  readonly #task: ScheduledTask;
+  #stopped = false;
+
+  constructor(opts: CronJobOptions, task: () => unknown) {
+    const check = cron.validateDetailed(opts.expression);
+    if (!check.valid) {
+      const why = check.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+      throw new RangeError(`${opts.name}: invalid cron expression "${opts.expression}" (${why})`);
+    }
+    this.#task = cron.createTask(
+      opts.expression,
+      async () => {
+        try {
+          await task();
+        } catch (err) {
+          opts.onError?.(err);
+        }
+      },
+      {
+        name: opts.name,
+        noOverlap: true,
+        unref: true,
+        suppressMissedWarning: true,
+        ...(opts.maxRandomDelayMs ? { maxRandomDelay: opts.maxRandomDelayMs } : {}),
+        logger: silentCronLogger(opts.onError),
+      },
+    );
+  }
+
+  start(): void {
+    if (!this.#stopped) void this.#task.start();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#task.destroy();
+  }
+}
+
+/** node-cron logs to console by default; the bundle logs only through its own logger. */
+function silentCronLogger(onError?: (err: unknown) => void) {
+  return {
+    info() {},
+    warn() {},
+    debug() {},
+    error(message: string | Error, err?: Error) {
+      onError?.(err ?? (message instanceof Error ? message : new Error(errorMessage(message))));
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import type { ConfigSchemaDefinition } from "./config.ts";
+import { isBundleError } from "./errors.ts";
+
+/**
+ * Where an extension stands, as its `<id>.status` gateway method reports it:
+ * - `disabled`: the enabling setting is absent (e.g. no CLAWMATRIX_SECRET) — normal, not an error;
+ * - `invalid`: the config does not validate; `problems` names each bad key;
+ * - `unconfigured`: enabled, but a required key is missing; `problems` says which;
+ * - `idle` / `running` / `degraded` / `error`: reported by the running extension.
+ */
+export type ExtensionState =
+  | "disabled"
+  | "invalid"
+  | "unconfigured"
+  | "idle"
+  | "running"
+  | "degraded"
+  | "error";
+
+export interface ExtensionStatus {
+  id: string;
+  enabled: boolean;
+  configured: boolean;
+  state: ExtensionState;
+  /** One sentence a user can act on, when the state is anything but running. */
+  reason?: string;
+  problems?: string[];
+  [detail: string]: unknown;
+}
+
+export type ResolvedConfig<T> =
+  | { ok: true; enabled: true; config: T }
+  | { ok: false; status: ExtensionStatus };
+
+export interface ResolveOptions<T> {
+  id: string;
+  /** Returns why the extension is disabled (the enabling key absent), or undefined when enabled. */
+  disabledReason: (raw: Record<string, unknown>) => string | undefined;
+  /** Keys required once enabled that the JSON Schema cannot demand (it must accept an empty config). */
+  missing?: (config: T) => string[];
+}
+
+function asRecord(raw: unknown): Record<string, unknown> {
+  return typeof raw === "object" && raw !== null && !Array.isArray(raw)
+    ? (raw as Record<string, unknown>)
+    : {};
+}
+
+/**
+ * Validates an extension's plugin config at the edge. The gateway has already checked it against
+ * the manifest's JSON Schema; this parse also applies defaults and catches what env fallbacks
+ * added. It never throws: a bad config becomes a status the user can read, not a crashed gateway.
+ */
+export function resolvePluginConfig<T>(
+  def: ConfigSchemaDefinition<T>,
+  rawInput: unknown,
+  opts: ResolveOptions<T>,
+): ResolvedConfig<T> {
+  const raw = asRecord(rawInput);
+  const disabled = opts.disabledReason(raw);
+  if (disabled) {
+    return {
+      ok: false,
+      status: { id: opts.id, enabled: false, configured: false, state: "disabled", reason: disabled },
+    };
+  }
+  let config: T;
+  try {
+    config = def.parse(raw, opts.id);
+  } catch (err) {
+    const problems =
+      isBundleError(err) && Array.isArray(err.details?.problems)
+        ? (err.details.problems as string[])
+        : [err instanceof Error ? err.message : String(err)];
+    return {
+      ok: false,
+      status: {
+        id: opts.id,
+        enabled: true,
+        configured: false,
+        state: "invalid",
+        reason: `${opts.id} config is invalid: ${problems.join("; ")}`,
+        problems,
+      },
+    };
+  }
+  const missing = opts.missing?.(config) ?? [];
+  if (missing.length > 0) {
+    return {
+      ok: false,
+      status: {
+        id: opts.id,
+        enabled: true,
+        configured: false,
+        state: "unconfigured",
+        reason: `${opts.id} is enabled but missing ${missing.join(", ")}`,
+        problems: missing.map((k) => `${k}: required`),
+      },
+    };
+  }
+  return { ok: true, enabled: true, config };
+}
+
+/** Minimal view of the host API this kit needs, so it is testable without a gateway. */
+export interface StatusMethodHost {
+  registerGatewayMethod(
+    name: string,
+    handler: (opts: {
+      respond: (
+        ok: boolean,
+        payload?: unknown,
+        error?: { code: string; message: string; details?: unknown },
+      ) => void;
+    }) => void | Promise<void>,
+  ): void;
+}
+
+/** Registers `<id>.status`, answering whatever `read()` reports at call time. */
+export function registerStatusMethod(host: StatusMethodHost, id: string, read: () => ExtensionStatus): void {
+  host.registerGatewayMethod(`${id}.status`, ({ respond }) => {
+    try {
+      respond(true, read());
+    } catch (err) {
+      respond(false, undefined, { code: "UNAVAILABLE", message: `${id}.status failed: ${String(err)}` });
+    }
+  });
+}
+
+export interface AnnounceLogger {
+  info(msg: string, meta?: Record<string, unknown>): void;
+  warn(msg: string, meta?: Record<string, unknown>): void;
+}
+
+/**
+ * A service that says once, at gateway start, where the extension stands — disabled (info),
+ * invalid or unconfigured (warn) — instead of on every `register()` (which runs twice).
+ */
+export function announceStatusService(id: string, logger: AnnounceLogger, read: () => ExtensionStatus) {
+  return {
+    id: `${id}-status`,
+    start() {
+      const s = read();
+      if (s.state === "disabled") logger.info(`${id} disabled: ${s.reason ?? "not enabled"}`);
+      else if (s.state === "invalid" || s.state === "unconfigured" || s.state === "error") {
+        logger.warn(`${id} not started: ${s.reason ?? s.state}`);
+      } else logger.info(`${id} ${s.state}${s.reason ? `: ${s.reason}` : ""}`);
+    },
+    stop() {},
+  };
+}

@@ -1,0 +1,69 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { MANIFEST as agentRegistry } from "../extensions/agent-registry/src/manifest.ts";
+import { MANIFEST as agentrux } from "../extensions/agentrux/src/manifest.ts";
+import { MANIFEST as authManager } from "../extensions/auth-manager/src/manifest.ts";
+import { MANIFEST as clawmatrix } from "../extensions/clawmatrix/src/manifest.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+interface ManifestSource {
+  id: string;
+  name: string;
+  description: string;
+  config: { jsonSchema(): Record<string, unknown> };
+}
+
+/** Extension folder -> its manifest source. The zod schema is the one source of the JSON Schema. */
+export const EXTENSIONS: Record<string, ManifestSource> = {
+  clawmatrix,
+  agentrux,
+  "agent-registry": agentRegistry,
+  "auth-manager": authManager,
+};
+
+export function renderManifest(src: ManifestSource, version: string): string {
+  const manifest = {
+    id: src.id,
+    name: src.name,
+    description: src.description,
+    version,
+    // Without this the gateway does not load the plugin at start (OPENCLAW-HOST.md).
+    activation: { onStartup: true },
+    configSchema: src.config.jsonSchema(),
+  };
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+export function manifestPath(dir: string): string {
+  return path.join(ROOT, "extensions", dir, "openclaw.plugin.json");
+}
+
+export function expectedManifests(): Array<{ file: string; text: string }> {
+  return Object.entries(EXTENSIONS).map(([dir, src]) => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "extensions", dir, "package.json"), "utf8"));
+    return { file: manifestPath(dir), text: renderManifest(src, pkg.version) };
+  });
+}
+
+// `node scripts/manifests.ts` writes them; `--check` fails when a committed one is stale.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const check = process.argv.includes("--check");
+  let stale = 0;
+  for (const { file, text } of expectedManifests()) {
+    let current = "";
+    try {
+      current = readFileSync(file, "utf8");
+    } catch {}
+    if (current === text) continue;
+    if (check) {
+      stale++;
+      console.error(`stale: ${path.relative(ROOT, file)} (run npm run manifests)`);
+    } else {
+      writeFileSync(file, text);
+      console.log(`wrote ${path.relative(ROOT, file)}`);
+    }
+  }
+  process.exit(stale ? 1 : 0);
+}

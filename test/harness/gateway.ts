@@ -1,0 +1,242 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { buildGatewayConfig, type GatewayConfigInput } from "./gateway-config.ts";
+import { findNode24, openclawEntry, REPO_ROOT } from "./node24.ts";
+import { freePort } from "./ports.ts";
+import { GatewayRpc } from "./rpc.ts";
+
+export const READY_TIMEOUT_MS = 120_000;
+/** SIGTERM first; a gateway that has not exited by then is SIGKILLed with its whole process group. */
+export const STOP_GRACE_MS = 10_000;
+
+export interface GatewaySpec extends Omit<GatewayConfigInput, "port" | "token" | "logFile"> {
+  name: string;
+  /** Extra environment for the gateway process (e.g. secrets its config references as ${VAR}). */
+  env?: Record<string, string>;
+}
+
+const live = new Set<GatewayProcess>();
+let exitHookInstalled = false;
+
+/** Last resort: a test runner that dies must not leave 1 GB gateways behind. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const g of live) g.killNow();
+  });
+}
+
+export function runRoot(): string {
+  const dir = path.join(REPO_ROOT, ".tmp/gateways", `${Date.now()}-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export class GatewayProcess {
+  readonly name: string;
+  readonly port: number;
+  readonly token: string;
+  readonly home: string;
+  readonly stateDir: string;
+  readonly configPath: string;
+  readonly logFile: string;
+  readonly outFile: string;
+  readonly env: Record<string, string>;
+  child: ChildProcess | undefined;
+  startedAt = 0;
+  readyAfterMs: number | undefined;
+  private rpcClient: GatewayRpc | undefined;
+
+  constructor(spec: GatewaySpec, root: string, port: number) {
+    this.name = spec.name;
+    this.port = port;
+    this.token = `test-${randomBytes(12).toString("hex")}`;
+    this.home = path.join(root, spec.name);
+    this.stateDir = path.join(this.home, ".openclaw");
+    this.configPath = path.join(this.stateDir, "openclaw.json");
+    this.logFile = path.join(this.home, "openclaw.log");
+    this.outFile = path.join(this.home, "gateway.out.log");
+    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    const config = buildGatewayConfig({ ...spec, port, token: this.token, logFile: this.logFile });
+    writeFileSync(this.configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    this.env = {
+      PATH: `${path.dirname(findNode24())}:${process.env.PATH ?? ""}`,
+      HOME: this.home,
+      OPENCLAW_STATE_DIR: this.stateDir,
+      OPENCLAW_CONFIG_PATH: this.configPath,
+      OPENCLAW_DISABLE_BONJOUR: "1",
+      OPENCLAW_NO_RESPAWN: "1",
+      OPENCLAW_NO_AUTO_UPDATE: "1",
+      ...spec.env,
+    };
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the process; resolves once it answers /readyz. */
+  async start(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    installExitHook();
+    const out = createWriteStream(this.outFile, { flags: "a" });
+    this.startedAt = Date.now();
+    // detached: the gateway becomes a process-group leader, so stop() can kill the helpers it
+    // spawns too (it runs a spawn broker and workers).
+    const child = spawn(
+      findNode24(),
+      [openclawEntry(), "gateway", "run", "--port", String(this.port), "--bind", "loopback"],
+      { env: this.env, cwd: this.home, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    this.child = child;
+    live.add(this);
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+    child.once("exit", () => live.delete(this));
+    await this.waitReady(timeoutMs);
+    this.readyAfterMs = Date.now() - this.startedAt;
+  }
+
+  async waitReady(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) {
+        throw new Error(
+          `gateway ${this.name} exited with ${this.child.exitCode} before ready\n${this.logTail()}`,
+        );
+      }
+      try {
+        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) });
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`gateway ${this.name} not ready after ${timeoutMs} ms\n${this.logTail()}`);
+  }
+
+  /** Calls a gateway method over the WebSocket RPC (one connection per gateway, reused). */
+  async call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    if (!this.rpcClient)
+      this.rpcClient = new GatewayRpc(this.wsUrl, this.token, path.join(this.home, "rpc-client"));
+    return this.rpcClient.call<T>(method, params);
+  }
+
+  /** POSTs to the gateway's HTTP API with its token. */
+  async post(pathname: string, body: unknown, timeoutMs = 120_000): Promise<Response> {
+    return fetch(`${this.url}${pathname}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${this.token}` },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  }
+
+  /** Resident memory of the gateway and its children, in kB (Linux /proc). */
+  rssKb(): number {
+    const pid = this.child?.pid;
+    if (!pid) return 0;
+    let total = 0;
+    for (const p of [pid, ...childPids(pid)]) {
+      try {
+        const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+        total += m ? Number(m[1]) : 0;
+      } catch {
+        // exited meanwhile
+      }
+    }
+    return total;
+  }
+
+  logTail(lines = 80): string {
+    const read = (f: string) => {
+      try {
+        return readFileSync(f, "utf8").split("\n").slice(-lines).join("\n");
+      } catch {
+        return "(none)";
+      }
+    };
+    return `--- ${this.name} stdout/stderr (${this.outFile}) ---\n${read(this.outFile)}`;
+  }
+
+  /** SIGTERM, then SIGKILL of the whole process group after STOP_GRACE_MS. Idempotent. */
+  async stop(
+    graceMs = STOP_GRACE_MS,
+  ): Promise<{ exitCode: number | null; signal: string | null; ms: number }> {
+    await this.rpcClient?.close();
+    this.rpcClient = undefined;
+    const child = this.child;
+    const t0 = Date.now();
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.killGroup("SIGKILL");
+      return { exitCode: child?.exitCode ?? null, signal: child?.signalCode ?? null, ms: 0 };
+    }
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    this.killGroup("SIGTERM", false);
+    const timer = setTimeout(() => this.killGroup("SIGKILL"), graceMs);
+    await exited;
+    clearTimeout(timer);
+    // Helpers the gateway spawned must not outlive it.
+    this.killGroup("SIGKILL");
+    return { exitCode: child.exitCode, signal: child.signalCode, ms: Date.now() - t0 };
+  }
+
+  /** Simulates a crash: SIGKILL to the whole group, no chance to clean up. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    this.killGroup("SIGKILL");
+    await exited;
+  }
+
+  killNow(): void {
+    this.killGroup("SIGKILL");
+  }
+
+  private killGroup(signal: NodeJS.Signals, group = true): void {
+    const pid = this.child?.pid;
+    if (!pid) return;
+    try {
+      process.kill(group ? -pid : pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
+    return kids.flatMap((k) => [Number(k), ...childPids(Number(k))]);
+  } catch {
+    return [];
+  }
+}
+
+/** Starts gateways in parallel; if any fails, stops the rest and rethrows. */
+export async function startGateways(specs: GatewaySpec[], root = runRoot()): Promise<GatewayProcess[]> {
+  const gateways: GatewayProcess[] = [];
+  for (const spec of specs) gateways.push(new GatewayProcess(spec, root, await freePort()));
+  const results = await Promise.allSettled(gateways.map((g) => g.start()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await Promise.all(gateways.map((g) => g.stop()));
+    throw failed.reason;
+  }
+  return gateways;
+}
+
+export async function stopGateways(gateways: GatewayProcess[]): Promise<void> {
+  await Promise.all(gateways.map((g) => g.stop()));
+}
