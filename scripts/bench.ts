@@ -19,7 +19,9 @@ for (const name of wanted) {
   }
 }
 for (const name of wanted.length ? wanted : known) {
-  const mod = (await import(pathToFileURL(path.join(BENCH_DIR, `${name}.ts`)).href)) as { run?: () => Promise<unknown> };
+  const mod = (await import(pathToFileURL(path.join(BENCH_DIR, `${name}.ts`)).href)) as {
+    run?: () => Promise<unknown>;
+  };
   if (typeof mod.run !== "function") continue; // helper modules shared by benchmarks
   console.log(`\n== bench ${name} ==`);
   await mod.run();

@@ -1,7 +1,7 @@
 import express from "express";
 
 // Placeholder until the lease issue lands its mock: no routes yet.
-export interface LeaseApiOptions {}
+export type LeaseApiOptions = {};
 
 export interface LeaseApi {
   router: express.Router;
