@@ -27,6 +27,14 @@ export interface GatewayConfigInput {
 
 export const MOCK_PROVIDER_ID = "mockllm";
 
+/**
+ * Entry-level settings the bundle's platform config also sets: the lease extension reads token
+ * usage from the `llm_output` hook, which the host only grants non-bundled plugins explicitly.
+ */
+const ENTRY_DEFAULTS: Partial<Record<ExtensionId, Record<string, unknown>>> = {
+  "auth-manager-lease-telemetry": { hooks: { allowConversationAccess: true } },
+};
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -51,7 +59,8 @@ export function deepMerge(
 export function buildGatewayConfig(input: GatewayConfigInput): Record<string, unknown> {
   const ids = Object.keys(input.extensions ?? {}) as ExtensionId[];
   const entries: Record<string, unknown> = {};
-  for (const id of ids) entries[id] = { enabled: true, config: input.extensions?.[id] ?? {} };
+  for (const id of ids)
+    entries[id] = { enabled: true, ...ENTRY_DEFAULTS[id], config: input.extensions?.[id] ?? {} };
   const model = input.llmModel ?? "mock-model";
   const config: Record<string, unknown> = {
     gateway: {

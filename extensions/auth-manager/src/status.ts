@@ -1,5 +1,6 @@
 import { type ExtensionStatus, type ResolvedConfig, resolvePluginConfig } from "@openclaw-bundle/shared";
 import { type AuthManagerConfig, authManagerConfig } from "./config-schema.ts";
+import type { LeaseSnapshot } from "./lease-service.ts";
 
 import { MANIFEST } from "./manifest.ts";
 
@@ -70,17 +71,38 @@ export function resolveAuthManager(
   });
 }
 
-export function authManagerStatus(resolved: ResolvedConfig<AuthManagerConfig>): ExtensionStatus {
+/** `auth-manager-lease-telemetry.status`: the lease as the service sees it; ids and counts, never tokens. */
+export function authManagerStatus(
+  resolved: ResolvedConfig<AuthManagerConfig>,
+  live: LeaseSnapshot | undefined,
+): ExtensionStatus {
   if (!resolved.ok) return resolved.status;
   const c = resolved.config;
+  if (!live) {
+    return {
+      id: PLUGIN_ID,
+      enabled: true,
+      configured: true,
+      state: "idle",
+      reason: "configured; the lease service has not started yet",
+      baseUrl: c.baseUrl,
+    };
+  }
+  const state =
+    live.state === "running"
+      ? "running"
+      : live.state === "starting"
+        ? "idle"
+        : live.state === "stopped"
+          ? "idle"
+          : "degraded";
   return {
     id: PLUGIN_ID,
     enabled: true,
     configured: true,
-    state: "idle",
-    reason: "configured; leasing and telemetry are not part of this build yet",
+    ...live,
+    state,
+    serviceState: live.state,
     baseUrl: c.baseUrl,
-    machineId: c.machineId,
-    agentId: c.agentId,
   };
 }

@@ -23,6 +23,7 @@ export {
   announceStatusService,
   type ExtensionState,
   type ExtensionStatus,
+  liveSlot,
   type ResolvedConfig,
   type ResolveOptions,
   registerStatusMethod,

@@ -148,3 +148,20 @@ export function announceStatusService(id: string, logger: AnnounceLogger, read: 
     stop() {},
   };
 }
+
+/**
+ * Where a started service leaves its live object for the gateway methods to read. `register()`
+ * runs more than once per gateway (and the module may be loaded more than once), so a closure
+ * over one registration's variables may not see the service that actually started; a slot on
+ * globalThis keyed by plugin id does.
+ */
+export function liveSlot<T>(pluginId: string): { get(): T | undefined; set(v: T | undefined): void } {
+  const key = Symbol.for(`openclaw-bundle.live.${pluginId}`);
+  const g = globalThis as Record<symbol, unknown>;
+  return {
+    get: () => g[key] as T | undefined,
+    set: (v) => {
+      g[key] = v;
+    },
+  };
+}

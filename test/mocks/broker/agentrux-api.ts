@@ -1,7 +1,7 @@
 import express from "express";
 
 // Placeholder until the AgenTrux issue lands its mock: no routes yet.
-export type AgentruxApiOptions = {};
+export type AgentruxApiOptions = Record<string, never>;
 
 export interface AgentruxApi {
   router: express.Router;

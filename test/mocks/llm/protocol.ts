@@ -36,7 +36,8 @@ export function contentText(content: unknown): string {
 
 // OpenClaw adds runtime context to user turns inside these markers (sometimes as a user message of
 // its own); a model would not take it for what the user said, and neither does the mock.
-const INTERNAL_CONTEXT = /<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>[\s\S]*?(<<<END_OPENCLAW_INTERNAL_CONTEXT>>>|$)/g;
+const INTERNAL_CONTEXT =
+  /<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>[\s\S]*?(<<<END_OPENCLAW_INTERNAL_CONTEXT>>>|$)/g;
 
 /** What the user said last: the newest user message with text outside OpenClaw's context blocks. */
 export function lastUserText(messages: ChatMessage[]): string {

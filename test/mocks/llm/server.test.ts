@@ -165,7 +165,8 @@ describe("mock LLM", () => {
 describe("lastUserText", () => {
   it("skips OpenClaw's internal runtime context blocks", async () => {
     const { lastUserText } = await import("./protocol.ts");
-    const ctx = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>\nActive exec sessions: none\n<<<END_OPENCLAW_INTERNAL_CONTEXT>>>";
+    const ctx =
+      "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>\nActive exec sessions: none\n<<<END_OPENCLAW_INTERNAL_CONTEXT>>>";
     expect(
       lastUserText([
         { role: "user", content: `${ctx}\n\nplease echo x` },

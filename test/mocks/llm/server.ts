@@ -30,6 +30,8 @@ export interface RecordedRequest {
   messagesCount: number;
   toolsCount: number;
   status?: number;
+  /** Token usage the mock reported for this request. */
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   aborted?: boolean;
   at: number;
 }
@@ -168,6 +170,7 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
     const toolNames = tools.map((t) => t.function?.name).filter((x): x is string => typeof x === "string");
     const reply = buildReply(name, rec.model, n, messages, toolNames);
     const usage = usageFor(messages, reply);
+    rec.usage = usage;
     const id = `chatcmpl-${n}`;
     const created = Math.floor(Date.now() / 1000);
     rec.status = 200;

@@ -1,0 +1,399 @@
+import os from "node:os";
+import {
+  Backoff,
+  errorMessage,
+  type Logger,
+  Periodic,
+  registerSecret,
+  singleFlight,
+} from "@openclaw-bundle/shared";
+import {
+  AUTH_PROFILE_ID,
+  defaultCodexAuthPath,
+  type ProfileWriter,
+  toProfileCredential,
+  writeCodexAuth,
+} from "./auth-files.ts";
+import { BrokerClient, type Identity, isDenied, isNotFound, type LeaseView } from "./broker-client.ts";
+import type { AuthManagerConfig } from "./config-schema.ts";
+import { LeaseStore } from "./lease-store.ts";
+import { decide, renewMarginMs } from "./policy.ts";
+import { normalizeUsage, UsageAccumulator } from "./usage.ts";
+
+/** Retry of a denied or failed acquire: fast at first, so a freshly seeded credential is picked up. */
+export const ACQUIRE_RETRY_INITIAL_MS = 1_000;
+export const STOP_FLUSH_TIMEOUT_MS = 5_000;
+
+export interface LeaseSnapshot {
+  state: "starting" | "running" | "waiting" | "degraded" | "stopped";
+  reason?: string;
+  machineId: string;
+  agentId: string;
+  leaseId?: string;
+  leaseState?: string;
+  expiresAt?: string;
+  credentialState?: string;
+  authFile: string;
+  authFileWrittenAt?: string;
+  authProfile?: string;
+  pending: { requests: number; tokensIn: number; tokensOut: number };
+  lastCheckAt?: string;
+  lastFlushAt?: string;
+  flushes: number;
+  lastError?: string;
+}
+
+export interface LeaseServiceOptions {
+  config: AuthManagerConfig & { baseUrl: string; internalApiToken: string };
+  stateDir: string;
+  logger: Logger;
+  writeProfile?: ProfileWriter;
+  hostname?: string;
+}
+
+/** `main` is the gateway's default agent; the broker knows it as `openclaw:main`. */
+export function brokerAgentId(agentId: string): string {
+  return agentId.includes(":") ? agentId : `openclaw:${agentId}`;
+}
+
+/**
+ * One sticky Codex credential lease per gateway: acquired (or reused) at start, kept alive,
+ * replaced only when unusable, its auth written where Codex and OpenClaw read it, and its usage
+ * reported back. Every broker call is serialised, so a check never races a rotation.
+ */
+export class LeaseService {
+  readonly #cfg: LeaseServiceOptions["config"];
+  readonly #log: Logger;
+  readonly #client: BrokerClient;
+  readonly #store: LeaseStore;
+  readonly #writeProfile: ProfileWriter | undefined;
+  readonly #who: Identity;
+  readonly #usage = new UsageAccumulator();
+  readonly #retry: Backoff;
+  readonly #check: Periodic;
+  readonly #telemetry: Periodic;
+  readonly #unregisterSecret: () => void;
+  #lease: LeaseView | undefined;
+  #authAt: string | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #stopped = false;
+  readonly snapshot: LeaseSnapshot;
+  readonly flush = singleFlight(() => this.#flush());
+
+  constructor(opts: LeaseServiceOptions) {
+    this.#cfg = opts.config;
+    this.#log = opts.logger;
+    this.#client = new BrokerClient({ baseUrl: opts.config.baseUrl, token: opts.config.internalApiToken });
+    this.#unregisterSecret = registerSecret(opts.config.internalApiToken);
+    // Retries never wait longer than a check interval (nor 30 s): a seeded credential is picked up soon.
+    const maxRetryMs = Math.max(ACQUIRE_RETRY_INITIAL_MS, Math.min(30_000, opts.config.checkIntervalMs));
+    this.#retry = new Backoff({ initialMs: ACQUIRE_RETRY_INITIAL_MS, maxMs: maxRetryMs });
+    this.#store = new LeaseStore(opts.stateDir);
+    this.#writeProfile = opts.writeProfile;
+    this.#who = {
+      machineId: opts.config.machineId ?? opts.hostname ?? os.hostname(),
+      agentId: brokerAgentId(opts.config.agentId),
+    };
+    this.snapshot = {
+      state: "starting",
+      machineId: this.#who.machineId,
+      agentId: this.#who.agentId,
+      authFile: opts.config.codexAuthPath ?? defaultCodexAuthPath(),
+      pending: { requests: 0, tokensIn: 0, tokensOut: 0 },
+      flushes: 0,
+    };
+    const onError = (err: unknown) => this.#fail(err);
+    this.#check = new Periodic(
+      { name: "lease-check", intervalMs: opts.config.checkIntervalMs, onError },
+      () => this.#serial(() => this.#checkLease()),
+    );
+    this.#telemetry = new Periodic(
+      { name: "lease-telemetry", intervalMs: opts.config.telemetryIntervalMs, onError },
+      () => this.flush(),
+    );
+  }
+
+  /** Starts without waiting for the broker: a slow or absent broker never holds up the gateway. */
+  start(): void {
+    this.#stopped = false;
+    this.#check.start();
+    this.#telemetry.start();
+    void this.#serial(() => this.#ensureLease(true)).catch((err) => this.#fail(err));
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    await Promise.all([this.#check.stop(), this.#telemetry.stop()]);
+    await withTimeout(this.flush(), STOP_FLUSH_TIMEOUT_MS).catch((err) => this.#fail(err));
+    const lease = this.#lease;
+    if (this.#cfg.releaseLeaseOnShutdown && lease) {
+      await withTimeout(this.#client.release(lease.id, this.#who), STOP_FLUSH_TIMEOUT_MS)
+        .then(() => this.#log.info("lease released on shutdown", { leaseId: lease.id }))
+        .catch((err) => this.#fail(err));
+    }
+    this.snapshot.state = "stopped";
+    this.#unregisterSecret();
+  }
+
+  /** Usage from one model call (the host's `llm_output`); nothing is counted when usage is absent. */
+  recordUsage(raw: unknown): void {
+    const u = normalizeUsage(raw);
+    if (!u || this.#stopped) return;
+    const n = this.#usage.add(u);
+    this.#syncPending();
+    if (n >= this.#cfg.telemetryFlushEveryRequests) void this.flush().catch((err) => this.#fail(err));
+  }
+
+  /** Runs a lease check now (used by tests and the status method's `refresh`). */
+  checkNow(): Promise<void> {
+    return this.#serial(() => this.#checkLease());
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #ensureLease(atStart: boolean): Promise<void> {
+    if (this.#lease || this.#stopped) return;
+    if (atStart) {
+      const persisted = await this.#store.load();
+      const candidate =
+        this.#cfg.leaseId ??
+        (persisted && persisted.machineId === this.#who.machineId && persisted.agentId === this.#who.agentId
+          ? persisted.leaseId
+          : undefined);
+      if (candidate) {
+        const view = await this.#client
+          .get(candidate)
+          .catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+        const action = decide(this.#policyInput(view));
+        if (view && (action.kind === "keep" || action.kind === "renew" || action.kind === "rematerialize")) {
+          this.#authAt = persisted?.leaseId === candidate ? persisted.authUpdatedAt : undefined;
+          this.#log.info("reusing persisted lease", { leaseId: candidate });
+          await this.#adopt(view, action.kind === "rematerialize" || !this.#authAt);
+          if (action.kind === "renew") await this.#renew();
+          return;
+        }
+        this.#log.info("persisted lease is not usable; acquiring a new one", {
+          leaseId: candidate,
+          why: view ? action.kind : "404",
+        });
+      }
+    }
+    await this.#acquire();
+  }
+
+  async #acquire(): Promise<void> {
+    try {
+      const ttl = this.#cfg.requestedTtlSeconds;
+      const answer = await this.#client.acquire(this.#who, ttl);
+      this.#retry.reset();
+      this.#log.info("lease acquired", { leaseId: answer.lease.id, reason: answer.reason ?? undefined });
+      await this.#adopt(answer.lease, true);
+    } catch (err) {
+      this.#lease = undefined;
+      const delay = this.#retry.next();
+      this.snapshot.state = isDenied(err) ? "waiting" : "degraded";
+      this.snapshot.reason = isDenied(err)
+        ? `no eligible credential at the broker (409 no_eligible_credentials_available); retrying in ${Math.round(delay / 1000)} s`
+        : `could not acquire a lease: ${errorMessage(err)}; retrying in ${Math.round(delay / 1000)} s`;
+      this.snapshot.lastError = errorMessage(err);
+      this.#log.warn(this.snapshot.reason);
+      clearTimeout(this.#retryTimer);
+      if (!this.#stopped) {
+        this.#retryTimer = setTimeout(
+          () => void this.#serial(() => this.#ensureLease(false)).catch((e) => this.#fail(e)),
+          delay,
+        );
+        this.#retryTimer.unref();
+      }
+    }
+  }
+
+  async #adopt(view: LeaseView, materialize: boolean): Promise<void> {
+    const previous = this.#lease?.id;
+    if (previous !== view.id) {
+      // Counters belong to one lease: report what the old lease used before switching, if it still listens.
+      if (previous && !this.#usage.isEmpty) await this.#flush().catch(() => undefined);
+      const dropped = this.#usage.switchLease(view.id);
+      if (dropped)
+        this.#log.warn("usage of the previous lease could not be reported", {
+          leaseId: dropped.leaseId,
+          requests: dropped.requests,
+        });
+    }
+    this.#lease = view;
+    if (materialize) await this.#materialize();
+    await this.#store.save({
+      leaseId: view.id,
+      machineId: this.#who.machineId,
+      agentId: this.#who.agentId,
+      authUpdatedAt: this.#authAt,
+    });
+    this.#syncLease(view);
+    this.snapshot.state = "running";
+    this.snapshot.reason = undefined;
+    this.#syncPending();
+  }
+
+  async #materialize(): Promise<void> {
+    const lease = this.#lease;
+    if (!lease) return;
+    const m = await this.#client.materialize(lease.id, this.#who);
+    for (const s of [
+      m.authJson.tokens.access_token,
+      m.authJson.tokens.refresh_token,
+      m.authJson.tokens.id_token,
+    ])
+      registerSecret(s ?? undefined);
+    await writeCodexAuth(this.snapshot.authFile, m.authJson);
+    this.snapshot.authFileWrittenAt = new Date().toISOString();
+    if (this.#writeProfile) {
+      const fallback = m.lease.expires_at ? Date.parse(m.lease.expires_at) : Date.now() + 3_600_000;
+      const ok = await this.#writeProfile(AUTH_PROFILE_ID, toProfileCredential(m.authJson, fallback)).catch(
+        (err) => {
+          this.#log.warn("could not store the leased credential as an auth profile", {
+            error: errorMessage(err),
+          });
+          return false;
+        },
+      );
+      this.snapshot.authProfile = ok ? AUTH_PROFILE_ID : undefined;
+    }
+    this.#authAt = m.lease.credential_auth_updated_at ?? undefined;
+    this.#lease = m.lease;
+    this.#log.info("leased auth written", { leaseId: lease.id, file: this.snapshot.authFile });
+  }
+
+  async #renew(): Promise<void> {
+    const lease = this.#lease;
+    if (!lease) return;
+    try {
+      const a = await this.#client.renew(lease.id, this.#who);
+      this.#lease = a.lease;
+      this.#syncLease(a.lease);
+      this.#log.debug("lease renewed", { leaseId: lease.id, expiresAt: a.lease.expires_at });
+    } catch (err) {
+      if (!isDenied(err) && !isNotFound(err)) throw err;
+      this.#log.warn("renewal refused; acquiring a new lease", {
+        leaseId: lease.id,
+        error: errorMessage(err),
+      });
+      this.#lease = undefined;
+      await this.#acquire();
+    }
+  }
+
+  async #checkLease(): Promise<void> {
+    if (this.#stopped) return;
+    this.snapshot.lastCheckAt = new Date().toISOString();
+    const lease = this.#lease;
+    if (!lease) return this.#ensureLease(false);
+    const view = await this.#client
+      .get(lease.id)
+      .catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    const action = decide(this.#policyInput(view));
+    if (view) {
+      this.#lease = view;
+      this.#syncLease(view);
+    }
+    switch (action.kind) {
+      case "keep":
+        break;
+      case "renew":
+        await this.#renew();
+        break;
+      case "rematerialize":
+        this.#log.info(`rewriting leased auth: ${action.why}`, { leaseId: lease.id });
+        await this.#materialize();
+        await this.#store.save({
+          leaseId: lease.id,
+          machineId: this.#who.machineId,
+          agentId: this.#who.agentId,
+          authUpdatedAt: this.#authAt,
+        });
+        break;
+      case "rotate": {
+        this.#log.info(`rotating lease: ${action.why}`, { leaseId: lease.id, reason: action.reason });
+        try {
+          const a = await this.#client.rotate(lease.id, this.#who, action.reason);
+          await this.#adopt(a.lease, true);
+        } catch (err) {
+          if (!isDenied(err)) throw err;
+          this.#lease = undefined;
+          await this.#acquire();
+        }
+        break;
+      }
+      case "reacquire":
+        this.#log.warn(`lease unusable (${action.why}); acquiring a new one`, { leaseId: lease.id });
+        this.#lease = undefined;
+        await this.#acquire();
+        break;
+    }
+    if (this.#lease) this.snapshot.lastError = undefined;
+  }
+
+  async #flush(): Promise<void> {
+    const lease = this.#lease;
+    if (!lease || this.#usage.isEmpty) return;
+    const snap = this.#usage.snapshot();
+    if (snap.leaseId !== lease.id) return;
+    const now = new Date().toISOString();
+    await this.#client.telemetry(lease.id, this.#who, {
+      captured_at: now,
+      requests_count: snap.requests,
+      tokens_in: snap.tokensIn,
+      tokens_out: snap.tokensOut,
+      status: "ok",
+      last_success_at: now,
+    });
+    this.#usage.commit(snap);
+    this.snapshot.lastFlushAt = now;
+    this.snapshot.flushes++;
+    this.#syncPending();
+  }
+
+  #policyInput(view: LeaseView | undefined) {
+    const ttlMs = (this.#cfg.requestedTtlSeconds ?? 3600) * 1000;
+    return {
+      lease: view,
+      now: Date.now(),
+      autoRenew: this.#cfg.autoRenew,
+      autoRotate: this.#cfg.autoRotate,
+      rotationPolicy: this.#cfg.rotationPolicy,
+      renewMarginMs: renewMarginMs(ttlMs, this.#cfg.checkIntervalMs),
+      materializedAuthAt: this.#authAt,
+    };
+  }
+
+  #syncLease(v: LeaseView): void {
+    this.snapshot.leaseId = v.id;
+    this.snapshot.leaseState = v.state;
+    this.snapshot.expiresAt = v.expires_at ?? undefined;
+    this.snapshot.credentialState = v.credential_state ?? undefined;
+  }
+
+  #syncPending(): void {
+    const p = this.#usage.pending;
+    this.snapshot.pending = { requests: p.requests, tokensIn: p.tokensIn, tokensOut: p.tokensOut };
+  }
+
+  #fail(err: unknown): void {
+    this.snapshot.lastError = errorMessage(err);
+    this.#log.warn("lease service error", { error: errorMessage(err) });
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    t.unref();
+    p.then(resolve, reject).finally(() => clearTimeout(t));
+  });
+}

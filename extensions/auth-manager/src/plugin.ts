@@ -1,0 +1,64 @@
+import { announceStatusService, createLogger, liveSlot, registerStatusMethod } from "@openclaw-bundle/shared";
+import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
+import type { OAuthProfileCredential } from "./auth-files.ts";
+import { LeaseService } from "./lease-service.ts";
+import { authManagerStatus, PLUGIN_ID, resolveAuthManager } from "./status.ts";
+
+/** Stores the leased credential in the host's auth store, loaded only when a lease exists. */
+async function writeAuthProfile(
+  stateDir: string,
+  profileId: string,
+  credential: OAuthProfileCredential,
+): Promise<boolean> {
+  const { upsertAuthProfileWithLock } = await import("openclaw/plugin-sdk/provider-auth");
+  const store = await upsertAuthProfileWithLock({ profileId, credential, stateDir });
+  return store !== null;
+}
+
+export function registerAuthManager(api: OpenClawPluginApi): void {
+  const logger = createLogger({ extension: PLUGIN_ID, sink: api.logger });
+  const resolved = resolveAuthManager(api.pluginConfig);
+  const slot = liveSlot<LeaseService>(PLUGIN_ID);
+  const entry = (
+    api.config as {
+      plugins?: { entries?: Record<string, { hooks?: { allowConversationAccess?: boolean } }> };
+    }
+  ).plugins?.entries?.[PLUGIN_ID];
+  // The host withholds llm_output (and so token usage) from non-bundled plugins without this grant.
+  const usageVisible = entry?.hooks?.allowConversationAccess === true;
+  const status = () => {
+    const s = authManagerStatus(resolved, slot.get()?.snapshot);
+    if (!usageVisible && resolved.ok) {
+      s.telemetryWarning = `usage telemetry needs plugins.entries.${PLUGIN_ID}.hooks.allowConversationAccess: true`;
+    }
+    return s;
+  };
+  registerStatusMethod(api, PLUGIN_ID, status);
+  api.registerService(announceStatusService(PLUGIN_ID, logger, status));
+  if (!resolved.ok) return;
+  const config = resolved.config as typeof resolved.config & { baseUrl: string; internalApiToken: string };
+
+  api.registerService({
+    id: `${PLUGIN_ID}-lease`,
+    start(ctx) {
+      const service = new LeaseService({
+        config,
+        stateDir: ctx.stateDir,
+        logger,
+        writeProfile: (id, cred) => writeAuthProfile(ctx.stateDir, id, cred),
+      });
+      slot.set(service);
+      service.start();
+      if (!usageVisible)
+        logger.warn(
+          `token usage is not visible: set plugins.entries.${PLUGIN_ID}.hooks.allowConversationAccess to true`,
+        );
+    },
+    async stop() {
+      await slot.get()?.stop();
+    },
+  });
+  api.on("llm_output", (event) => {
+    slot.get()?.recordUsage(event.usage);
+  });
+}
