@@ -12,6 +12,7 @@ export default defineConfig({
             "packages/*/src/**/*.test.ts",
             "extensions/*/src/**/*.test.ts",
             "test/mocks/**/*.test.ts",
+            "scripts/**/*.test.ts",
           ],
           testTimeout: 20_000,
         },

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The bundle's entrypoint, in the image (PID 1 is tini) and on a plain machine alike:
+#   1. validate the environment and bring openclaw.json to the desired state (scripts/config/cli.ts);
+#      this also hands a one-time AGENTRUX_ACTIVATION_CODE to ~/.agentrux/BOOTSTRAP.md;
+#   2. start the Pilot daemon when Pilot is configured and installed, supervised;
+#   3. exec the gateway (or the command given as arguments), so SIGTERM reaches it directly.
+# `entrypoint.sh --dry-run` validates and prints the effective openclaw.json, writing nothing.
+set -euo pipefail
+
+BUNDLE_DIR="${OPENCLAW_BUNDLE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
+NODE_BIN="${OPENCLAW_BUNDLE_NODE:-node}"
+export OPENCLAW_BUNDLE_DIR="$BUNDLE_DIR"
+
+log() { printf '[entrypoint] %s\n' "$*" >&2; }
+
+# A gateway in a container must not advertise itself, respawn or update itself.
+export OPENCLAW_DISABLE_BONJOUR="${OPENCLAW_DISABLE_BONJOUR:-1}"
+export OPENCLAW_NO_RESPAWN="${OPENCLAW_NO_RESPAWN:-1}"
+export OPENCLAW_NO_AUTO_UPDATE="${OPENCLAW_NO_AUTO_UPDATE:-1}"
+
+if [[ "${1:-}" == "--dry-run" ]]; then
+  exec "$NODE_BIN" "$BUNDLE_DIR/scripts/config/cli.ts" --dry-run
+fi
+
+status=0
+"$NODE_BIN" "$BUNDLE_DIR/scripts/config/cli.ts" || status=$?
+if [[ $status -ne 0 ]]; then
+  log "not starting: the configuration step failed (exit $status)"
+  exit "$status"
+fi
+
+# --- Pilot daemon (optional P2P transport of the agent-registry extension) ---------------------
+pilot_bin() {
+  local dir="${PILOT_BIN_DIR:-/opt/pilot/bin}"
+  if [[ -x "$dir/pilot-daemon" ]]; then
+    printf '%s\n' "$dir/pilot-daemon"
+  else
+    command -v pilot-daemon 2>/dev/null || true
+  fi
+}
+
+# Restarts the daemon with backoff (1 s doubling to 60 s) while the gateway lives; stops it when
+# the gateway is gone. Runs in the background, so the gateway can still be exec'd as this PID.
+supervise_pilot() {
+  local gateway_pid=$1 bin=$2
+  shift 2
+  local delay=1 child=""
+  trap '[[ -n "$child" ]] && kill "$child" 2>/dev/null; exit 0' TERM INT
+  while kill -0 "$gateway_pid" 2>/dev/null; do
+    "$bin" "$@" &
+    child=$!
+    log "pilot-daemon started (pid $child)"
+    local started=$SECONDS
+    while kill -0 "$child" 2>/dev/null && kill -0 "$gateway_pid" 2>/dev/null; do sleep 1; done
+    if ! kill -0 "$gateway_pid" 2>/dev/null; then break; fi
+    wait "$child" && rc=0 || rc=$?
+    child=""
+    # A daemon that ran for a while before dying starts over from the shortest delay.
+    if ((SECONDS - started > 60)); then delay=1; fi
+    log "pilot-daemon exited ($rc); restarting in ${delay}s"
+    sleep "$delay"
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+  done
+  if [[ -n "$child" ]] && kill -0 "$child" 2>/dev/null; then
+    kill "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
+  log "pilot-daemon stopped with the gateway"
+}
+
+if [[ -n "${AGENT_REGISTRY_URL:-}" && -n "${PILOT_REGISTRY:-}" ]]; then
+  bin="$(pilot_bin)"
+  if [[ -z "$bin" ]]; then
+    log "PILOT_REGISTRY is set but pilot-daemon is not installed; agent messages use the registry's HTTP relay"
+  else
+    reg_host="${PILOT_REGISTRY%:*}"
+    reg_port="${PILOT_REGISTRY##*:}"
+    pilot_port="${PILOT_PORT:-4000}"
+    mkdir -p "$HOME/.pilot" && chmod 700 "$HOME/.pilot"
+    args=(-registry "$PILOT_REGISTRY" -beacon "$reg_host:$((reg_port + 1))" -listen ":$pilot_port"
+      -identity "$HOME/.pilot/identity.json" -hostname "${INSTALLATION_ID:-${HOSTNAME:-openclaw}}"
+      -socket "${PILOT_SOCKET:-/tmp/pilot.sock}" -log-format json)
+    if [[ -n "${PILOT_PUBLIC_IP:-}" ]]; then args+=(-endpoint "$PILOT_PUBLIC_IP:$pilot_port"); fi
+    supervise_pilot $$ "$bin" "${args[@]}" &
+  fi
+fi
+
+# --- the gateway ------------------------------------------------------------------------------
+if [[ $# -eq 0 ]]; then
+  read -r -a gateway_cmd <<<"${OPENCLAW_COMMAND:-openclaw}"
+  set -- "${gateway_cmd[@]}" gateway run
+fi
+log "starting: $*"
+exec "$@"

@@ -1,0 +1,169 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeFileAtomic, writeJsonAtomic } from "@openclaw-bundle/shared";
+import JSON5 from "json5";
+import { desiredConfig, type PlatformConfig, platformConfigSchema } from "./patch.ts";
+import { readSettings, type Settings } from "./settings.ts";
+
+/**
+ * Called by entrypoint.sh before the gateway starts:
+ *   node scripts/config/cli.ts            bring openclaw.json to the desired state, hand over BOOTSTRAP.md
+ *   node scripts/config/cli.ts --dry-run  print the effective openclaw.json; write nothing
+ * Exit codes: 0 ok, 2 bad environment (one line per problem), 3 unreadable config file.
+ */
+
+export const EXIT_BAD_ENV = 2;
+export const EXIT_BAD_FILE = 3;
+
+const BUNDLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+function say(line: string): void {
+  process.stderr.write(`[bundle-config] ${line}\n`);
+}
+
+export interface Paths {
+  configPath: string;
+  stateDir: string;
+  platformConfig: string;
+  extensionsDir: string;
+  agentruxDir: string;
+}
+
+export function resolvePaths(env: NodeJS.ProcessEnv): Paths {
+  const home = env.HOME || os.homedir();
+  const stateDir = env.OPENCLAW_STATE_DIR || path.join(home, ".openclaw");
+  const bundleDir = env.OPENCLAW_BUNDLE_DIR || BUNDLE_DIR;
+  return {
+    configPath: env.OPENCLAW_CONFIG_PATH || path.join(stateDir, "openclaw.json"),
+    stateDir,
+    platformConfig: env.OPENCLAW_PLATFORM_CONFIG || path.join(bundleDir, "platform-config.json"),
+    extensionsDir: env.OPENCLAW_BUNDLE_EXTENSIONS || path.join(bundleDir, "extensions"),
+    agentruxDir: path.join(home, ".agentrux"),
+  };
+}
+
+class FileProblem extends Error {}
+
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new FileProblem(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+async function loadPlatform(file: string): Promise<PlatformConfig> {
+  const text = await readText(file);
+  if (text === undefined) throw new FileProblem(`${file}: platform config not found`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new FileProblem(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const r = platformConfigSchema.safeParse(parsed);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new FileProblem(`${file}: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
+  }
+  return r.data;
+}
+
+async function loadConfig(file: string): Promise<Record<string, unknown> | undefined> {
+  const text = await readText(file);
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON5.parse(text);
+  } catch (err) {
+    throw new FileProblem(
+      `${file} does not parse (${(err as Error).message}); fix or remove it — it was left unchanged`,
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new FileProblem(
+      `${file} holds a JSON ${Array.isArray(parsed) ? "array" : typeof parsed}, expected an object; it was left unchanged`,
+    );
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Hands the one-time activation code to the AgenTrux extension, which consumes BOOTSTRAP.md.
+ * Never when credentials exist (the extension would quarantine it), never twice for a code the
+ * broker already refused, never when the same code is already waiting.
+ */
+async function handOverActivationCode(s: Settings, dir: string): Promise<void> {
+  const code = s.activationCode;
+  if (!code) return;
+  const entries = await fs.readdir(dir).catch(() => [] as string[]);
+  if (entries.includes("credentials.json")) {
+    say(
+      "AGENTRUX_ACTIVATION_CODE is set but AgenTrux credentials exist; not handing it over (remove the variable)",
+    );
+    return;
+  }
+  for (const name of entries.filter((n) => n.startsWith("BOOTSTRAP.md"))) {
+    const first = (await readText(path.join(dir, name)))?.split("\n").find((l) => l.startsWith("ac_"));
+    if (first?.trim() !== code) continue;
+    if (name === "BOOTSTRAP.md" || name === "BOOTSTRAP.md.inflight") return; // already waiting
+    say(`AGENTRUX_ACTIVATION_CODE was already refused by the broker (${name}); issue a new code`);
+    return;
+  }
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(dir, 0o700);
+  await writeFileAtomic(path.join(dir, "BOOTSTRAP.md"), `${code}\n`, { mode: 0o600 });
+  say(
+    `handed the AgenTrux activation code to ${path.join(dir, "BOOTSTRAP.md")} (one-time; the extension consumes it)`,
+  );
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const dryRun = argv.includes("--dry-run");
+  const settings = readSettings(env);
+  if (!settings.ok) {
+    for (const p of settings.problems) process.stderr.write(`${p}\n`);
+    say(`${settings.problems.length} problem(s) in the environment; nothing was changed`);
+    return EXIT_BAD_ENV;
+  }
+  const paths = resolvePaths(env);
+  let current: Record<string, unknown> | undefined;
+  let platform: PlatformConfig;
+  try {
+    platform = await loadPlatform(paths.platformConfig);
+    current = await loadConfig(paths.configPath);
+  } catch (err) {
+    if (!(err instanceof FileProblem)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return EXIT_BAD_FILE;
+  }
+  const result = desiredConfig(current ?? {}, settings.settings, platform, {
+    extensionsDir: paths.extensionsDir,
+    stateDir: paths.stateDir,
+  });
+  for (const note of result.notes) say(note);
+  if (dryRun) {
+    process.stdout.write(`${JSON.stringify(result.config, null, 2)}\n`);
+    return 0;
+  }
+  if (current === undefined || result.changed) {
+    await writeJsonAtomic(paths.configPath, result.config, { mode: 0o600 });
+    say(`${current === undefined ? "created" : "updated"} ${paths.configPath}`);
+  } else {
+    say(`${paths.configPath} already up to date`);
+  }
+  await handOverActivationCode(settings.settings, paths.agentruxDir);
+  return 0;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`[bundle-config] failed: ${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

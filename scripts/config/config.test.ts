@@ -1,0 +1,192 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the tests read deep paths of plain JSON
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { desiredConfig, type PlatformConfig, platformConfigSchema } from "./patch.ts";
+import { readSettings, type Settings } from "./settings.ts";
+
+const TOKEN = "gateway-token-0123456789";
+const SECRET = "mesh-secret-abcdefghijkl";
+const BASE = { OPENCLAW_GATEWAY_TOKEN: TOKEN, HOSTNAME: "box-1" };
+const platform: PlatformConfig = platformConfigSchema.parse(
+  JSON.parse(readFileSync(path.join(import.meta.dirname, "../../platform-config.json"), "utf8")),
+);
+const ctx = { extensionsDir: "/opt/bundle/extensions", stateDir: "/home/node/.openclaw" };
+
+function settings(env: Record<string, string>): Settings {
+  const r = readSettings({ ...BASE, ...env });
+  if (!r.ok) throw new Error(r.problems.join("\n"));
+  return r.settings;
+}
+
+function problems(env: Record<string, string>): string[] {
+  const r = readSettings({ ...BASE, ...env });
+  return r.ok ? [] : r.problems;
+}
+
+describe("readSettings", () => {
+  it("gives each class of bad env one line naming the variable and what is expected", () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [
+        { OPENCLAW_GATEWAY_PORT: "eighty" },
+        /^OPENCLAW_GATEWAY_PORT: "eighty" is not valid; expected an integer port 1-65535$/,
+      ],
+      [{ OPENCLAW_GATEWAY_PORT: "70000" }, /^OPENCLAW_GATEWAY_PORT: .*1-65535/],
+      [{ OPENCLAW_GATEWAY_BIND: "everywhere" }, /^OPENCLAW_GATEWAY_BIND: .*one of lan, loopback/],
+      [
+        { AUTH_MANAGER_BASE_URL: "not a url", AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN },
+        /^AUTH_MANAGER_BASE_URL: "not a url" is not a URL/,
+      ],
+      [
+        { CLAWMATRIX_SECRET: "short" },
+        /^CLAWMATRIX_SECRET: the secret is 5 characters long; expected at least 16/,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_MODELS: "[{id:" },
+        /^CLAWMATRIX_MODELS: not valid JSON .*expected a JSON array/,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_AGENTS: '{"id":"x"}' },
+        /^CLAWMATRIX_AGENTS: a JSON object; expected a JSON array/,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_PROXY_MODELS: '[{"nodeId":"b"}]' },
+        /^CLAWMATRIX_PROXY_MODELS: item 0\.id: /,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_PEERS: "a=http://x:1" },
+        /^CLAWMATRIX_PEERS: entry "a=http:\/\/x:1"/,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_LISTEN: "maybe" },
+        /^CLAWMATRIX_LISTEN: "maybe" is not a boolean; expected true or false$/,
+      ],
+      [{ CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_TOOL_PROXY: "allow=rm -rf" }, /^CLAWMATRIX_TOOL_PROXY: part /],
+      [{ AGENTRUX_COMMAND_TOPIC_ID: "cmd" }, /^AGENTRUX_RESULT_TOPIC_ID: not set; expected set together/],
+      [{ AGENTRUX_ACTIVATION_CODE: "ac_short" }, /^AGENTRUX_ACTIVATION_CODE: the code has the wrong shape/],
+      [{ AGENT_REGISTRY_URL: "http://r", PILOT_PUBLIC_IP: "300.1.1.1" }, /^PILOT_PUBLIC_IP: .*IPv4/],
+      [{ AUTH_MANAGER_BASE_URL: "http://b" }, /^AUTH_MANAGER_INTERNAL_API_TOKEN: not set/],
+      [
+        {
+          AUTH_MANAGER_BASE_URL: "http://b",
+          AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN,
+          AUTH_MANAGER_ROTATION_POLICY: "often",
+        },
+        /^AUTH_MANAGER_ROTATION_POLICY: "often" is not allowed; expected one of replacement_required_only, recommended_or_required$/,
+      ],
+    ];
+    for (const [env, line] of cases) {
+      const p = problems(env);
+      expect(p, JSON.stringify(env)).toHaveLength(1);
+      expect(p[0]).toMatch(line);
+    }
+    expect(readSettings({}).ok).toBe(false);
+  });
+
+  it("collects every problem at once and never shows a secret's value", () => {
+    const leaked = "leaky secret with spaces";
+    const p = problems({
+      OPENCLAW_GATEWAY_TOKEN: "tiny",
+      CLAWMATRIX_SECRET: leaked,
+      OPENCLAW_GATEWAY_PORT: "x",
+    });
+    expect(p).toHaveLength(3);
+    expect(p.join("\n")).not.toContain("tiny");
+    expect(p.join("\n")).not.toContain(leaked);
+  });
+
+  it("writes secrets as ${VAR} references and defaults ids to the hostname", () => {
+    const s = settings({
+      CLAWMATRIX_SECRET: SECRET,
+      CLAWMATRIX_PEERS: "node-a=ws://a:19000, node-b=wss://b:443/mesh",
+      CLAWMATRIX_TOOL_PROXY: "allow=read,exec;deny=write",
+      AUTH_MANAGER_BASE_URL: "https://broker.example/",
+      AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN,
+    });
+    expect(s.gateway.tokenRef).toBe("${OPENCLAW_GATEWAY_TOKEN}");
+    expect(s.extensions.clawmatrix.config).toMatchObject({
+      nodeId: "box-1",
+      secret: "${CLAWMATRIX_SECRET}",
+      peers: [
+        { nodeId: "node-a", url: "ws://a:19000" },
+        { nodeId: "node-b", url: "wss://b:443/mesh" },
+      ],
+      toolProxy: { enabled: true, allow: ["read", "exec"], deny: ["write"] },
+    });
+    expect(s.extensions["auth-manager-lease-telemetry"].config).toMatchObject({
+      baseUrl: "https://broker.example",
+      internalApiToken: "${AUTH_MANAGER_INTERNAL_API_TOKEN}",
+      machineId: "box-1",
+    });
+    expect(JSON.stringify(s)).not.toContain(SECRET);
+    expect(JSON.stringify(s)).not.toContain(TOKEN);
+  });
+});
+
+describe("desiredConfig", () => {
+  const user = {
+    gateway: { port: 1, customKey: "mine" },
+    plugins: {
+      allow: ["my-plugin"],
+      entries: {
+        clawmatrix: { config: { handoffTimeout: 5000, peers: [{ nodeId: "old", url: "ws://old:1" }] } },
+        "my-plugin": { enabled: true },
+      },
+    },
+    agents: { list: [{ id: "main" }] },
+  };
+
+  it("sets the managed keys, keeps every key the user set, and adds to lists without dropping theirs", () => {
+    const r = desiredConfig(user, settings({ CLAWMATRIX_SECRET: SECRET }), platform, ctx);
+    const c = r.config as Record<string, any>;
+    expect(r.changed).toBe(true);
+    expect(c.gateway).toMatchObject({ port: 18789, bind: "lan", customKey: "mine", auth: { mode: "token" } });
+    expect(c.agents).toEqual(user.agents);
+    expect(c.plugins.entries["my-plugin"]).toEqual({ enabled: true });
+    expect(c.plugins.allow).toEqual([
+      "my-plugin",
+      "clawmatrix",
+      "agentrux-openclaw-plugin",
+      "agent-registry",
+      "auth-manager-lease-telemetry",
+    ]);
+    expect(c.plugins.load.paths).toContain("/opt/bundle/extensions/auth-manager");
+    expect(c.logging.file).toBe("/home/node/.openclaw/logs/gateway.log");
+    // The user's handoffTimeout stays; peers belong to CLAWMATRIX_PEERS, which is unset.
+    expect(c.plugins.entries.clawmatrix.config).toEqual({
+      handoffTimeout: 5000,
+      nodeId: "box-1",
+      secret: "${CLAWMATRIX_SECRET}",
+      listen: false,
+    });
+    expect(r.notes).toContain("agent-registry: disabled (AGENT_REGISTRY_URL is not set)");
+    expect(user.gateway.port).toBe(1); // input not mutated
+  });
+
+  it("is a fixed point: applying it again changes nothing", () => {
+    const s = settings({ CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_MODELS: '[{"id":"m","provider":"p"}]' });
+    const once = desiredConfig(user, s, platform, ctx);
+    const twice = desiredConfig(once.config, s, platform, ctx);
+    expect(twice.changed).toBe(false);
+    expect(once.config).toMatchObject({
+      gateway: { http: { endpoints: { chatCompletions: { enabled: true } } } },
+    });
+  });
+
+  it("turns an extension off and drops its env-owned keys when the enabling variable goes away", () => {
+    const on = desiredConfig({}, settings({ CLAWMATRIX_SECRET: SECRET }), platform, ctx).config;
+    const off = desiredConfig(on, settings({}), platform, ctx).config as Record<string, any>;
+    expect(off.plugins.entries.clawmatrix).toEqual({ enabled: false });
+    expect(JSON.stringify(off)).not.toContain("CLAWMATRIX_SECRET");
+  });
+
+  it("points the agents' default model at OPENCLAW_LLM_BASE_URL, and takes it back when unset", () => {
+    const s = settings({ OPENCLAW_LLM_BASE_URL: "http://127.0.0.1:9/v1", OPENCLAW_LLM_MODEL: "mock-model" });
+    const on = desiredConfig({}, s, platform, ctx).config as Record<string, any>;
+    expect(on.agents.defaults.model.primary).toBe("bundle-llm/mock-model");
+    expect(on.models.providers["bundle-llm"].baseUrl).toBe("http://127.0.0.1:9/v1");
+    const off = desiredConfig(on, settings({}), platform, ctx).config as Record<string, any>;
+    expect(off.models.providers).toBeUndefined();
+    expect(off.agents).toBeUndefined();
+  });
+});

@@ -1,0 +1,217 @@
+import { z } from "zod";
+import { EXTENSION_IDS, type ExtensionId, type Settings } from "./settings.ts";
+
+/**
+ * Brings a parsed openclaw.json to the desired state. Pure: (current config, settings, platform
+ * config) -> new config plus what changed. The bundle owns exactly the keys it writes here; every
+ * other key is carried over untouched and in its original order.
+ */
+
+export const PROVIDER_ID = "bundle-llm";
+
+/** Config keys (relative to `plugins.entries.<id>.config`) that belong to env. */
+export const MANAGED_CONFIG_KEYS: Record<ExtensionId, string[]> = {
+  clawmatrix: [
+    "nodeId",
+    "secret",
+    "listen",
+    "listenPort",
+    "peers",
+    "tags",
+    "agents",
+    "models",
+    "proxyModels",
+    "proxyPort",
+    "toolProxy.enabled",
+    "toolProxy.allow",
+    "toolProxy.deny",
+  ],
+  "agentrux-openclaw-plugin": ["baseUrl", "commandTopicId", "resultTopicId", "agentId"],
+  "agent-registry": [
+    "registryUrl",
+    "registryApiKey",
+    "hostname",
+    "installationId",
+    "capabilities",
+    "pilot.port",
+    "pilot.publicIp",
+    "pilot.registry",
+  ],
+  "auth-manager-lease-telemetry": [
+    "baseUrl",
+    "internalApiToken",
+    "machineId",
+    "agentId",
+    "leaseId",
+    "autoRenew",
+    "autoRotate",
+    "releaseLeaseOnShutdown",
+    "rotationPolicy",
+    "telemetryIntervalMs",
+  ],
+};
+
+const CONDITIONS = ["always", "serves-models", ...EXTENSION_IDS] as const;
+const jsonValue: z.ZodType<unknown> = z.json();
+const addList = z.object({ $add: z.array(z.union([z.string(), z.number()])) }).strict();
+
+export const platformConfigSchema = z
+  .object({
+    $comment: z.string().optional(),
+    version: z.literal(1),
+    /** Applied in this order; a later group wins over an earlier one. */
+    groups: z.array(
+      z
+        .object({
+          when: z.enum(CONDITIONS),
+          $comment: z.string().optional(),
+          /** Dot-path -> value; `{ "$add": [...] }` adds to a list and keeps the user's items. */
+          set: z.record(
+            z.string().regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/),
+            z.union([addList, jsonValue]),
+          ),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+export type PlatformConfig = z.infer<typeof platformConfigSchema>;
+
+export interface PatchContext {
+  extensionsDir: string;
+  stateDir: string;
+}
+
+export interface PatchResult {
+  config: Record<string, unknown>;
+  changed: boolean;
+  /** One line per extension: enabled, or disabled and which variable enables it. */
+  notes: string[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function setPath(root: Obj, dotted: string, value: unknown): void {
+  const keys = dotted.split(".");
+  let cur = root;
+  for (const k of keys.slice(0, -1)) {
+    if (!isObj(cur[k])) cur[k] = {};
+    cur = cur[k] as Obj;
+  }
+  cur[keys.at(-1) as string] = value;
+}
+
+function getPath(root: Obj, dotted: string): unknown {
+  let cur: unknown = root;
+  for (const k of dotted.split(".")) cur = isObj(cur) ? cur[k] : undefined;
+  return cur;
+}
+
+/** Deletes a key, then each parent object it leaves empty, keeping the first `keepDepth` levels. */
+function deletePath(root: Obj, dotted: string, keepDepth = 0): void {
+  const keys = dotted.split(".");
+  const chain: Obj[] = [root];
+  for (const k of keys.slice(0, -1)) {
+    const next = chain.at(-1)?.[k];
+    if (!isObj(next)) return;
+    chain.push(next);
+  }
+  delete chain.at(-1)?.[keys.at(-1) as string];
+  for (let i = chain.length - 1; i > keepDepth; i--) {
+    if (Object.keys(chain[i] as Obj).length > 0) break;
+    delete chain[i - 1]?.[keys[i - 1] as string];
+  }
+}
+
+function substitute(value: unknown, ctx: PatchContext): unknown {
+  if (typeof value === "string")
+    return value.replaceAll("{extensionsDir}", ctx.extensionsDir).replaceAll("{stateDir}", ctx.stateDir);
+  if (Array.isArray(value)) return value.map((v) => substitute(v, ctx));
+  if (isObj(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, ctx)]));
+  return value;
+}
+
+function applyValue(root: Obj, dotted: string, value: unknown): void {
+  if (isObj(value) && Array.isArray(value.$add)) {
+    const cur = getPath(root, dotted);
+    const list = Array.isArray(cur) ? [...cur] : [];
+    for (const item of value.$add) if (!list.includes(item)) list.push(item);
+    setPath(root, dotted, list);
+    return;
+  }
+  setPath(root, dotted, value);
+}
+
+function active(when: (typeof CONDITIONS)[number], s: Settings): boolean {
+  if (when === "always") return true;
+  if (when === "serves-models") return s.servesModels;
+  return s.extensions[when].enabled;
+}
+
+export function desiredConfig(
+  current: Obj,
+  s: Settings,
+  platform: PlatformConfig,
+  ctx: PatchContext,
+): PatchResult {
+  const config = structuredClone(current);
+  const notes: string[] = [];
+
+  // Gateway: port, bind, and token auth with the token as a reference.
+  setPath(config, "gateway.port", s.gateway.port);
+  setPath(config, "gateway.bind", s.gateway.bind);
+  setPath(config, "gateway.auth.mode", "token");
+  if (s.gateway.tokenRef) setPath(config, "gateway.auth.token", s.gateway.tokenRef);
+
+  // The agents' default model, when the env names one.
+  const providerPath = `models.providers.${PROVIDER_ID}`;
+  if (s.llm) {
+    setPath(config, providerPath, {
+      baseUrl: s.llm.baseUrl,
+      api: "openai-completions",
+      apiKey: s.llm.apiKeyRef ?? "unused",
+      models: [
+        {
+          id: s.llm.model,
+          name: s.llm.model,
+          reasoning: false,
+          input: ["text"],
+          cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+          contextWindow: 128000,
+          maxTokens: 4096,
+        },
+      ],
+    });
+    setPath(config, "agents.defaults.model.primary", `${PROVIDER_ID}/${s.llm.model}`);
+  } else {
+    deletePath(config, providerPath);
+    const primary = getPath(config, "agents.defaults.model.primary");
+    if (typeof primary === "string" && primary.startsWith(`${PROVIDER_ID}/`))
+      deletePath(config, "agents.defaults.model.primary");
+  }
+
+  // Extensions: on or off from env; env-mapped keys set, or removed when their variable is absent.
+  for (const id of EXTENSION_IDS) {
+    const ext = s.extensions[id];
+    const base = `plugins.entries.${id}`;
+    setPath(config, `${base}.enabled`, ext.enabled);
+    for (const key of MANAGED_CONFIG_KEYS[id]) {
+      const v = getPath(ext.config, key);
+      if (v === undefined) deletePath(config, `${base}.config.${key}`, 3);
+      else setPath(config, `${base}.config.${key}`, v);
+    }
+    notes.push(
+      ext.enabled
+        ? `${id}: enabled`
+        : `${id}: disabled (${ext.disabledReason ?? "its enabling variable is not set"})`,
+    );
+  }
+
+  for (const group of platform.groups) {
+    if (!active(group.when, s)) continue;
+    for (const [key, value] of Object.entries(group.set)) applyValue(config, key, substitute(value, ctx));
+  }
+
+  return { config, changed: JSON.stringify(config) !== JSON.stringify(current), notes };
+}

@@ -1,0 +1,271 @@
+import os from "node:os";
+import type { z } from "zod";
+import { ROTATION_POLICIES } from "../../extensions/auth-manager/src/config-schema.ts";
+import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
+import { type Env, EnvReader } from "./env-fields.ts";
+
+/**
+ * The container contract's environment (ARCHITECTURE.md, "The container contract"), read once and
+ * turned into the settings the config patcher writes. Every problem is collected, so one boot
+ * reports all of them, one line each.
+ */
+
+export const EXTENSION_IDS = [
+  "clawmatrix",
+  "agentrux-openclaw-plugin",
+  "agent-registry",
+  "auth-manager-lease-telemetry",
+] as const;
+export type ExtensionId = (typeof EXTENSION_IDS)[number];
+
+/** Folder under the bundle's extensions directory for each plugin id. */
+export const EXTENSION_FOLDERS: Record<ExtensionId, string> = {
+  clawmatrix: "clawmatrix",
+  "agentrux-openclaw-plugin": "agentrux",
+  "agent-registry": "agent-registry",
+  "auth-manager-lease-telemetry": "auth-manager",
+};
+
+export interface ExtensionSettings {
+  enabled: boolean;
+  /** Why it is off, naming the variable that turns it on. */
+  disabledReason?: string;
+  /** Plugin config from env; secrets as `${VAR}` references. */
+  config: Record<string, unknown>;
+}
+
+export interface Settings {
+  gateway: { port: number; bind: string; tokenRef: string | undefined };
+  /** The agents' default model, when the env names an OpenAI-compatible endpoint. */
+  llm?: { baseUrl: string; apiKeyRef?: string; model: string };
+  extensions: Record<ExtensionId, ExtensionSettings>;
+  /** True when the mesh serves models, so the gateway's chatCompletions endpoint must be on. */
+  servesModels: boolean;
+  /** One-time AgenTrux activation code (a secret: never printed). */
+  activationCode?: string;
+  pilot?: { port: number; publicIp?: string; registry: string };
+  /** Names of variables holding secrets that are set. */
+  secretVars: string[];
+}
+
+export type SettingsResult = { ok: true; settings: Settings } | { ok: false; problems: string[] };
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const ID_EXPECTED = "1-128 characters of [A-Za-z0-9._-], starting with a letter or digit";
+const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const HOST_PORT = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+export const GATEWAY_BINDS = ["lan", "loopback", "auto", "tailnet"] as const;
+
+function defaultHost(env: Env): string {
+  const h = env.HOSTNAME?.trim() || os.hostname();
+  return ID.test(h) ? h : "openclaw";
+}
+
+/** `id=ws://host:port,id2=wss://...` */
+function readPeers(r: EnvReader): Array<{ nodeId: string; url: string }> | undefined {
+  const v = r.raw("CLAWMATRIX_PEERS");
+  if (v === undefined) return undefined;
+  const out: Array<{ nodeId: string; url: string }> = [];
+  for (const part of v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const eq = part.indexOf("=");
+    const nodeId = part.slice(0, eq);
+    const url = part.slice(eq + 1);
+    if (eq <= 0 || !ID.test(nodeId) || !/^wss?:\/\/[^\s,]+$/.test(url))
+      return r.problem(
+        "CLAWMATRIX_PEERS",
+        `entry ${EnvReader.shown(part)} is not valid`,
+        "id=ws://host:port[,id=wss://host:port...]",
+      );
+    out.push({ nodeId, url });
+  }
+  return out;
+}
+
+/** `off`, `on`, or `allow=a,b;deny=c` (either part optional). */
+function readToolProxy(r: EnvReader): Record<string, unknown> | undefined {
+  const v = r.raw("CLAWMATRIX_TOOL_PROXY");
+  if (v === undefined) return undefined;
+  const lower = v.toLowerCase();
+  if (["off", "false", "0", "no"].includes(lower)) return { enabled: false };
+  if (["on", "true", "1", "yes"].includes(lower)) return { enabled: true };
+  const out: Record<string, unknown> = { enabled: true };
+  for (const part of v
+    .split(";")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^(allow|deny)=([^=]*)$/.exec(part);
+    const names =
+      m?.[2]
+        ?.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean) ?? [];
+    if (!m || names.some((n) => !/^[A-Za-z0-9_.*-]{1,64}$/.test(n)))
+      return r.problem(
+        "CLAWMATRIX_TOOL_PROXY",
+        `part ${EnvReader.shown(part)} is not valid`,
+        "off, on, or allow=a,b;deny=c",
+      );
+    out[m[1] as string] = names;
+  }
+  return out;
+}
+
+function mesh(r: EnvReader, host: string): { ext: ExtensionSettings; servesModels: boolean } {
+  const secret = r.secret("CLAWMATRIX_SECRET");
+  if (!r.has("CLAWMATRIX_SECRET"))
+    return {
+      ext: { enabled: false, disabledReason: "CLAWMATRIX_SECRET is not set", config: {} },
+      servesModels: false,
+    };
+  const shape = (clawmatrixConfig.schema as unknown as z.ZodObject<z.ZodRawShape>).shape;
+  const element = (key: string) => (shape[key] as z.ZodDefault<z.ZodArray<z.ZodType>>).unwrap().element;
+  const config: Record<string, unknown> = {
+    nodeId: r.string("CLAWMATRIX_NODE_ID", { pattern: ID, expected: ID_EXPECTED }) ?? host,
+    secret,
+    listen: r.bool("CLAWMATRIX_LISTEN") ?? false,
+    listenPort: r.port("CLAWMATRIX_LISTEN_PORT"),
+    peers: readPeers(r),
+    tags: r.list("CLAWMATRIX_TAGS"),
+    agents: r.jsonArray("CLAWMATRIX_AGENTS", element("agents"), '[{"id":"main","tags":["review"]}]'),
+    models: r.jsonArray("CLAWMATRIX_MODELS", element("models"), '[{"id":"gpt-4o","provider":"openai"}]'),
+    proxyModels: r.jsonArray(
+      "CLAWMATRIX_PROXY_MODELS",
+      element("proxyModels"),
+      '[{"id":"gpt-4o","nodeId":"node-b"}]',
+    ),
+    proxyPort: r.port("CLAWMATRIX_PROXY_PORT"),
+    toolProxy: readToolProxy(r),
+  };
+  const models = config.models as unknown[] | undefined;
+  return { ext: { enabled: true, config }, servesModels: (models?.length ?? 0) > 0 };
+}
+
+function agentrux(r: EnvReader): ExtensionSettings {
+  const command = r.string("AGENTRUX_COMMAND_TOPIC_ID", { pattern: TOPIC, expected: "a topic id" });
+  const result = r.string("AGENTRUX_RESULT_TOPIC_ID", { pattern: TOPIC, expected: "a topic id" });
+  const config: Record<string, unknown> = {
+    baseUrl: r.url("AGENTRUX_BASE_URL"),
+    commandTopicId: command,
+    resultTopicId: result,
+    agentId: r.string("AGENTRUX_AGENT_ID", { pattern: ID, expected: ID_EXPECTED }) ?? "main",
+  };
+  const hasCommand = r.has("AGENTRUX_COMMAND_TOPIC_ID");
+  const hasResult = r.has("AGENTRUX_RESULT_TOPIC_ID");
+  if (!hasCommand && !hasResult)
+    return { enabled: false, disabledReason: "AGENTRUX_COMMAND_TOPIC_ID is not set", config: {} };
+  if (!hasCommand)
+    r.problem("AGENTRUX_COMMAND_TOPIC_ID", "not set", "set together with AGENTRUX_RESULT_TOPIC_ID");
+  if (!hasResult)
+    r.problem("AGENTRUX_RESULT_TOPIC_ID", "not set", "set together with AGENTRUX_COMMAND_TOPIC_ID");
+  return { enabled: true, config };
+}
+
+function registry(r: EnvReader, host: string): { ext: ExtensionSettings; pilot?: Settings["pilot"] } {
+  const url = r.url("AGENT_REGISTRY_URL");
+  const pilotPort = r.port("PILOT_PORT");
+  const publicIp = r.string("PILOT_PUBLIC_IP", { pattern: IPV4, expected: "an IPv4 address" });
+  const pilotRegistry = r.string("PILOT_REGISTRY", { pattern: HOST_PORT, expected: "host:port" });
+  if (!r.has("AGENT_REGISTRY_URL"))
+    return { ext: { enabled: false, disabledReason: "AGENT_REGISTRY_URL is not set", config: {} } };
+  const pilot = pilotRegistry ? { port: pilotPort ?? 4000, publicIp, registry: pilotRegistry } : undefined;
+  const config: Record<string, unknown> = {
+    registryUrl: url,
+    registryApiKey: r.secret("AGENT_REGISTRY_API_KEY"),
+    hostname: host,
+    installationId: r.string("INSTALLATION_ID", { max: 256 }) ?? host,
+    capabilities: r.list("AGENT_CAPABILITIES", 20),
+    pilot: pilot ? { port: pilot.port, publicIp, registry: pilotRegistry } : undefined,
+  };
+  return { ext: { enabled: true, config }, pilot };
+}
+
+function lease(r: EnvReader, host: string): ExtensionSettings {
+  const url = r.url("AUTH_MANAGER_BASE_URL");
+  const token = r.secret("AUTH_MANAGER_INTERNAL_API_TOKEN");
+  const config: Record<string, unknown> = {
+    baseUrl: url,
+    internalApiToken: token,
+    machineId: r.string("AUTH_MANAGER_MACHINE_ID", { max: 256 }) ?? host,
+    agentId: r.string("AUTH_MANAGER_AGENT_ID", { max: 256 }),
+    leaseId: r.string("AUTH_MANAGER_LEASE_ID", { max: 256 }),
+    autoRenew: r.bool("AUTH_MANAGER_AUTO_RENEW"),
+    autoRotate: r.bool("AUTH_MANAGER_AUTO_ROTATE"),
+    releaseLeaseOnShutdown: r.bool("AUTH_MANAGER_RELEASE_LEASE_ON_SHUTDOWN"),
+    rotationPolicy: r.oneOf("AUTH_MANAGER_ROTATION_POLICY", ROTATION_POLICIES),
+    telemetryIntervalMs: r.int("AUTH_MANAGER_TELEMETRY_INTERVAL_MS", 1000, 3_600_000),
+  };
+  if (!r.has("AUTH_MANAGER_BASE_URL"))
+    return { enabled: false, disabledReason: "AUTH_MANAGER_BASE_URL is not set", config: {} };
+  if (!r.has("AUTH_MANAGER_INTERNAL_API_TOKEN"))
+    r.problem(
+      "AUTH_MANAGER_INTERNAL_API_TOKEN",
+      "not set",
+      "the broker's bearer token when AUTH_MANAGER_BASE_URL is set",
+    );
+  return { enabled: true, config };
+}
+
+export function readSettings(env: Env): SettingsResult {
+  const r = new EnvReader(env);
+  const host = defaultHost(env);
+  const tokenRef = r.secret("OPENCLAW_GATEWAY_TOKEN");
+  if (!r.has("OPENCLAW_GATEWAY_TOKEN"))
+    r.problem("OPENCLAW_GATEWAY_TOKEN", "not set", "the gateway's auth token (at least 16 characters)");
+  const gateway = {
+    port: r.port("OPENCLAW_GATEWAY_PORT") ?? 18789,
+    bind: r.oneOf("OPENCLAW_GATEWAY_BIND", GATEWAY_BINDS) ?? "lan",
+    tokenRef,
+  };
+  const llmUrl = r.url("OPENCLAW_LLM_BASE_URL");
+  const llmKey = r.secret("OPENCLAW_LLM_API_KEY", 8);
+  const llmModel = r.string("OPENCLAW_LLM_MODEL", {
+    pattern: /^[A-Za-z0-9._:/-]{1,128}$/,
+    expected: "a model id",
+  });
+  const m = mesh(r, host);
+  const reg = registry(r, host);
+  const extensions: Record<ExtensionId, ExtensionSettings> = {
+    clawmatrix: m.ext,
+    "agentrux-openclaw-plugin": agentrux(r),
+    "agent-registry": reg.ext,
+    "auth-manager-lease-telemetry": lease(r, host),
+  };
+  const activationCode = r.raw("AGENTRUX_ACTIVATION_CODE");
+  if (activationCode !== undefined) {
+    r.secrets.add("AGENTRUX_ACTIVATION_CODE");
+    if (!/^ac_[A-Za-z0-9_-]{20,200}$/.test(activationCode))
+      r.problem(
+        "AGENTRUX_ACTIVATION_CODE",
+        "the code has the wrong shape",
+        "ac_ followed by 20-200 characters of [A-Za-z0-9_-]",
+      );
+  }
+  if (r.problems.length > 0) return { ok: false, problems: r.problems };
+  for (const ext of Object.values(extensions)) ext.config = dropUndefined(ext.config);
+  return {
+    ok: true,
+    settings: {
+      gateway,
+      llm: llmUrl ? { baseUrl: llmUrl, apiKeyRef: llmKey, model: llmModel ?? "default" } : undefined,
+      extensions,
+      servesModels: m.servesModels,
+      activationCode,
+      pilot: extensions["agent-registry"].enabled ? reg.pilot : undefined,
+      secretVars: [...r.secrets],
+    },
+  };
+}
+
+function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined) continue;
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) ? dropUndefined(v as Record<string, unknown>) : v;
+  }
+  return out;
+}
