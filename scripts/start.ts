@@ -1,45 +1,56 @@
-import { startGateways, stopGateways } from "../test/harness/gateway.ts";
-import { startMockLlm } from "../test/mocks/llm/server.ts";
+import { config as loadDotenv } from "dotenv";
+import { Topology } from "../test/harness/topology.ts";
 
-// Until the three-node topology lands, `npm start` runs one gateway with the whole bundle loaded
-// and the mock LLM as its model, so a new user sees the extensions answer in a real gateway.
-const llm = await startMockLlm({ name: "mock-llm", models: ["mock-model"] });
-const env = { CLAWMATRIX_SECRET: process.env.CLAWMATRIX_SECRET ?? "local-dev-secret-0123456789" };
-const [gw] = await startGateways([
-  {
-    name: "node-a",
-    llmBaseUrl: llm.url,
-    env,
-    extensions: {
-      clawmatrix: { nodeId: "node-a", secret: "${CLAWMATRIX_SECRET}", listen: true, tags: ["review"] },
-      "agentrux-openclaw-plugin": {},
-      "agent-registry": {},
-      "auth-manager-lease-telemetry": {},
-    },
-  },
-]);
-if (!gw) throw new Error("gateway did not start");
+// `npm start`: the test topology of docker-compose.yml (node-a, node-b, node-c, the mock LLM and
+// the mock broker) as local processes, each node started through entrypoint.sh with the
+// environment of its compose service. A `.env` file beside package.json overrides the compose
+// file's `${VAR:-default}` values (e.g. OPENCLAW_GATEWAY_TOKEN_A, CLAWMATRIX_SECRET).
+// Ctrl-C or SIGTERM stops everything.
 
-console.log(`node-a ready in ${gw.readyAfterMs} ms`);
-console.log(`  url:    ${gw.url}`);
-console.log(`  token:  ${gw.token}`);
-console.log(`  config: ${gw.configPath}`);
-console.log(`  logs:   ${gw.outFile}`);
-console.log(`  mock LLM: ${llm.url}`);
-console.log("try:");
-console.log(
-  `  curl -s ${gw.url}/v1/chat/completions -H 'authorization: Bearer ${gw.token}' -H 'content-type: application/json' -d '{"model":"openclaw/default","messages":[{"role":"user","content":"hello"}]}'`,
-);
-console.log("Ctrl-C stops everything.");
+loadDotenv({ quiet: true });
+const out = (line = "") => process.stdout.write(`${line}\n`);
 
+const topology = new Topology({ freePorts: process.argv.includes("--free-ports") });
 let stopping = false;
-async function shutdown(signal: string) {
+async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log(`${signal}: stopping`);
-  await stopGateways([gw as NonNullable<typeof gw>]);
-  await llm.close();
+  out(`${signal}: stopping every node and mock`);
+  await topology.stop();
+  out("stopped");
   process.exit(0);
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+out("starting node-a, node-b, node-c through entrypoint.sh (about 30-60 s on two cores) ...");
+const t0 = Date.now();
+try {
+  await topology.start();
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+}
+out(`ready in ${Math.round((Date.now() - t0) / 1000)} s`);
+out(`mock LLM     ${topology.llm?.url ?? "-"}`);
+out(`mock broker  ${topology.broker?.url ?? "-"}`);
+for (const n of topology.nodes) {
+  out();
+  out(`${n.name}  ${n.url}`);
+  out(`  token   ${n.token}`);
+  out(`  config  ${n.configPath}`);
+  out(`  logs    ${n.outFile}`);
+}
+const a = topology.nodes.find((n) => n.name === "node-a");
+const b = topology.nodes.find((n) => n.name === "node-b");
+if (a && b) {
+  out();
+  out("mesh status of a node:");
+  out(`  npx openclaw gateway call clawmatrix.status --url ${a.wsUrl} --token ${a.token} --json`);
+  out("an agent turn (node-b serves the model, so its chat endpoint is on):");
+  out(
+    `  curl -s ${b.url}/v1/chat/completions -H 'authorization: Bearer ${b.token}' -H 'content-type: application/json' -d '{"model":"openclaw/default","messages":[{"role":"user","content":"hello"}]}'`,
+  );
+}
+out();
+out("Ctrl-C stops everything.");

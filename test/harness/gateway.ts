@@ -15,6 +15,11 @@ export interface GatewaySpec extends Omit<GatewayConfigInput, "port" | "token" |
   name: string;
   /** Extra environment for the gateway process (e.g. secrets its config references as ${VAR}). */
   env?: Record<string, string>;
+  /**
+   * Start through a prepared command instead of a harness-written config: the topology starts
+   * each node through entrypoint.sh, which writes the config from the node's env.
+   */
+  launch?: { command: string[]; env: Record<string, string>; token: string; home: string };
 }
 
 const live = new Set<GatewayProcess>();
@@ -45,6 +50,7 @@ export class GatewayProcess {
   readonly logFile: string;
   readonly outFile: string;
   readonly env: Record<string, string>;
+  readonly command: string[];
   child: ChildProcess | undefined;
   startedAt = 0;
   readyAfterMs: number | undefined;
@@ -53,12 +59,25 @@ export class GatewayProcess {
   constructor(spec: GatewaySpec, root: string, port: number) {
     this.name = spec.name;
     this.port = port;
+    if (spec.launch) {
+      this.token = spec.launch.token;
+      this.home = spec.launch.home;
+      this.stateDir = path.join(this.home, ".openclaw");
+      this.configPath = path.join(this.stateDir, "openclaw.json");
+      this.logFile = path.join(this.stateDir, "logs/gateway.log");
+      this.outFile = path.join(this.home, "gateway.out.log");
+      mkdirSync(this.home, { recursive: true, mode: 0o700 });
+      this.env = spec.launch.env;
+      this.command = spec.launch.command;
+      return;
+    }
     this.token = `test-${randomBytes(12).toString("hex")}`;
     this.home = path.join(root, spec.name);
     this.stateDir = path.join(this.home, ".openclaw");
     this.configPath = path.join(this.stateDir, "openclaw.json");
     this.logFile = path.join(this.home, "openclaw.log");
     this.outFile = path.join(this.home, "gateway.out.log");
+    this.command = [openclawEntry(), "gateway", "run", "--port", String(port), "--bind", "loopback"];
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     const config = buildGatewayConfig({ ...spec, port, token: this.token, logFile: this.logFile });
     writeFileSync(this.configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
@@ -89,11 +108,13 @@ export class GatewayProcess {
     this.startedAt = Date.now();
     // detached: the gateway becomes a process-group leader, so stop() can kill the helpers it
     // spawns too (it runs a spawn broker and workers).
-    const child = spawn(
-      findNode24(),
-      [openclawEntry(), "gateway", "run", "--port", String(this.port), "--bind", "loopback"],
-      { env: this.env, cwd: this.home, detached: true, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const [bin, ...args] = this.command[0]?.endsWith(".mjs") ? [findNode24(), ...this.command] : this.command;
+    const child = spawn(bin as string, args, {
+      env: this.env,
+      cwd: this.home,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.child = child;
     live.add(this);
     child.stdout?.pipe(out);
@@ -225,9 +246,12 @@ function childPids(pid: number): number[] {
 }
 
 /** Starts gateways in parallel; if any fails, stops the rest and rethrows. */
-export async function startGateways(specs: GatewaySpec[], root = runRoot()): Promise<GatewayProcess[]> {
+export async function startGateways(
+  specs: Array<GatewaySpec & { port?: number }>,
+  root = runRoot(),
+): Promise<GatewayProcess[]> {
   const gateways: GatewayProcess[] = [];
-  for (const spec of specs) gateways.push(new GatewayProcess(spec, root, await freePort()));
+  for (const spec of specs) gateways.push(new GatewayProcess(spec, root, spec.port ?? (await freePort())));
   const results = await Promise.allSettled(gateways.map((g) => g.start()));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {

@@ -145,7 +145,10 @@ export function announceStatusService(id: string, logger: AnnounceLogger, read: 
         logger.warn(`${id} not started: ${s.reason ?? s.state}`);
       } else logger.info(`${id} ${s.state}${s.reason ? `: ${s.reason}` : ""}`);
     },
-    stop() {},
+    // Said on the way down, so an operator (and the topology test) can see the stop reached it.
+    stop() {
+      logger.info(`${id} stopped`);
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { closeOnSignals, intOption } from "../cli-kit.ts";
 import { startMockLlm } from "./server.ts";
 
 // Standalone mock LLM for the local topology and the compose file:
@@ -12,11 +13,7 @@ const { values } = parseArgs({
     "api-key": { type: "string" },
   },
 });
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`--port must be an integer 0-65535 (got ${JSON.stringify(values.port)})`);
-  process.exit(2);
-}
+const port = intOption("port", values.port, 0, 65535);
 const llm = await startMockLlm({
   host: values.host,
   port,
@@ -28,8 +25,4 @@ const llm = await startMockLlm({
   apiKey: values["api-key"] ?? process.env.MOCK_LLM_API_KEY,
 });
 console.log(`${llm.name} listening on ${llm.url}`);
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    void llm.close().then(() => process.exit(0));
-  });
-}
+closeOnSignals(() => llm.close());

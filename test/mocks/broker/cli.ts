@@ -1,0 +1,23 @@
+import { parseArgs } from "node:util";
+import { closeOnSignals, intOption } from "../cli-kit.ts";
+import { startMockBroker } from "./server.ts";
+
+// Standalone mock broker (AgenTrux API + Auth Manager lease API) for the local topology and the
+// compose file: node test/mocks/broker/cli.ts --port 8080 --credentials 3
+const { values } = parseArgs({
+  options: {
+    port: { type: "string", default: "0" },
+    host: { type: "string", default: "127.0.0.1" },
+    credentials: { type: "string", default: "3" },
+    "lease-token": { type: "string" },
+  },
+});
+const port = intOption("port", values.port, 0, 65535);
+const credentials = intOption("credentials", values.credentials, 0, 1000);
+const broker = await startMockBroker({
+  host: values.host,
+  port,
+  lease: { credentials, token: values["lease-token"] ?? process.env.MOCK_BROKER_LEASE_TOKEN },
+});
+console.log(`mock-broker listening on ${broker.url}`);
+closeOnSignals(() => broker.close());
