@@ -1,0 +1,122 @@
+import { z } from "zod";
+
+/** PROTOCOL §2: frame schemas and a codec that never throws on bad input. */
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+export const MAX_TTL = 8;
+
+export const nodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
+const frameId = z.string().min(8).max(64);
+const nonce = z.string().min(16).max(128);
+const proof = z.string().min(16).max(128);
+const errorBody = z.object({ code: z.string().max(64), message: z.string().max(2000) });
+
+const routed = {
+  id: frameId,
+  src: nodeId,
+  dst: nodeId,
+  ttl: z.number().int().min(0).max(MAX_TTL),
+};
+
+export const agentInfo = z.object({
+  id: z.string().min(1).max(128),
+  description: z.string().max(2000).optional(),
+  tags: z.array(z.string().max(64)).max(64).default([]),
+});
+export const nodeState = z.object({
+  agents: z.array(agentInfo).max(256).default([]),
+  models: z
+    .array(z.object({ id: z.string().min(1).max(128), description: z.string().max(2000).optional() }))
+    .max(256)
+    .default([]),
+  tags: z.array(z.string().max(64)).max(64).default([]),
+  links: z
+    .array(z.object({ node: nodeId, rtt: z.number().min(0).max(600_000) }))
+    .max(1024)
+    .default([]),
+  toolProxy: z.boolean().default(false),
+});
+export type NodeState = z.infer<typeof nodeState>;
+
+export const frameSchema = z.discriminatedUnion("t", [
+  z.object({ t: z.literal("hello"), v: z.number().int(), node: nodeId, nonce }),
+  z.object({ t: z.literal("challenge"), v: z.number().int(), node: nodeId, nonce, proof }),
+  z.object({ t: z.literal("auth"), proof }),
+  z.object({ t: z.literal("welcome") }),
+  z.object({ t: z.literal("error"), code: z.string().max(64), message: z.string().max(2000) }),
+  z.object({ t: z.literal("ping"), ts: z.number() }),
+  z.object({ t: z.literal("pong"), ts: z.number() }),
+  z.object({
+    t: z.literal("gossip"),
+    id: frameId,
+    origin: nodeId,
+    seq: z.number().int().min(0),
+    ttl: z.number().int().min(0).max(MAX_TTL),
+    state: nodeState,
+    leaving: z.boolean().optional(),
+  }),
+  z.object({
+    t: z.literal("req"),
+    ...routed,
+    kind: z.enum(["chat", "handoff", "tool", "send", "echo"]),
+    body: z.unknown(),
+  }),
+  z.object({
+    t: z.literal("res"),
+    ...routed,
+    re: frameId,
+    ok: z.boolean(),
+    body: z.unknown().optional(),
+    error: errorBody.optional(),
+  }),
+  z.object({
+    t: z.literal("chunk"),
+    ...routed,
+    re: frameId,
+    n: z.number().int().min(0),
+    data: z.string().max(MAX_FRAME_BYTES),
+  }),
+  z.object({ t: z.literal("end"), ...routed, re: frameId, ok: z.boolean(), error: errorBody.optional() }),
+  z.object({ t: z.literal("cancel"), ...routed, re: frameId }),
+]);
+
+export type Frame = z.infer<typeof frameSchema>;
+export type FrameOf<T extends Frame["t"]> = Extract<Frame, { t: T }>;
+export type RoutedFrame = FrameOf<"req" | "res" | "chunk" | "end" | "cancel">;
+export type RequestKind = FrameOf<"req">["kind"];
+
+export type DecodeResult = { ok: true; frame: Frame } | { ok: false; reason: string };
+
+/** Bytes or text from the socket -> a checked frame, or the reason it was dropped. */
+export function decodeFrame(data: string | Buffer, isBinary = false): DecodeResult {
+  if (isBinary) return { ok: false, reason: "binary message" };
+  const text = typeof data === "string" ? data : data.toString("utf8");
+  if (text.length > MAX_FRAME_BYTES)
+    return { ok: false, reason: `frame of ${text.length} bytes over the limit` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: "not JSON" };
+  }
+  const r = frameSchema.safeParse(raw);
+  if (!r.success) {
+    const t = typeof raw === "object" && raw !== null ? (raw as { t?: unknown }).t : undefined;
+    const issue = r.error.issues[0];
+    return {
+      ok: false,
+      reason:
+        `bad ${typeof t === "string" ? `"${t.slice(0, 32)}"` : "untyped"} frame: ${issue?.path.join(".") || "(root)"} ${issue?.message ?? ""}`.trim(),
+    };
+  }
+  return { ok: true, frame: r.data };
+}
+
+export function encodeFrame(frame: Frame): string {
+  return JSON.stringify(frame);
+}
+
+export function isRouted(f: Frame): f is RoutedFrame {
+  return f.t === "req" || f.t === "res" || f.t === "chunk" || f.t === "end" || f.t === "cancel";
+}
