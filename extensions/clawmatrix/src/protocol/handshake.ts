@@ -122,6 +122,7 @@ export class ListenerHandshake {
   }
 
   onFrame(f: Frame): Step {
+    if (f.t === "error") return fail("AUTH_FAILED", `the dialer refused: ${f.message}`);
     if (f.t === "hello" && this.#dialer === undefined) {
       const bad = versionCheck(f.v);
       if (bad) return bad;

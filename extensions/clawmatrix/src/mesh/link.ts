@@ -1,0 +1,195 @@
+import { Heartbeat } from "@openclaw-bundle/shared";
+import WebSocket from "ws";
+import { decodeFrame, encodeFrame, type Frame } from "../protocol/frames.ts";
+import {
+  DialerHandshake,
+  HANDSHAKE_TIMEOUT_MS,
+  ListenerHandshake,
+  type NonceMemory,
+  type Step,
+} from "../protocol/handshake.ts";
+
+/**
+ * PROTOCOL §1, §3: one authenticated WebSocket to a peer. The handshake runs the pure machines of
+ * protocol/handshake.ts over the socket; after it, frames are decoded defensively, the send queue
+ * is bounded, and a heartbeat measures rtt and declares the link dead after missed pongs.
+ */
+
+export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+export const HEARTBEAT_INTERVAL_MS = 5_000;
+export const HEARTBEAT_MAX_MISSED = 2;
+
+export const CLOSE = { AUTH_FAILED: 4001, VERSION_MISMATCH: 4002, DUPLICATE: 4009, LEAVING: 4010 } as const;
+
+export interface LinkEvents {
+  onFrame(link: Link, frame: Frame): void;
+  onClose(link: Link, why: string): void;
+  onDropped(reason: string): void;
+}
+
+export class Link {
+  readonly peer: string;
+  readonly ws: WebSocket;
+  /** Which side dialed: "out" when this node did. */
+  readonly direction: "in" | "out";
+  rtt = 0;
+  #closed = false;
+  readonly #heartbeat: Heartbeat;
+  readonly #events: LinkEvents;
+
+  constructor(
+    ws: WebSocket,
+    peer: string,
+    direction: "in" | "out",
+    events: LinkEvents,
+    heartbeatMs = HEARTBEAT_INTERVAL_MS,
+  ) {
+    this.ws = ws;
+    this.peer = peer;
+    this.direction = direction;
+    this.#events = events;
+    this.#heartbeat = new Heartbeat({
+      intervalMs: heartbeatMs,
+      maxMissed: HEARTBEAT_MAX_MISSED,
+      ping: () => this.send({ t: "ping", ts: performance.now() }),
+      onStale: (missed) => this.terminate(`no pong for ${missed} heartbeats`),
+    });
+    ws.on("message", (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on("close", (code, reason) =>
+      this.#closedBy(`socket closed (${code}${reason.length ? ` ${reason}` : ""})`),
+    );
+    ws.on("error", (err) => this.#closedBy(`socket error: ${err.message}`));
+    this.#heartbeat.start();
+  }
+
+  get open(): boolean {
+    return !this.#closed && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Queues a frame; a peer that cannot keep up is cut off rather than buffered without bound. */
+  send(frame: Frame): boolean {
+    if (!this.open) return false;
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.terminate(`send queue over ${MAX_BUFFERED_BYTES} bytes (slow peer)`);
+      return false;
+    }
+    this.ws.send(encodeFrame(frame));
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.ws.close(code, reason.slice(0, 120));
+    this.#closedBy(reason);
+  }
+
+  terminate(why: string): void {
+    this.ws.terminate();
+    this.#closedBy(why);
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    this.#heartbeat.ack();
+    const r = decodeFrame(data, isBinary);
+    if (!r.ok) return this.#events.onDropped(`from ${this.peer}: ${r.reason}`);
+    const f = r.frame;
+    if (f.t === "ping") {
+      this.send({ t: "pong", ts: f.ts });
+      return;
+    }
+    if (f.t === "pong") {
+      const sample = Math.max(0, performance.now() - f.ts);
+      this.rtt = this.rtt === 0 ? sample : this.rtt * 0.7 + sample * 0.3;
+      return;
+    }
+    this.#events.onFrame(this, f);
+  }
+
+  #closedBy(why: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#heartbeat.stop();
+    this.#events.onClose(this, why);
+  }
+}
+
+export class HandshakeError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Drives a handshake machine over a fresh socket until it is done or fails. `onDone` runs
+ * synchronously inside the message event that completed it: the peer's next frame may sit in
+ * the same TCP read, and the link must be listening before ws emits it.
+ */
+function drive(
+  ws: WebSocket,
+  first: Frame | undefined,
+  onFrame: (f: Frame) => Step,
+  onDone: (peer: string) => void,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const finish = (err?: HandshakeError, peer?: string) => {
+      clearTimeout(timer);
+      ws.off("message", onMessage);
+      ws.off("close", onClose);
+      if (err) {
+        const code = err.code === "VERSION_MISMATCH" ? CLOSE.VERSION_MISMATCH : CLOSE.AUTH_FAILED;
+        if (ws.readyState === WebSocket.OPEN) ws.close(code, err.code);
+        else ws.terminate();
+        reject(err);
+      } else {
+        onDone(peer as string);
+        resolve(peer as string);
+      }
+    };
+    const timer = setTimeout(
+      () => finish(new HandshakeError("AUTH_FAILED", `handshake not done within ${HANDSHAKE_TIMEOUT_MS} ms`)),
+      HANDSHAKE_TIMEOUT_MS,
+    );
+    timer.unref();
+    const onClose = () => finish(new HandshakeError("AUTH_FAILED", "closed during the handshake"));
+    const onMessage = (data: Buffer, isBinary: boolean) => {
+      const r = decodeFrame(data, isBinary);
+      if (!r.ok) return finish(new HandshakeError("AUTH_FAILED", `bad handshake frame: ${r.reason}`));
+      const step = onFrame(r.frame);
+      if (step.kind === "send") ws.send(encodeFrame(step.frame));
+      else if (step.kind === "done") {
+        if (step.send) ws.send(encodeFrame(step.send));
+        finish(undefined, step.peer);
+      } else {
+        if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(step.send));
+        finish(new HandshakeError(step.code, step.message));
+      }
+    };
+    ws.on("message", onMessage);
+    ws.on("close", onClose);
+    if (first) ws.send(encodeFrame(first));
+  });
+}
+
+export function acceptHandshake(
+  ws: WebSocket,
+  secret: string,
+  self: string,
+  memory: NonceMemory,
+  onDone: (peer: string) => void,
+): Promise<string> {
+  const machine = new ListenerHandshake(secret, self, memory);
+  return drive(ws, undefined, (f) => machine.onFrame(f), onDone);
+}
+
+export function dialHandshake(
+  ws: WebSocket,
+  secret: string,
+  self: string,
+  expected: string | undefined,
+  onDone: (peer: string) => void,
+): Promise<string> {
+  const machine = new DialerHandshake(secret, self, expected);
+  return drive(ws, machine.hello(), (f) => machine.onFrame(f), onDone);
+}

@@ -1,0 +1,194 @@
+import net from "node:net";
+import { createLogger } from "@openclaw-bundle/shared";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { MAX_FRAME_BYTES } from "../protocol/frames.ts";
+import { MeshNode, type MeshNodeOptions } from "./node.ts";
+import type { Handler } from "./requests.ts";
+
+// Real nodes over real WebSockets on loopback (PROTOCOL §1-7), no gateway.
+
+const SECRET = "mesh-secret-0123456789abcdef";
+const nodes: MeshNode[] = [];
+const lines: string[] = [];
+
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  lines.length = 0;
+});
+
+const sink = {
+  debug: (m: string) => lines.push(m),
+  info: (m: string) => lines.push(m),
+  warn: (m: string) => lines.push(m),
+  error: (m: string) => lines.push(m),
+};
+
+const echo: Handler = async (body, ctx) => ({ echoed: body, by: ctx.src });
+
+async function node(id: string, opts: Partial<MeshNodeOptions> = {}): Promise<MeshNode> {
+  const n = new MeshNode({
+    nodeId: id,
+    secret: SECRET,
+    peers: [],
+    state: { agents: [], models: [], tags: [], toolProxy: false },
+    handlers: { echo },
+    logger: createLogger({ extension: `clawmatrix-${id}`, sink, level: "debug" }),
+    ...opts,
+  });
+  nodes.push(n);
+  await n.start();
+  return n;
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function triangle() {
+  const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+  const url = `ws://127.0.0.1:${a.listenPort}`;
+  const b = await node("node-b", {
+    peers: [{ nodeId: "node-a", url }],
+    state: { agents: [{ id: "coder", tags: ["coding"] }], models: [{ id: "m" }], tags: [], toolProxy: true },
+  });
+  const c = await node("node-c", { peers: [{ nodeId: "node-a", url }] });
+  await until(() => c.table.route("node-b") !== undefined && b.table.route("node-c") !== undefined);
+  return { a, b, c, url };
+}
+
+describe("mesh node", () => {
+  it("relays node-c's request to node-b through node-a (gossip learned the route)", async () => {
+    const { a, b, c } = await triangle();
+    expect(c.table.route("node-b")).toMatchObject({ hops: 2, via: "node-a" });
+    expect(c.table.candidates("tags:coding")).toEqual(["node-b"]);
+    const r = await c.requests.call(c.table.candidates("coder"), "echo", { hi: 1 });
+    expect(r).toEqual({ node: "node-b", body: { echoed: { hi: 1 }, by: "node-c" } });
+    expect(a.counters.relayed).toBeGreaterThanOrEqual(2);
+    expect(b.counters.served).toBe(1);
+    expect(c.status().peers.find((p) => p.nodeId === "node-b")).toMatchObject({
+      status: "relay",
+      via: "node-a",
+    });
+  });
+
+  it("streams chunks in order and ends; a caller's abort cancels the serving handler", async () => {
+    let cancelled = false;
+    const stream: Handler = async (_b, ctx) => {
+      for (let i = 0; i < 5; i++) ctx.chunk(`c${i}`);
+      await new Promise<void>((resolve) => {
+        ctx.signal.addEventListener("abort", () => {
+          cancelled = true;
+          resolve();
+        });
+        setTimeout(resolve, 300);
+      });
+    };
+    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 }, handlers: { handoff: stream } });
+    const c = await node("node-c", { peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }] });
+    await until(() => c.table.route("node-a") !== undefined);
+    const got: string[] = [];
+    await c.requests.send("node-a", "handoff", {}, { onChunk: (d) => got.push(d) });
+    expect(got).toEqual(["c0", "c1", "c2", "c3", "c4"]);
+    const ac = new AbortController();
+    const p = c.requests.send("node-a", "handoff", {}, { signal: ac.signal, onChunk: () => ac.abort() });
+    await expect(p).rejects.toMatchObject({ code: "MESH_ERR_CANCELLED" });
+    await until(() => cancelled);
+  });
+
+  it("notices a killed node at once, fails its requests clearly, and retries on the next candidate", async () => {
+    const { a, c, url } = await triangle();
+    const b2 = await node("node-b2", {
+      peers: [{ nodeId: "node-a", url }],
+      state: { agents: [{ id: "coder2", tags: ["coding"] }], models: [], tags: [], toolProxy: false },
+    });
+    await until(() => c.table.candidates("tags:coding").length === 2);
+    const b = nodes.find((n) => n.id === "node-b") as MeshNode;
+    // Simulated SIGKILL: sockets cut, no leaving gossip.
+    for (const l of b.links.values()) l.ws.terminate();
+    await until(() => c.table.route("node-b") === undefined, 2000);
+    await expect(c.requests.send("node-b", "echo", {})).rejects.toMatchObject({
+      code: "MESH_ERR_UNREACHABLE",
+    });
+    const r = await c.requests.call(["node-b", "node-b2"], "echo", 1);
+    expect(r.node).toBe("node-b2");
+    expect(a.status().peers.find((p) => p.nodeId === "node-b")?.status).toBe("unreachable");
+    expect(b2.counters.served).toBe(1);
+  });
+
+  it("refuses a wrong secret without leaking it and keeps serving its peers", async () => {
+    const { a, c } = await triangle();
+    const bad = await node("node-x", {
+      secret: "another-secret-0123456789",
+      peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }],
+    });
+    await until(() => a.counters.authFailures >= 1);
+    expect(bad.links.size).toBe(0);
+    await until(() => lines.some((l) => /wrong proof/.test(l)));
+    expect(lines.join("\n")).toMatch(/refused mesh connection from 127\.0\.0\.1:\d+: the dialer refused/);
+    expect(lines.join("\n")).toMatch(
+      /mesh link to node-a .* failed: handshake: listener node-a gave a wrong proof/,
+    );
+    expect(lines.join("\n")).not.toContain(SECRET);
+    expect((await c.requests.call(["node-b"], "echo", 2)).node).toBe("node-b");
+  });
+
+  it("survives hostile input: garbage, frames before the handshake, oversized frames, a flood of bad connections", async () => {
+    const { a, c } = await triangle();
+    const url = `ws://127.0.0.1:${a.listenPort}`;
+    // Raw garbage on the TCP port.
+    await new Promise<void>((resolve) => {
+      const s = net.connect(a.listenPort as number, "127.0.0.1", () =>
+        s.end(Buffer.from([0xde, 0xad, 0xbe, 0xef, 13, 10, 13, 10])),
+      );
+      s.on("close", () => resolve());
+      s.on("error", () => resolve());
+    });
+    const closeOf = (send: (ws: WebSocket) => void) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(url);
+        ws.on("open", () => send(ws));
+        ws.on("close", (code) => resolve(code));
+        ws.on("error", () => {});
+      });
+    expect(
+      await closeOf((ws) =>
+        ws.send('{"t":"req","id":"0123456789","src":"x","dst":"node-a","ttl":1,"kind":"echo"}'),
+      ),
+    ).toBe(4001);
+    expect(await closeOf((ws) => ws.send("not json at all"))).toBe(4001);
+    expect(await closeOf((ws) => ws.send("x".repeat(MAX_FRAME_BYTES + 10)))).toBe(1009);
+    const flood = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        closeOf((ws) =>
+          ws.send(JSON.stringify({ t: "hello", v: 1, node: `evil-${i}`, nonce: `n-${i}-0123456789abcdef` })),
+        ),
+      ),
+    );
+    // They never answer the challenge: each is closed after the handshake timeout or at once.
+    expect(flood.every((code) => code === 4001)).toBe(true);
+    expect((await c.requests.call(["node-b"], "echo", 3)).node).toBe("node-b");
+  }, 20_000);
+
+  it("a leaving node is dropped at once by the others", async () => {
+    const { b, c } = await triangle();
+    await b.stop();
+    await until(() => c.table.known("node-b") === undefined, 2000);
+    expect(lines.join("\n")).toMatch(/node node-b left the mesh/);
+  });
+
+  it("reconnects after the listener restarts", async () => {
+    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+    const port = a.listenPort as number;
+    const c = await node("node-c", { peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${port}` }] });
+    await until(() => c.links.has("node-a"));
+    await a.stop();
+    await until(() => !c.links.has("node-a"));
+    await node("node-a", { listen: { host: "127.0.0.1", port } });
+    await until(() => c.links.has("node-a"), 8000);
+  }, 15_000);
+});

@@ -1,0 +1,353 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { Backoff, BoundedSet, type Logger, Periodic } from "@openclaw-bundle/shared";
+import WebSocket, { WebSocketServer } from "ws";
+import {
+  type Frame,
+  type FrameOf,
+  isRouted,
+  MAX_FRAME_BYTES,
+  MAX_TTL,
+  type NodeState,
+  type RequestKind,
+  type RoutedFrame,
+} from "../protocol/frames.ts";
+import { HANDSHAKE_TIMEOUT_MS, NonceMemory } from "../protocol/handshake.ts";
+import { MeshTable } from "../protocol/table.ts";
+import { newId } from "./ids.ts";
+import { acceptHandshake, CLOSE, dialHandshake, type HandshakeError, Link, type LinkEvents } from "./link.ts";
+import { type Handler, Requests } from "./requests.ts";
+
+/**
+ * A mesh node: accepts (when listening) and dials authenticated links, floods gossip, relays
+ * routed frames along the table's shortest paths, and serves requests with registered handlers.
+ */
+
+export const GOSSIP_INTERVAL_MS = 15_000;
+export const DEDUP_SIZE = 8192;
+export const RECONNECT_MIN_MS = 1_000;
+export const RECONNECT_MAX_MS = 60_000;
+
+export interface MeshNodeOptions {
+  nodeId: string;
+  secret: string;
+  listen?: { host: string; port: number };
+  peers: Array<{ nodeId: string; url: string }>;
+  state: Omit<NodeState, "links">;
+  handlers: Partial<Record<RequestKind, Handler>>;
+  logger: Logger;
+  heartbeatMs?: number;
+}
+
+export interface MeshCounters {
+  framesDropped: number;
+  authFailures: number;
+  relayed: number;
+  served: number;
+}
+
+export class MeshNode {
+  readonly id: string;
+  readonly table: MeshTable;
+  readonly links = new Map<string, Link>();
+  readonly counters: MeshCounters = { framesDropped: 0, authFailures: 0, relayed: 0, served: 0 };
+  readonly requests: Requests;
+  readonly #opts: MeshNodeOptions;
+  readonly #log: Logger;
+  readonly #nonces = new NonceMemory();
+  readonly #seen = new BoundedSet<string>(DEDUP_SIZE);
+  readonly #dialers = new Map<
+    string,
+    { backoff: Backoff; timer?: NodeJS.Timeout; ws?: WebSocket; lastError?: string }
+  >();
+  readonly #refresh: Periodic;
+  #server: WebSocketServer | undefined;
+  #http: Server | undefined;
+  #stopped = true;
+  #listenPort: number | undefined;
+
+  constructor(opts: MeshNodeOptions) {
+    this.id = opts.nodeId;
+    this.#opts = opts;
+    this.#log = opts.logger;
+    this.table = new MeshTable(opts.nodeId);
+    this.requests = new Requests(this, opts.handlers, opts.logger);
+    this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
+      for (const gone of this.table.expire()) this.#log.info(`node ${gone} expired (no gossip for a minute)`);
+      this.#announce();
+    });
+  }
+
+  get listenPort(): number | undefined {
+    return this.#listenPort;
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    this.table.setOwn({ ...this.#opts.state, links: [] });
+    if (this.#opts.listen) await this.#listen(this.#opts.listen.host, this.#opts.listen.port);
+    for (const p of this.#opts.peers) this.#dial(p.nodeId, p.url);
+    this.#refresh.start();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#refresh.stop();
+    this.requests.cancelAll("the mesh is stopping");
+    // PROTOCOL §5: a leaving node says so, so others drop it at once instead of timing it out.
+    const seq = this.table.setOwn({ ...this.#opts.state, links: [] });
+    this.#flood({
+      t: "gossip",
+      id: newId(),
+      origin: this.id,
+      seq,
+      ttl: MAX_TTL,
+      state: this.table.own,
+      leaving: true,
+    });
+    const linked = new Set<WebSocket>();
+    for (const l of this.links.values()) {
+      linked.add(l.ws);
+      l.close(CLOSE.LEAVING, "leaving");
+    }
+    this.links.clear();
+    for (const d of this.#dialers.values()) {
+      clearTimeout(d.timer);
+      if (d.ws && !linked.has(d.ws)) d.ws.terminate();
+    }
+    this.#dialers.clear();
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) {
+      for (const c of server.clients) c.terminate();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    const http = this.#http;
+    this.#http = undefined;
+    if (http) {
+      http.closeAllConnections();
+      await new Promise<void>((r) => http.close(() => r()));
+    }
+  }
+
+  /** Sends a routed frame toward its `dst` (or handles it here). False when there is no route. */
+  route(frame: RoutedFrame): boolean {
+    if (frame.dst === this.id) {
+      this.requests.deliver(frame);
+      return true;
+    }
+    const r = this.table.route(frame.dst);
+    const link = r ? this.links.get(r.via) : undefined;
+    if (!link?.open) return false;
+    return link.send(frame);
+  }
+
+  status() {
+    const routes = this.table.routes();
+    const peers = this.table.nodeIds().map((id) => {
+      const r = routes.get(id);
+      const s = this.table.stateOf(id);
+      return {
+        nodeId: id,
+        status: !r ? "unreachable" : r.hops === 1 ? "direct" : "relay",
+        via: r && r.hops > 1 ? r.via : undefined,
+        hops: r?.hops,
+        latencyMs: r ? Math.round(r.rtt * 10) / 10 : undefined,
+        tags: s?.tags ?? [],
+        agents: s?.agents.map((a) => a.id) ?? [],
+        models: s?.models.map((m) => m.id) ?? [],
+        toolProxy: s?.toolProxy ?? false,
+      };
+    });
+    for (const [id, d] of this.#dialers)
+      if (!this.links.has(id) && !peers.some((p) => p.nodeId === id))
+        peers.push({
+          nodeId: id,
+          status: "unreachable",
+          via: undefined,
+          hops: undefined,
+          latencyMs: undefined,
+          tags: [],
+          agents: [],
+          models: [],
+          toolProxy: false,
+          ...(d.lastError ? { lastError: d.lastError } : {}),
+        });
+    return {
+      nodeId: this.id,
+      listenPort: this.#listenPort,
+      links: [...this.links.keys()],
+      peers,
+      counters: { ...this.counters },
+    };
+  }
+
+  // --- links ---------------------------------------------------------------------------------
+
+  readonly #events: LinkEvents = {
+    onFrame: (link, f) => this.#onFrame(link, f),
+    onClose: (link, why) => this.#onLinkClosed(link, why),
+    onDropped: (reason) => {
+      this.counters.framesDropped++;
+      this.#log.debug(`dropped a frame ${reason}`);
+    },
+  };
+
+  async #listen(host: string, port: number): Promise<void> {
+    // Our own HTTP server, so bytes that are not HTTP and slow headers are cut off, not held.
+    const http = createServer((_req, res) => {
+      res.writeHead(426, { "content-type": "text/plain" }).end("a ClawMatrix mesh port: WebSocket only\n");
+    });
+    http.headersTimeout = HANDSHAKE_TIMEOUT_MS;
+    http.requestTimeout = HANDSHAKE_TIMEOUT_MS;
+    http.on("clientError", (_err, socket) => socket.destroy());
+    const server = new WebSocketServer({ server: http, maxPayload: MAX_FRAME_BYTES });
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(port, host, () => {
+        http.off("error", reject);
+        resolve();
+      });
+    });
+    http.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
+    this.#server = server;
+    this.#http = http;
+    const addr = http.address();
+    this.#listenPort = typeof addr === "object" && addr ? addr.port : port;
+    this.#log.info(`mesh listening on ${host}:${this.#listenPort}`);
+    server.on("connection", (ws, req: IncomingMessage) => {
+      const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      ws.on("error", () => {}); // reported through the handshake or the link
+      acceptHandshake(ws, this.#opts.secret, this.id, this.#nonces, (peer) =>
+        this.#adopt(ws, peer, "in"),
+      ).catch((err: HandshakeError) => {
+        this.counters.authFailures++;
+        this.#log.warn(`refused mesh connection from ${from}: ${err.message}`);
+      });
+    });
+  }
+
+  #dial(peer: string, url: string): void {
+    const d = this.#dialers.get(peer) ?? {
+      backoff: new Backoff({ initialMs: RECONNECT_MIN_MS, maxMs: RECONNECT_MAX_MS, jitter: 0.2 }),
+    };
+    this.#dialers.set(peer, d);
+    if (this.#stopped) return;
+    const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, handshakeTimeout: 5_000 });
+    d.ws = ws;
+    const retry = (why: string) => {
+      if (this.#stopped || d.ws !== ws) return;
+      d.ws = undefined;
+      d.lastError = why;
+      const delay = d.backoff.next();
+      this.#log.warn(
+        `mesh link to ${peer} (${url}) failed: ${why}; retrying in ${Math.round(delay / 100) / 10} s`,
+      );
+      clearTimeout(d.timer);
+      d.timer = setTimeout(() => this.#dial(peer, url), delay);
+      d.timer.unref();
+    };
+    ws.once("error", (err) => retry(err.message));
+    ws.once("open", () => {
+      dialHandshake(ws, this.#opts.secret, this.id, peer, (p) => {
+        d.backoff.reset();
+        d.lastError = undefined;
+        const link = this.#adopt(ws, p, "out");
+        // When the link later drops, dial again.
+        ws.once("close", () => retry(`link closed${link ? "" : " (duplicate)"}`));
+      }).catch((err: HandshakeError) => {
+        this.counters.authFailures++;
+        retry(`handshake: ${err.message}`);
+      });
+    });
+  }
+
+  #adopt(ws: WebSocket, peer: string, direction: "in" | "out"): Link | undefined {
+    if (this.#stopped) {
+      ws.terminate();
+      return undefined;
+    }
+    const old = this.links.get(peer);
+    if (old?.open) {
+      // PROTOCOL §1: the link dialed by the smaller node id wins.
+      const dialer = (l: "in" | "out") => (l === "out" ? this.id : peer);
+      const keepNew = dialer(direction) < dialer(old.direction);
+      if (!keepNew) {
+        ws.close(CLOSE.DUPLICATE, "DUPLICATE");
+        return undefined;
+      }
+      old.close(CLOSE.DUPLICATE, "DUPLICATE");
+    }
+    const link = new Link(ws, peer, direction, this.#events, this.#opts.heartbeatMs);
+    this.links.set(peer, link);
+    this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
+    this.#announce();
+    // Catch the newcomer up on everything known, so it routes before the next refresh.
+    for (const id of this.table.nodeIds()) {
+      const k = this.table.known(id);
+      if (k)
+        link.send({ t: "gossip", id: newId(), origin: id, seq: k.seq, ttl: MAX_TTL - 1, state: k.state });
+    }
+    return link;
+  }
+
+  #onLinkClosed(link: Link, why: string): void {
+    if (this.links.get(link.peer) !== link) return;
+    this.links.delete(link.peer);
+    if (this.#stopped) return;
+    this.#log.warn(`mesh link down: ${link.peer} (${why})`);
+    this.#announce();
+    this.requests.linkLost(link.peer);
+  }
+
+  // --- gossip and relay ------------------------------------------------------------------------
+
+  #announce(): void {
+    if (this.#stopped) return;
+    const links = [...this.links.values()]
+      .filter((l) => l.open)
+      .map((l) => ({ node: l.peer, rtt: Math.round(l.rtt * 10) / 10 }));
+    const seq = this.table.setOwn({ ...this.#opts.state, links });
+    this.#flood({ t: "gossip", id: newId(), origin: this.id, seq, ttl: MAX_TTL, state: this.table.own });
+  }
+
+  #flood(frame: FrameOf<"gossip">, except?: string): void {
+    for (const l of this.links.values()) if (l.peer !== except) l.send(frame);
+  }
+
+  #onFrame(link: Link, f: Frame): void {
+    if (f.t === "gossip") {
+      if (!this.table.apply(f.origin, f.seq, f.state, f.leaving)) return;
+      if (f.leaving) this.#log.info(`node ${f.origin} left the mesh`);
+      if (f.ttl > 1) this.#flood({ ...f, ttl: f.ttl - 1 }, link.peer);
+      return;
+    }
+    if (!isRouted(f)) {
+      this.counters.framesDropped++;
+      return;
+    }
+    // PROTOCOL §6: each routed frame is handled once, whatever path it came by.
+    if (!this.#seen.add(`${f.t}:${f.id}`)) return;
+    if (f.dst === this.id) {
+      this.requests.deliver(f);
+      return;
+    }
+    if (f.ttl <= 1) {
+      this.counters.framesDropped++;
+      return;
+    }
+    this.counters.relayed++;
+    if (!this.route({ ...f, ttl: f.ttl - 1 }) && f.t === "req") {
+      this.route({
+        t: "res",
+        id: newId(),
+        src: this.id,
+        dst: f.src,
+        ttl: MAX_TTL,
+        re: f.id,
+        ok: false,
+        error: { code: "UNREACHABLE", message: `${this.id} has no route to ${f.dst}` },
+      });
+    }
+  }
+}

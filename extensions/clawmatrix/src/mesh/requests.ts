@@ -1,0 +1,201 @@
+import { BundleError, errorFactory, type Logger } from "@openclaw-bundle/shared";
+import { MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
+import { newId } from "./ids.ts";
+import type { MeshNode } from "./node.ts";
+
+/**
+ * PROTOCOL §6-7: requests over the mesh. The caller side keeps one pending entry per request (an
+ * idle timer that every chunk resets, cancel on abort); the serving side runs a handler with an
+ * AbortSignal that a `cancel` frame or a lost caller trips.
+ */
+
+export const meshError = errorFactory("MESH_ERR");
+export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+export const MAX_RETRIES = 2;
+const RETRYABLE = new Set(["MESH_ERR_UNREACHABLE", "MESH_ERR_TIMEOUT"]);
+
+export interface HandlerContext {
+  src: string;
+  signal: AbortSignal;
+  /** Streams a piece of the answer; the request then ends with `end` instead of `res`. */
+  chunk(data: string): void;
+}
+export type Handler = (body: unknown, ctx: HandlerContext) => Promise<unknown>;
+
+export interface CallOptions {
+  /** Idle timeout: reset by every chunk. */
+  timeoutMs?: number;
+  onChunk?: (data: string) => void;
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  dst: string;
+  timeoutMs: number;
+  timer: NodeJS.Timeout | undefined;
+  chunks: number;
+  onChunk?: (data: string) => void;
+  resolve(body: unknown): void;
+  reject(err: Error): void;
+}
+
+export class Requests {
+  readonly #node: MeshNode;
+  readonly #handlers: Partial<Record<RequestKind, Handler>>;
+  readonly #log: Logger;
+  readonly #pending = new Map<string, Pending>();
+  readonly #serving = new Map<string, AbortController>();
+
+  constructor(node: MeshNode, handlers: Partial<Record<RequestKind, Handler>>, log: Logger) {
+    this.#node = node;
+    this.#handlers = handlers;
+    this.#log = log;
+  }
+
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Sends to the first candidate; on UNREACHABLE or TIMEOUT before any chunk arrived, tries the
+   * next one, at most MAX_RETRIES times. Throws NO_CANDIDATE when the list is empty.
+   */
+  async call(
+    candidates: string[],
+    kind: RequestKind,
+    body: unknown,
+    opts: CallOptions = {},
+  ): Promise<{ node: string; body: unknown }> {
+    if (candidates.length === 0) throw meshError("NO_CANDIDATE", "no reachable node serves this target");
+    let last: unknown;
+    for (const node of candidates.slice(0, MAX_RETRIES + 1)) {
+      let streamed = false;
+      try {
+        const onChunk = opts.onChunk
+          ? (d: string) => {
+              streamed = true;
+              opts.onChunk?.(d);
+            }
+          : undefined;
+        return { node, body: await this.send(node, kind, body, { ...opts, onChunk }) };
+      } catch (err) {
+        last = err;
+        const code = err instanceof BundleError ? err.code : "";
+        if (streamed || !RETRYABLE.has(code) || opts.signal?.aborted) throw err;
+        this.#log.warn(`mesh ${kind} to ${node} failed (${code}); trying the next candidate`);
+      }
+    }
+    throw last;
+  }
+
+  /** One request to one node. */
+  send(dst: string, kind: RequestKind, body: unknown, opts: CallOptions = {}): Promise<unknown> {
+    const id = newId();
+    return new Promise((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(meshError("CANCELLED", "cancelled before it was sent"));
+      const p: Pending = {
+        dst,
+        timeoutMs: opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        timer: undefined,
+        chunks: 0,
+        onChunk: opts.onChunk,
+        resolve: (b) => {
+          this.#settle(id);
+          resolve(b);
+        },
+        reject: (e) => {
+          this.#settle(id);
+          reject(e);
+        },
+      };
+      const onAbort = () => {
+        this.#node.route({ t: "cancel", id: newId(), src: this.#node.id, dst, ttl: MAX_TTL, re: id });
+        p.reject(meshError("CANCELLED", `request to ${dst} cancelled by the caller`));
+      };
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      const settle = p.resolve;
+      p.resolve = (b) => {
+        opts.signal?.removeEventListener("abort", onAbort);
+        settle(b);
+      };
+      this.#pending.set(id, p);
+      this.#arm(id, p);
+      if (!this.#node.route({ t: "req", id, src: this.#node.id, dst, ttl: MAX_TTL, kind, body }))
+        p.reject(meshError("UNREACHABLE", `no route to ${dst}`));
+    });
+  }
+
+  #arm(id: string, p: Pending): void {
+    clearTimeout(p.timer);
+    p.timer = setTimeout(() => {
+      this.#node.route({ t: "cancel", id: newId(), src: this.#node.id, dst: p.dst, ttl: MAX_TTL, re: id });
+      p.reject(meshError("TIMEOUT", `no answer from ${p.dst} within ${p.timeoutMs} ms`));
+    }, p.timeoutMs);
+    p.timer.unref();
+  }
+
+  #settle(id: string): void {
+    const p = this.#pending.get(id);
+    if (p) clearTimeout(p.timer);
+    this.#pending.delete(id);
+  }
+
+  /** A link went down: requests whose destination is now unreachable fail at once. */
+  linkLost(_peer: string): void {
+    for (const p of [...this.#pending.values()])
+      if (!this.#node.table.route(p.dst)) p.reject(meshError("UNREACHABLE", `${p.dst} became unreachable`));
+  }
+
+  cancelAll(reason: string): void {
+    for (const p of [...this.#pending.values()]) p.reject(meshError("CANCELLED", reason));
+    for (const c of this.#serving.values()) c.abort();
+    this.#serving.clear();
+  }
+
+  deliver(f: RoutedFrame): void {
+    if (f.t === "req") return void this.#serve(f);
+    if (f.t === "cancel") {
+      this.#serving.get(`${f.src}:${f.re}`)?.abort();
+      return;
+    }
+    const p = this.#pending.get(f.re);
+    if (!p || p.dst !== f.src) return;
+    if (f.t === "chunk") {
+      p.chunks++;
+      this.#arm(f.re, p);
+      p.onChunk?.(f.data);
+    } else if (f.ok) p.resolve(f.t === "res" ? f.body : undefined);
+    else p.reject(meshError(f.error?.code ?? "UPSTREAM", `${f.src}: ${f.error?.message ?? "failed"}`));
+  }
+
+  async #serve(f: Extract<RoutedFrame, { t: "req" }>): Promise<void> {
+    const key = `${f.src}:${f.id}`;
+    const abort = new AbortController();
+    this.#serving.set(key, abort);
+    const reply = { id: "", src: this.#node.id, dst: f.src, ttl: MAX_TTL, re: f.id };
+    let n = 0;
+    const handler = this.#handlers[f.kind];
+    try {
+      if (!handler) throw meshError("BAD_REQUEST", `${this.#node.id} does not serve "${f.kind}" requests`);
+      this.#node.counters.served++;
+      const body = await handler(f.body, {
+        src: f.src,
+        signal: abort.signal,
+        chunk: (data) => {
+          if (!abort.signal.aborted) this.#node.route({ ...reply, t: "chunk", id: newId(), n: n++, data });
+        },
+      });
+      if (n > 0) this.#node.route({ ...reply, t: "end", id: newId(), ok: true });
+      else this.#node.route({ ...reply, t: "res", id: newId(), ok: true, body });
+    } catch (err) {
+      const code = err instanceof BundleError ? err.code.replace(/^MESH_ERR_/, "") : "UPSTREAM";
+      const message = err instanceof Error ? err.message : String(err);
+      if (!abort.signal.aborted) this.#log.warn(`mesh ${f.kind} from ${f.src} failed: ${message}`);
+      const error = { code, message: message.slice(0, 2000) };
+      if (n > 0) this.#node.route({ ...reply, t: "end", id: newId(), ok: false, error });
+      else this.#node.route({ ...reply, t: "res", id: newId(), ok: false, error });
+    } finally {
+      this.#serving.delete(key);
+    }
+  }
+}
