@@ -13,6 +13,8 @@ interface ManifestSource {
   name: string;
   description: string;
   config: { jsonSchema(): Record<string, unknown> };
+  /** Agent tools the plugin registers; the host wants them declared (contracts.tools). */
+  tools?: readonly string[];
 }
 
 /** Extension folder -> its manifest source. The zod schema is the one source of the JSON Schema. */
@@ -32,6 +34,7 @@ export function renderManifest(src: ManifestSource, version: string): string {
     // Without this the gateway does not load the plugin at start (OPENCLAW-HOST.md).
     activation: { onStartup: true },
     configSchema: src.config.jsonSchema(),
+    ...(src.tools?.length ? { contracts: { tools: [...src.tools] } } : {}),
   };
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }

@@ -189,4 +189,24 @@ describe("desiredConfig", () => {
     expect(off.models.providers).toBeUndefined();
     expect(off.agents).toBeUndefined();
   });
+
+  it("registers a model provider per remote node for CLAWMATRIX_PROXY_MODELS and defaults the agents to it", () => {
+    const s = settings({
+      CLAWMATRIX_SECRET: SECRET,
+      CLAWMATRIX_PROXY_PORT: "19021",
+      CLAWMATRIX_PROXY_MODELS: '[{"id":"mock-model","nodeId":"node-b"},{"id":"gpt"}]',
+    });
+    const on = desiredConfig({}, s, platform, ctx).config as Record<string, any>;
+    expect(on.models.providers["node-b"]).toMatchObject({
+      baseUrl: "http://127.0.0.1:19021/node/node-b/v1",
+      apiKey: "${CLAWMATRIX_SECRET}",
+      models: [{ id: "mock-model" }],
+    });
+    expect(on.models.providers.clawmatrix.baseUrl).toBe("http://127.0.0.1:19021/v1");
+    expect(on.agents.defaults.model.primary).toBe("node-b/mock-model");
+    expect(on.gateway.http.endpoints.chatCompletions.enabled).toBe(true);
+    const off = desiredConfig(on, settings({ CLAWMATRIX_SECRET: SECRET }), platform, ctx).config as Record<string, any>;
+    expect(off.models.providers).toBeUndefined();
+    expect(off.agents).toBeUndefined();
+  });
 });

@@ -191,6 +191,8 @@ export function desiredConfig(
       deletePath(config, "agents.defaults.model.primary");
   }
 
+  meshProviders(config, s);
+
   // Extensions: on or off from env; env-mapped keys set, or removed when their variable is absent.
   for (const id of EXTENSION_IDS) {
     const ext = s.extensions[id];
@@ -214,4 +216,65 @@ export function desiredConfig(
   }
 
   return { config, changed: JSON.stringify(config) !== JSON.stringify(current), notes };
+}
+
+const MESH_PROVIDER_URL = /^http:\/\/127\.0\.0\.1:\d+\/(node\/[A-Za-z0-9._-]+\/)?v1$/;
+
+/**
+ * One model provider per remote node the mesh proxies models from (`<nodeId>/<model>`), pointing
+ * at the local model proxy; `clawmatrix/<model>` for models wanted from any node. Providers the
+ * bundle wrote earlier and no longer wants are removed; without a model of its own, the node's
+ * default model is the first proxied one.
+ */
+function meshProviders(config: Obj, s: Settings): void {
+  const mesh = s.extensions.clawmatrix;
+  const wanted = new Map<string, { baseUrl: string; models: string[] }>();
+  const port = Number(mesh.config.proxyPort ?? 19001);
+  const proxied = (mesh.enabled ? mesh.config.proxyModels : undefined) as
+    | Array<{ id: string; nodeId?: string }>
+    | undefined;
+  for (const m of proxied ?? []) {
+    const provider = m.nodeId ?? "clawmatrix";
+    const baseUrl = m.nodeId ? `http://127.0.0.1:${port}/node/${m.nodeId}/v1` : `http://127.0.0.1:${port}/v1`;
+    const entry = wanted.get(provider) ?? { baseUrl, models: [] };
+    entry.models.push(m.id);
+    wanted.set(provider, entry);
+  }
+  const providers = getPath(config, "models.providers");
+  const removed: string[] = [];
+  if (isObj(providers)) {
+    for (const [id, p] of Object.entries(providers)) {
+      if (
+        !wanted.has(id) &&
+        isObj(p) &&
+        typeof p.baseUrl === "string" &&
+        MESH_PROVIDER_URL.test(p.baseUrl) &&
+        p.apiKey === "${CLAWMATRIX_SECRET}"
+      ) {
+        deletePath(config, `models.providers.${id}`);
+        removed.push(id);
+      }
+    }
+  }
+  for (const [id, p] of wanted) {
+    setPath(config, `models.providers.${id}`, {
+      baseUrl: p.baseUrl,
+      api: "openai-completions",
+      apiKey: "${CLAWMATRIX_SECRET}",
+      models: p.models.map((m) => ({
+        id: m,
+        name: `${m} via the mesh`,
+        reasoning: false,
+        input: ["text"],
+        cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+        contextWindow: 128000,
+        maxTokens: 4096,
+      })),
+    });
+  }
+  const primary = getPath(config, "agents.defaults.model.primary");
+  const [first] = wanted.entries();
+  if (!s.llm && first) setPath(config, "agents.defaults.model.primary", `${first[0]}/${first[1].models[0]}`);
+  else if (typeof primary === "string" && removed.includes(primary.split("/")[0] ?? ""))
+    deletePath(config, "agents.defaults.model.primary");
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXTENSION_IDS } from "../harness/gateway-config.ts";
+import { freePort } from "../harness/ports.ts";
 import { useGateways } from "../harness/vitest-hooks.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
 
@@ -17,13 +18,18 @@ afterAll(async () => {
   await llm?.close();
 });
 
-const gateways = useGateways(() => [
+const gateways = useGateways(async () => [
   {
     name: "configured",
     llmBaseUrl: llm.url,
     env: { CLAWMATRIX_SECRET: MESH_SECRET, AUTH_MANAGER_INTERNAL_API_TOKEN: BROKER_TOKEN },
     extensions: {
-      clawmatrix: { nodeId: "node-x", secret: "${CLAWMATRIX_SECRET}", tags: ["review"] },
+      clawmatrix: {
+        nodeId: "node-x",
+        secret: "${CLAWMATRIX_SECRET}",
+        tags: ["review"],
+        proxyPort: await freePort(),
+      },
       "agentrux-openclaw-plugin": { commandTopicId: "t-cmd", resultTopicId: "t-res", agentId: "main" },
       "agent-registry": { registryUrl: "http://127.0.0.1:9", hostname: "node-x", capabilities: ["review"] },
       "auth-manager-lease-telemetry": {
@@ -54,7 +60,10 @@ describe("foundation: four extensions in real gateways", () => {
     for (const id of EXTENSION_IDS) {
       const s = await g.call<Status>(`${id}.status`);
       expect(s).toMatchObject({ id, enabled: true, configured: true });
-      if (id === "auth-manager-lease-telemetry") {
+      if (id === "clawmatrix") {
+        // The mesh is real: a node with no peers to dial runs on its own.
+        expect(s.state).toBe("running");
+      } else if (id === "auth-manager-lease-telemetry") {
         // The lease service is real: a broker that does not answer is a degraded state with a reason.
         expect(s.state).toBe("degraded");
         expect(s.reason).toMatch(/could not acquire a lease.*unreachable/);
@@ -96,7 +105,7 @@ describe("foundation: four extensions in real gateways", () => {
     }
     // The refused patches changed nothing: the mesh config still validates and answers.
     const s = await g.call<Status>("clawmatrix.status");
-    expect(s.state).toBe("idle");
+    expect(s.state).toBe("running");
   });
 
   it("runs an agent turn through /v1/chat/completions that reaches the mock LLM", async () => {

@@ -1,4 +1,5 @@
 import { clawmatrixConfig } from "./config-schema.ts";
+import { TOOL_NAMES } from "./tool-names.ts";
 
 /** One source for the entry and the generated openclaw.plugin.json. */
 export const MANIFEST = {
@@ -6,4 +7,5 @@ export const MANIFEST = {
   name: "ClawMatrix",
   description: "Mesh between OpenClaw gateways: model proxy, task handoff, remote tools, gossip, failover",
   config: clawmatrixConfig,
+  tools: TOOL_NAMES,
 } as const;

@@ -2,6 +2,7 @@ import { type ExtensionStatus, type ResolvedConfig, resolvePluginConfig } from "
 import { type ClawmatrixConfig, clawmatrixConfig } from "./config-schema.ts";
 
 import { MANIFEST } from "./manifest.ts";
+import type { MeshService } from "./service.ts";
 
 export const PLUGIN_ID = MANIFEST.id;
 
@@ -14,22 +15,39 @@ export function resolveClawmatrix(raw: unknown): ResolvedConfig<ClawmatrixConfig
   });
 }
 
-/** What `clawmatrix.status` answers before the mesh transport exists: config facts only, never the secret. */
-export function clawmatrixStatus(resolved: ResolvedConfig<ClawmatrixConfig>): ExtensionStatus {
+/** `clawmatrix.status`: config facts and, once the service runs, the live mesh; never the secret. */
+export function clawmatrixStatus(
+  resolved: ResolvedConfig<ClawmatrixConfig>,
+  live?: MeshService,
+): ExtensionStatus {
   if (!resolved.ok) return resolved.status;
   const c = resolved.config;
-  return {
+  const base = {
     id: PLUGIN_ID,
     enabled: true,
     configured: true,
-    state: "idle",
-    reason: "configured; the mesh transport is not part of this build yet",
     nodeId: c.nodeId,
     listen: c.listen ? `${c.listenHost}:${c.listenPort}` : false,
-    peers: c.peers.map((p) => p.nodeId),
     agents: c.agents.map((a) => a.id),
     models: c.models.map((m) => m.id),
     tags: c.tags,
     toolProxy: c.toolProxy.enabled,
+    proxyPort: c.proxyPort,
+  };
+  if (!live) return { ...base, state: "idle", reason: "configured; the mesh service has not started yet" };
+  if (live.state === "error")
+    return { ...base, state: "error", reason: `the mesh failed to start: ${live.error}` };
+  if (live.state !== "running") return { ...base, state: "idle", reason: `mesh service ${live.state}` };
+  const st = live.node.status();
+  const unreachable = c.peers.filter((p) => !live.node.links.has(p.nodeId)).map((p) => p.nodeId);
+  return {
+    ...base,
+    state: unreachable.length > 0 ? "degraded" : "running",
+    ...(unreachable.length > 0
+      ? { reason: `not linked to configured peer(s): ${unreachable.join(", ")}` }
+      : {}),
+    links: st.links,
+    peers: st.peers,
+    counters: st.counters,
   };
 }

@@ -1,0 +1,44 @@
+import { announceStatusService, createLogger, liveSlot, registerStatusMethod } from "@openclaw-bundle/shared";
+import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
+import { MeshService } from "./service.ts";
+import { clawmatrixStatus, PLUGIN_ID, resolveClawmatrix } from "./status.ts";
+import { createTools } from "./tools.ts";
+
+export function registerClawmatrix(api: OpenClawPluginApi): void {
+  const logger = createLogger({ extension: PLUGIN_ID, sink: api.logger });
+  const resolved = resolveClawmatrix(api.pluginConfig);
+  const slot = liveSlot<MeshService>(PLUGIN_ID);
+  const status = () => clawmatrixStatus(resolved, slot.get());
+  registerStatusMethod(api, PLUGIN_ID, status);
+  api.registerService(announceStatusService(PLUGIN_ID, logger, status));
+  api.registerGatewayMethod(`${PLUGIN_ID}.peers`, ({ respond }) => {
+    const s = slot.get();
+    if (!s)
+      return respond(false, undefined, {
+        code: "UNAVAILABLE",
+        message: "the mesh is not running on this node",
+      });
+    respond(true, s.node.status());
+  });
+  if (!resolved.ok) return;
+  const config = resolved.config as typeof resolved.config & { nodeId: string; secret: string };
+  for (const tool of createTools(() => slot.get())) api.registerTool(tool as never, { name: tool.name });
+
+  api.registerService({
+    id: `${PLUGIN_ID}-mesh`,
+    async start() {
+      await slot.get()?.stop();
+      const service = new MeshService(config, () => api.config, logger);
+      slot.set(service);
+      try {
+        await service.start();
+        logger.info(`mesh node ${config.nodeId} up`);
+      } catch (err) {
+        logger.error(`mesh failed to start: ${(err as Error).message}`);
+      }
+    },
+    async stop() {
+      await slot.get()?.stop();
+    },
+  });
+}

@@ -1,0 +1,129 @@
+import { errorMessage } from "@openclaw-bundle/shared";
+import { meshError } from "../mesh/requests.ts";
+import { SseReader } from "./sse.ts";
+
+/**
+ * This node's own gateway over loopback HTTP: `/v1/chat/completions` (agent turns, streaming or
+ * not) and `/tools/invoke`. The mesh never reaches a gateway's HTTP API from outside the host.
+ */
+
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+export interface LocalGateway {
+  url: string;
+  token: string | undefined;
+}
+
+/** The gateway's port and token from the host config; a `${VAR}` token is read from the env. */
+export function localGatewayFrom(config: unknown, env: NodeJS.ProcessEnv = process.env): LocalGateway {
+  const gw = (config as { gateway?: { port?: unknown; auth?: { token?: unknown } } } | undefined)?.gateway;
+  const port = typeof gw?.port === "number" ? gw.port : Number(env.OPENCLAW_GATEWAY_PORT ?? 18789);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token: deref(gw?.auth?.token, env) ?? env.OPENCLAW_GATEWAY_TOKEN,
+  };
+}
+
+/** Resolves a `${VAR}` reference from the env; other strings are returned as they are. */
+function deref(v: unknown, env: NodeJS.ProcessEnv): string | undefined {
+  if (typeof v !== "string") return undefined;
+  const ref = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(v);
+  return ref ? env[ref[1] as string] : v;
+}
+
+/**
+ * The endpoint of a configured OpenAI-compatible provider (`models.providers.<id>`), so a model
+ * served to the mesh is called as a model — the caller's messages and tools as they are — and
+ * not as an agent turn of this node. Undefined for providers of another kind.
+ */
+export function providerEndpoint(
+  config: unknown,
+  provider: string,
+  env: NodeJS.ProcessEnv = process.env,
+): LocalGateway | undefined {
+  const p = (
+    config as
+      | { models?: { providers?: Record<string, { baseUrl?: unknown; api?: unknown; apiKey?: unknown }> } }
+      | undefined
+  )?.models?.providers?.[provider];
+  if (!p || typeof p.baseUrl !== "string" || (p.api !== undefined && p.api !== "openai-completions"))
+    return undefined;
+  return { url: p.baseUrl.replace(/\/+$/, ""), token: deref(p.apiKey, env) };
+}
+
+async function post(
+  gw: LocalGateway,
+  path: string,
+  body: unknown,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(`${gw.url}${path}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(gw.token ? { authorization: `Bearer ${gw.token}` } : {}),
+        ...headers,
+      },
+      body: JSON.stringify(body),
+      signal,
+    });
+  } catch (err) {
+    if (signal.aborted) throw meshError("CANCELLED", "cancelled");
+    throw meshError("UPSTREAM", `the local gateway did not answer ${path}: ${errorMessage(err)}`);
+  }
+  if (!res.ok) {
+    const text = (await res.text().catch(() => "")).slice(0, 500);
+    throw meshError("UPSTREAM", `the local gateway answered ${path} with ${res.status}: ${text}`);
+  }
+  return res;
+}
+
+async function boundedJson(res: Response): Promise<unknown> {
+  const text = await res.text();
+  if (text.length > MAX_RESPONSE_BYTES)
+    throw meshError("UPSTREAM", `answer over ${MAX_RESPONSE_BYTES} bytes`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw meshError("UPSTREAM", "the local gateway answered with something that is not JSON");
+  }
+}
+
+/**
+ * One chat-completions call. With `onData`, the request streams and each SSE `data` payload is
+ * handed over as it arrives (the `[DONE]` marker included); otherwise the JSON answer is returned.
+ */
+export async function chatCompletions(
+  gw: LocalGateway,
+  body: Record<string, unknown>,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  onData?: (data: string) => void,
+  path = "/v1/chat/completions",
+): Promise<unknown> {
+  const res = await post(gw, path, { ...body, stream: Boolean(onData) }, headers, signal);
+  if (!onData) return boundedJson(res);
+  const reader = new SseReader();
+  const decoder = new TextDecoder();
+  try {
+    for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for (const data of reader.push(decoder.decode(piece, { stream: true }))) onData(data);
+    }
+  } catch (err) {
+    if (signal.aborted) throw meshError("CANCELLED", "cancelled");
+    throw meshError("UPSTREAM", `the local gateway's stream broke: ${errorMessage(err)}`);
+  }
+  return undefined;
+}
+
+export async function invokeTool(
+  gw: LocalGateway,
+  tool: string,
+  args: unknown,
+  signal: AbortSignal,
+): Promise<unknown> {
+  return boundedJson(await post(gw, "/tools/invoke", { tool, args: args ?? {} }, {}, signal));
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { deltaText, localAgent } from "./handlers.ts";
+import { localGatewayFrom, providerEndpoint } from "./local-gateway.ts";
+import { SseReader } from "./sse.ts";
+import { capOutput, toolRefusal } from "./tool-policy.ts";
+
+describe("tool policy", () => {
+  const policy = { enabled: true, allow: [] as string[], deny: ["exec"], maxOutputBytes: 1024 };
+  it("is off unless enabled; deny wins over allow; [] and * allow all", () => {
+    expect(toolRefusal("node-b", { ...policy, enabled: false }, "read")).toMatch(
+      /tool proxy is off on node-b/,
+    );
+    expect(toolRefusal("node-b", policy, "exec")).toBe('tool "exec" is denied by node-b\'s toolProxy.deny');
+    expect(toolRefusal("node-b", { ...policy, allow: ["exec"] }, "exec")).toMatch(/denied/);
+    expect(toolRefusal("node-b", policy, "read")).toBeUndefined();
+    expect(toolRefusal("node-b", { ...policy, allow: ["*"] }, "read")).toBeUndefined();
+    expect(toolRefusal("node-b", { ...policy, allow: ["read"] }, "write")).toMatch(
+      /not in node-b's toolProxy.allow \(read\)/,
+    );
+  });
+
+  it("caps output at the byte limit on a character boundary, with a marker", () => {
+    expect(capOutput("short", 1024)).toEqual({ output: "short", truncated: false });
+    const big = "é".repeat(1000); // 2000 bytes
+    const r = capOutput(big, 1025);
+    expect(r.truncated).toBe(true);
+    expect(r.output).toMatch(/^é{512}\n\[clawmatrix: output truncated at 1025 of 2000 bytes\]$/);
+  });
+});
+
+describe("SSE and local endpoints", () => {
+  it("yields each event's data as soon as it is complete, across arbitrary splits", () => {
+    const r = new SseReader();
+    expect(r.push('data: {"a":1}\n')).toEqual([]);
+    expect(r.push('\ndata: {"b"')).toEqual(['{"a":1}']);
+    expect(r.push(":2}\r\n\r\n: comment\n\ndata: [DONE]\n\n")).toEqual(['{"b":2}', "[DONE]"]);
+  });
+
+  it("reads delta text and ignores what is not a content delta", () => {
+    expect(deltaText('{"choices":[{"delta":{"content":"hi"}}]}')).toBe("hi");
+    expect(deltaText('{"choices":[{"delta":{"role":"assistant"}}]}')).toBe("");
+    expect(deltaText("[DONE]")).toBe("");
+    expect(deltaText("garbage")).toBe("");
+  });
+
+  it("finds the gateway and a provider endpoint from the host config, resolving ${VAR}", () => {
+    const config = {
+      gateway: { port: 18790, auth: { token: "${GW_TOKEN}" } },
+      models: {
+        providers: {
+          llm: { baseUrl: "http://127.0.0.1:9/v1/", apiKey: "${LLM_KEY}" },
+          other: { baseUrl: "x", api: "anthropic" },
+        },
+      },
+    };
+    const env = { GW_TOKEN: "gw-secret", LLM_KEY: "llm-secret" };
+    expect(localGatewayFrom(config, env)).toEqual({ url: "http://127.0.0.1:18790", token: "gw-secret" });
+    expect(providerEndpoint(config, "llm", env)).toEqual({
+      url: "http://127.0.0.1:9/v1",
+      token: "llm-secret",
+    });
+    expect(providerEndpoint(config, "other", env)).toBeUndefined();
+    expect(providerEndpoint(config, "missing", env)).toBeUndefined();
+  });
+
+  it("picks the local agent for a handoff target", () => {
+    const config = {
+      agents: [
+        { id: "main", tags: ["review"] },
+        { id: "coder", tags: ["coding"] },
+      ],
+    } as never;
+    expect(localAgent(config, "tags:coding")).toBe("coder");
+    expect(localAgent(config, "coder")).toBe("coder");
+    expect(localAgent(config, undefined)).toBe("main");
+    expect(localAgent({ agents: [] } as never, "x")).toBe("default");
+  });
+});

@@ -1,0 +1,82 @@
+import type { Logger } from "@openclaw-bundle/shared";
+import type { ClawmatrixConfig } from "./config-schema.ts";
+import { MeshNode } from "./mesh/node.ts";
+import { createHandlers } from "./serve/handlers.ts";
+import { type LocalGateway, localGatewayFrom, providerEndpoint } from "./serve/local-gateway.ts";
+import { ModelProxy } from "./serve/model-proxy.ts";
+
+/**
+ * The mesh as a gateway service: the node (links, gossip, relay, serving) and the local model
+ * proxy. Started by the gateway's service start, stopped by its stop (leaving the mesh cleanly).
+ */
+export class MeshService {
+  readonly node: MeshNode;
+  readonly proxy: ModelProxy;
+  readonly config: ClawmatrixConfig;
+  #state: "starting" | "running" | "stopped" | "error" = "starting";
+  #error: string | undefined;
+
+  constructor(
+    config: ClawmatrixConfig & { nodeId: string; secret: string },
+    hostConfig: () => unknown,
+    log: Logger,
+  ) {
+    this.config = config;
+    const gateway = (): LocalGateway => localGatewayFrom(hostConfig());
+    this.node = new MeshNode({
+      nodeId: config.nodeId,
+      secret: config.secret,
+      listen: config.listen ? { host: config.listenHost, port: config.listenPort } : undefined,
+      peers: config.peers,
+      state: {
+        agents: config.agents,
+        models: config.models.map((m) => ({ id: m.id, description: m.description })),
+        tags: config.tags,
+        toolProxy: config.toolProxy.enabled,
+      },
+      handlers: createHandlers({
+        nodeId: config.nodeId,
+        config,
+        gateway,
+        provider: (id) => providerEndpoint(hostConfig(), id),
+        log,
+      }),
+      logger: log,
+    });
+    this.proxy = new ModelProxy({
+      node: this.node,
+      secret: config.secret,
+      port: config.proxyPort,
+      timeoutMs: config.handoffTimeout,
+      log,
+    });
+  }
+
+  get state(): string {
+    return this.#state;
+  }
+
+  get error(): string | undefined {
+    return this.#error;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.node.start();
+      await this.proxy.start();
+      this.#state = "running";
+    } catch (err) {
+      this.#state = "error";
+      this.#error = (err as Error).message;
+      await this.stop().catch(() => {});
+      this.#state = "error";
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.proxy.stop();
+    await this.node.stop();
+    if (this.#state !== "error") this.#state = "stopped";
+  }
+}
