@@ -205,7 +205,10 @@ describe("desiredConfig", () => {
     expect(on.models.providers.clawmatrix.baseUrl).toBe("http://127.0.0.1:19021/v1");
     expect(on.agents.defaults.model.primary).toBe("node-b/mock-model");
     expect(on.gateway.http.endpoints.chatCompletions.enabled).toBe(true);
-    const off = desiredConfig(on, settings({ CLAWMATRIX_SECRET: SECRET }), platform, ctx).config as Record<string, any>;
+    const off = desiredConfig(on, settings({ CLAWMATRIX_SECRET: SECRET }), platform, ctx).config as Record<
+      string,
+      any
+    >;
     expect(off.models.providers).toBeUndefined();
     expect(off.agents).toBeUndefined();
   });

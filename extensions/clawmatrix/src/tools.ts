@@ -43,7 +43,7 @@ function need(p: Params, key: string): string {
 export function createTools(live: () => MeshService | undefined): MeshTool[] {
   const mesh = () => {
     const s = live();
-    if (!s || s.state !== "running") throw meshError("UNREACHABLE", "the mesh is not running on this node");
+    if (s?.state !== "running") throw meshError("UNREACHABLE", "the mesh is not running on this node");
     return s;
   };
   const remote = (s: MeshService, target: string) => {

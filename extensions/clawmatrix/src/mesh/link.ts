@@ -91,7 +91,10 @@ export class Link {
   #onMessage(data: Buffer, isBinary: boolean): void {
     this.#heartbeat.ack();
     const r = decodeFrame(data, isBinary);
-    if (!r.ok) return this.#events.onDropped(`from ${this.peer}: ${r.reason}`);
+    if (!r.ok) {
+      this.#events.onDropped(`from ${this.peer}: ${r.reason}`);
+      return;
+    }
     const f = r.frame;
     if (f.t === "ping") {
       this.send({ t: "pong", ts: f.ts });
