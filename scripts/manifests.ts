@@ -15,6 +15,8 @@ interface ManifestSource {
   config: { jsonSchema(): Record<string, unknown> };
   /** Agent tools the plugin registers; the host wants them declared (contracts.tools). */
   tools?: readonly string[];
+  /** Root CLI commands the plugin registers (manifest `cliCommands`). */
+  cliCommands?: ReadonlyArray<{ name: string; description: string; hasSubcommands: boolean }>;
 }
 
 /** Extension folder -> its manifest source. The zod schema is the one source of the JSON Schema. */
@@ -35,6 +37,7 @@ export function renderManifest(src: ManifestSource, version: string): string {
     activation: { onStartup: true },
     configSchema: src.config.jsonSchema(),
     ...(src.tools?.length ? { contracts: { tools: [...src.tools] } } : {}),
+    ...(src.cliCommands?.length ? { cliCommands: src.cliCommands.map((c) => ({ ...c })) } : {}),
   };
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }

@@ -1,3 +1,4 @@
+import { CLI_DESCRIPTOR } from "./cli.ts";
 import { clawmatrixConfig } from "./config-schema.ts";
 import { TOOL_NAMES } from "./tool-names.ts";
 
@@ -8,4 +9,5 @@ export const MANIFEST = {
   description: "Mesh between OpenClaw gateways: model proxy, task handoff, remote tools, gossip, failover",
   config: clawmatrixConfig,
   tools: TOOL_NAMES,
+  cliCommands: [CLI_DESCRIPTOR],
 } as const;

@@ -1,5 +1,6 @@
 import { announceStatusService, createLogger, liveSlot, registerStatusMethod } from "@openclaw-bundle/shared";
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
+import { registerClawmatrixCli } from "./cli.ts";
 import { MeshService } from "./service.ts";
 import { clawmatrixStatus, PLUGIN_ID, resolveClawmatrix } from "./status.ts";
 import { createTools } from "./tools.ts";
@@ -10,6 +11,7 @@ export function registerClawmatrix(api: OpenClawPluginApi): void {
   const slot = liveSlot<MeshService>(PLUGIN_ID);
   const status = () => clawmatrixStatus(resolved, slot.get());
   registerStatusMethod(api, PLUGIN_ID, status);
+  registerClawmatrixCli(api);
   api.registerService(announceStatusService(PLUGIN_ID, logger, status));
   api.registerGatewayMethod(`${PLUGIN_ID}.peers`, ({ respond }) => {
     const s = slot.get();

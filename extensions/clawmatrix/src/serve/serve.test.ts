@@ -76,3 +76,38 @@ describe("SSE and local endpoints", () => {
     expect(localAgent({ agents: [] } as never, "x")).toBe("default");
   });
 });
+
+describe("clawmatrix status table", () => {
+  it("shows the node, then each peer's status, route and latency", async () => {
+    const { formatStatus } = await import("../cli.ts");
+    const text = formatStatus({
+      nodeId: "node-c",
+      state: "running",
+      tags: ["home"],
+      agents: [],
+      models: [],
+      peers: [
+        { nodeId: "node-a", status: "direct", latencyMs: 0.7, tags: ["relay"], agents: ["main"], models: [] },
+        {
+          nodeId: "node-b",
+          status: "relay",
+          via: "node-a",
+          latencyMs: 1.6,
+          tags: ["office"],
+          agents: ["main"],
+          models: ["mock-model"],
+        },
+        { nodeId: "node-d", status: "unreachable" },
+      ],
+    });
+    expect(text.split("\n")).toEqual([
+      "node node-c  state running",
+      "tags home  agents -  models -",
+      "",
+      "PEER    STATUS            LATENCY  TAGS    AGENTS  MODELS",
+      "node-a  direct            0.7 ms   relay   main    -",
+      "node-b  relay via node-a  1.6 ms   office  main    mock-model",
+      "node-d  unreachable       -        -       -       -",
+    ]);
+  });
+});

@@ -1,0 +1,269 @@
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { createLogger } from "@openclaw-bundle/shared";
+import WebSocket, { WebSocketServer } from "ws";
+import type { ClawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
+import { MeshNode, type MeshNodeOptions } from "../../extensions/clawmatrix/src/mesh/node.ts";
+import { createHandlers } from "../../extensions/clawmatrix/src/serve/handlers.ts";
+import { ModelProxy } from "../../extensions/clawmatrix/src/serve/model-proxy.ts";
+import { findNode24 } from "../harness/node24.ts";
+import { startMockLlm } from "../mocks/llm/server.ts";
+
+// Mesh benchmarks (issue 3), each against a baseline measured in the same run:
+// 1-hop and 2-hop request/response vs a raw ws echo; model-proxy streaming vs calling the model
+// endpoint directly; time to notice a SIGKILLed node; gossip convergence of 100 real nodes.
+
+const SECRET = "bench-mesh-secret-0123456789";
+const quiet = createLogger({ extension: "bench", sink: { info() {}, warn() {}, error() {}, debug() {} } });
+const ROUNDS = 3;
+const N_RTT = 2000;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const fmt = (x: number) => (x < 10 ? x.toFixed(3) : x.toFixed(1));
+const until = async (cond: () => boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("bench setup: condition not met");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+async function meshNode(id: string, o: Partial<MeshNodeOptions> = {}): Promise<MeshNode> {
+  const n = new MeshNode({
+    nodeId: id,
+    secret: SECRET,
+    peers: [],
+    state: { agents: [], models: [], tags: [], toolProxy: false },
+    handlers: { echo: async (b) => b },
+    logger: quiet,
+    ...o,
+  });
+  await n.start();
+  return n;
+}
+
+/** Mean round trip (ms) of N sequential echo messages over a bare ws connection. */
+async function rawEcho(n: number): Promise<number> {
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((r) => server.once("listening", r));
+  server.on("connection", (ws) => ws.on("message", (d) => ws.send(JSON.stringify(JSON.parse(String(d))))));
+  const port = (server.address() as { port: number }).port;
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+  await new Promise((r) => ws.once("open", r));
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    await new Promise<void>((resolve) => {
+      ws.once("message", () => resolve());
+      ws.send(JSON.stringify({ t: "req", i }));
+    });
+  }
+  const ms = (performance.now() - t0) / n;
+  ws.close();
+  await new Promise((r) => server.close(r));
+  return ms;
+}
+
+async function meshEcho(from: MeshNode, to: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await from.requests.send(to, "echo", { i });
+  return (performance.now() - t0) / n;
+}
+
+async function roundTrips(): Promise<void> {
+  const a = await meshNode("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+  const url = `ws://127.0.0.1:${a.listenPort}`;
+  const b = await meshNode("node-b", { peers: [{ nodeId: "node-a", url }] });
+  const c = await meshNode("node-c", { peers: [{ nodeId: "node-a", url }] });
+  await until(() => c.table.route("node-b") !== undefined);
+  await meshEcho(c, "node-b", 200); // warm-up
+  await rawEcho(200);
+  const raw: number[] = [];
+  const one: number[] = [];
+  const two: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    raw.push(await rawEcho(N_RTT));
+    one.push(await meshEcho(b, "node-a", N_RTT));
+    two.push(await meshEcho(c, "node-b", N_RTT));
+  }
+  const base = median(raw);
+  console.log(`round trip, ${N_RTT} sequential requests x ${ROUNDS} alternating rounds (median of means):`);
+  console.log(`  raw ws echo       ${fmt(base * 1000)} us   (baseline)`);
+  console.log(
+    `  mesh 1 hop        ${fmt(median(one) * 1000)} us   ${(median(one) / base).toFixed(2)}x   (target <= 1.3x)`,
+  );
+  console.log(
+    `  mesh 2 hops relay ${fmt(median(two) * 1000)} us   ${(median(two) / base).toFixed(2)}x   (target <= 2.6x)`,
+  );
+  await Promise.all([a.stop(), b.stop(), c.stop()]);
+}
+
+/** Time to first chunk and total time of one streamed completion. */
+async function streamOnce(
+  url: string,
+  headers: Record<string, string>,
+  words: number,
+): Promise<{ ttfc: number; total: number; chunks: number }> {
+  const t0 = performance.now();
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({
+      model: "mock-model",
+      stream: true,
+      messages: [{ role: "user", content: "w ".repeat(words) }],
+    }),
+  });
+  let ttfc = 0;
+  let chunks = 0;
+  for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+    if (!ttfc) ttfc = performance.now() - t0;
+    chunks += String(Buffer.from(piece)).split("data: ").length - 1;
+  }
+  return { ttfc, total: performance.now() - t0, chunks };
+}
+
+async function modelProxy(): Promise<void> {
+  const llm = await startMockLlm({ name: "bench-llm", models: ["mock-model"] });
+  const config = {
+    models: [{ id: "mock-model", provider: "llm" }],
+    agents: [],
+    toolProxy: { enabled: false, allow: [], deny: [], maxOutputBytes: 1 << 20 },
+  } as unknown as ClawmatrixConfig;
+  const llmEndpoint = { url: llm.url.replace(/\/+$/, ""), token: undefined };
+  const a = await meshNode("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+  const b = await meshNode("node-b", {
+    peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }],
+    state: { agents: [], models: [{ id: "mock-model" }], tags: [], toolProxy: false },
+    handlers: createHandlers({
+      nodeId: "node-b",
+      config,
+      gateway: () => llmEndpoint,
+      provider: () => llmEndpoint,
+      log: quiet,
+    }),
+  });
+  await until(() => a.table.modelCandidates("mock-model").includes("node-b"));
+  const proxy = new ModelProxy({ node: a, secret: SECRET, port: 0, timeoutMs: 60_000, log: quiet });
+  await proxy.start();
+  const direct = `${llm.url}/chat/completions`;
+  const viaMesh = `http://127.0.0.1:${proxy.port}/node/node-b/v1/chat/completions`;
+  const auth = { authorization: `Bearer ${SECRET}` };
+  const WORDS = 4000;
+  await streamOnce(direct, {}, 50);
+  await streamOnce(viaMesh, auth, 50);
+  const d: Array<{ ttfc: number; total: number; chunks: number }> = [];
+  const m: Array<{ ttfc: number; total: number; chunks: number }> = [];
+  for (let r = 0; r < ROUNDS * 3; r++) {
+    d.push(await streamOnce(direct, {}, WORDS));
+    m.push(await streamOnce(viaMesh, auth, WORDS));
+  }
+  const dT = median(d.map((x) => x.ttfc));
+  const mT = median(m.map((x) => x.ttfc));
+  const dR = median(d.map((x) => x.chunks / x.total));
+  const mR = median(m.map((x) => x.chunks / x.total));
+  console.log(
+    `model proxy streaming, ~${m[0]?.chunks} chunks per reply, ${ROUNDS * 3} alternating rounds (median):`,
+  );
+  console.log(
+    `  time to first chunk: direct ${fmt(dT)} ms, via the mesh ${fmt(mT)} ms, +${fmt(mT - dT)} ms   (target +<= 5 ms)`,
+  );
+  console.log(
+    `  throughput: direct ${fmt(dR)} chunks/ms, via the mesh ${fmt(mR)} chunks/ms, ${(mR / dR).toFixed(2)}x   (target >= 0.9x)`,
+  );
+  await proxy.stop();
+  await Promise.all([a.stop(), b.stop()]);
+  await llm.close();
+}
+
+async function killDetection(): Promise<void> {
+  const observer = await meshNode("observer", { listen: { host: "127.0.0.1", port: 0 } });
+  const watcher = await meshNode("watcher", {
+    peers: [{ nodeId: "observer", url: `ws://127.0.0.1:${observer.listenPort}` }],
+  });
+  const direct: number[] = [];
+  const relayed: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const child = spawn(
+      findNode24(),
+      [
+        path.join(import.meta.dirname, "lib/mesh-child.ts"),
+        `victim${r}`,
+        SECRET,
+        `ws://127.0.0.1:${observer.listenPort}`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise<void>((resolve) =>
+      child.stdout.on("data", (d) => String(d).includes("linked") && resolve()),
+    );
+    await until(() => watcher.table.route(`victim${r}`) !== undefined);
+    const t0 = performance.now();
+    child.kill("SIGKILL");
+    let dDone = 0;
+    await until(() => {
+      if (!dDone && observer.table.route(`victim${r}`) === undefined) dDone = performance.now() - t0;
+      return dDone > 0 && watcher.table.route(`victim${r}`) === undefined;
+    });
+    direct.push(dDone);
+    relayed.push(performance.now() - t0);
+  }
+  console.log(`time to notice a SIGKILLed node, ${ROUNDS} kills (median):`);
+  console.log(
+    `  its direct peer ${fmt(median(direct))} ms; a node one hop further ${fmt(median(relayed))} ms   (target <= 2000 ms)`,
+  );
+  await Promise.all([observer.stop(), watcher.stop()]);
+}
+
+async function convergence(): Promise<void> {
+  const N = 100;
+  const LISTENERS = 10;
+  const t0 = performance.now();
+  const hubs: MeshNode[] = [];
+  for (let i = 0; i < LISTENERS; i++)
+    hubs.push(await meshNode(`n${i}`, { listen: { host: "127.0.0.1", port: 0 } }));
+  const url = (i: number) => ({ nodeId: `n${i}`, url: `ws://127.0.0.1:${hubs[i]?.listenPort}` });
+  // Hubs form a ring; every other node dials two hubs, so most routes are 2-4 hops.
+  for (let i = 0; i < LISTENERS; i++) await hubs[i]?.stop();
+  const nodes: MeshNode[] = [];
+  const ports = hubs.map((h) => h.listenPort as number);
+  for (let i = 0; i < LISTENERS; i++)
+    nodes.push(
+      new MeshNode({
+        nodeId: `n${i}`,
+        secret: SECRET,
+        listen: { host: "127.0.0.1", port: ports[i] as number },
+        peers: [url((i + 1) % LISTENERS)],
+        state: { agents: [], models: [], tags: [`t${i}`], toolProxy: false },
+        handlers: {},
+        logger: quiet,
+      }),
+    );
+  for (let i = LISTENERS; i < N; i++)
+    nodes.push(
+      new MeshNode({
+        nodeId: `n${i}`,
+        secret: SECRET,
+        peers: [url(i % LISTENERS), url((i * 7) % LISTENERS)].filter(
+          (p, k, all) => all.findIndex((q) => q.nodeId === p.nodeId) === k,
+        ),
+        state: { agents: [], models: [], tags: [`t${i}`], toolProxy: false },
+        handlers: {},
+        logger: quiet,
+      }),
+    );
+  const start = performance.now();
+  await Promise.all(nodes.map((n) => n.start()));
+  await until(() => nodes.every((n) => n.table.routes().size === N), 30_000);
+  const ms = performance.now() - start;
+  console.log(
+    `gossip convergence: ${N} real nodes over loopback ws, every node routes to every other after ${fmt(ms)} ms (target <= 3000 ms; setup ${fmt(start - t0)} ms)`,
+  );
+  await Promise.all(nodes.map((n) => n.stop()));
+}
+
+export async function run(): Promise<void> {
+  await roundTrips();
+  await modelProxy();
+  await killDetection();
+  await convergence();
+}
