@@ -72,6 +72,19 @@ describe("BoundedSet", () => {
     expect(s.size).toBe(2);
   });
 
+  it("keeps exactly the newest `capacity` keys over many wrap-arounds, and a re-added key its full time", () => {
+    const s = new BoundedSet<number>(100);
+    for (let i = 0; i < 10_000; i++) s.add(i);
+    expect(s.size).toBe(100);
+    expect(s.has(9_899)).toBe(false);
+    expect(s.has(9_900)).toBe(true);
+    // delete + add: the stale slot of the first add must not evict the second one early.
+    s.delete(9_950);
+    s.add(9_950);
+    for (let i = 0; i < 60; i++) s.add(20_000 + i);
+    expect(s.has(9_950)).toBe(true);
+  });
+
   it("forgets keys after their ttl", () => {
     let now = 0;
     const s = new BoundedSet<string>(10, { ttlMs: 100, now: () => now });

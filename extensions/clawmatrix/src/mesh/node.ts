@@ -327,7 +327,7 @@ export class MeshNode {
       return;
     }
     // PROTOCOL §6: each routed frame is handled once, whatever path it came by.
-    if (!this.#seen.add(`${f.t}:${f.id}`)) return;
+    if (!this.#seen.add(f.id)) return;
     if (f.dst === this.id) {
       this.requests.deliver(f);
       return;

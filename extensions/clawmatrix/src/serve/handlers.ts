@@ -87,7 +87,10 @@ export function createHandlers(d: HandlerDeps): Partial<Record<RequestKind, Hand
             "/v1/chat/completions",
           ];
       if (b.stream) {
-        await chatCompletions(target, request, headers, ctx.signal, (data) => ctx.chunk(data), path);
+        // One mesh chunk per network read, in SSE wire form: as immediate as per-event frames,
+        // at a fraction of the cost when a model streams many small events at once.
+        const toWire = (events: string[]) => ctx.chunk(events.map((e) => `data: ${e}\n\n`).join(""));
+        await chatCompletions(target, request, headers, ctx.signal, toWire, path);
         return undefined;
       }
       const answer = (await chatCompletions(target, request, headers, ctx.signal, undefined, path)) as Record<
@@ -106,8 +109,8 @@ export function createHandlers(d: HandlerDeps): Partial<Record<RequestKind, Hand
         { model: `openclaw/${agent}`, messages: [{ role: "user", content }], user: `clawmatrix:${ctx.src}` },
         {},
         ctx.signal,
-        (data) => {
-          const text = deltaText(data);
+        (events) => {
+          const text = events.map(deltaText).join("");
           if (text) ctx.chunk(text);
         },
       );

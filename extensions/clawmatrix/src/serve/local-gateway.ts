@@ -93,15 +93,16 @@ async function boundedJson(res: Response): Promise<unknown> {
 }
 
 /**
- * One chat-completions call. With `onData`, the request streams and each SSE `data` payload is
- * handed over as it arrives (the `[DONE]` marker included); otherwise the JSON answer is returned.
+ * One chat-completions call. With `onData`, the request streams and the SSE `data` payloads are
+ * handed over as they arrive, all those of one network read together (the `[DONE]` marker
+ * included); otherwise the JSON answer is returned.
  */
 export async function chatCompletions(
   gw: LocalGateway,
   body: Record<string, unknown>,
   headers: Record<string, string>,
   signal: AbortSignal,
-  onData?: (data: string) => void,
+  onData?: (data: string[]) => void,
   path = "/v1/chat/completions",
 ): Promise<unknown> {
   const res = await post(gw, path, { ...body, stream: Boolean(onData) }, headers, signal);
@@ -110,7 +111,8 @@ export async function chatCompletions(
   const decoder = new TextDecoder();
   try {
     for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-      for (const data of reader.push(decoder.decode(piece, { stream: true }))) onData(data);
+      const events = reader.push(decoder.decode(piece, { stream: true }));
+      if (events.length > 0) onData(events);
     }
   } catch (err) {
     if (signal.aborted) throw meshError("CANCELLED", "cancelled");

@@ -156,7 +156,7 @@ export class ModelProxy {
             connection: "keep-alive",
           });
         }
-        res.write(`data: ${data}\n\n`);
+        res.write(data); // already SSE events in wire form (PROTOCOL §7)
       };
       const r = await this.#o.node.requests.call(
         candidates,
@@ -169,7 +169,7 @@ export class ModelProxy {
         },
       );
       if (stream) {
-        if (!started) onChunk("[DONE]");
+        if (!started) onChunk("data: [DONE]\n\n");
         res.end();
       } else send(res, 200, r.body);
     } catch (err) {
