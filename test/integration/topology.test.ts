@@ -1,6 +1,11 @@
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findNode24, openclawEntry } from "../harness/node24.ts";
 import { Topology } from "../harness/topology.ts";
+
+const run = promisify(execFile);
 
 // The `npm start` topology (docker-compose.yml's services as local processes, every node through
 // entrypoint.sh), on free ports so it never collides with a running `npm start`.
@@ -142,6 +147,20 @@ describe("npm start topology", () => {
     );
     const off = await invoke("cluster_read", { target: "node-a", path: "/etc/hostname" });
     expect(off.text).toMatch(/tool proxy is off on node-a/);
+  });
+
+  it("prints the mesh as a table with `openclaw clawmatrix status`", async () => {
+    const c = topology.node("node-c");
+    const { stdout } = await run(
+      findNode24(),
+      [openclawEntry(), "clawmatrix", "status", "--url", c.wsUrl, "--token", c.token],
+      {
+        env: c.env,
+        timeout: 90_000,
+      },
+    );
+    expect(stdout).toContain("node node-c  state running");
+    expect(stdout).toMatch(/^node-b\s+relay via node-a\s+[\d.]+ ms\s+office\s+main\s+mock-model$/m);
   });
 
   it("marks a SIGKILLed node-b unreachable at once, fails clearly, and takes it back when it restarts", async () => {
