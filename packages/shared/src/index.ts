@@ -23,12 +23,14 @@ export {
   announceStatusService,
   type ExtensionState,
   type ExtensionStatus,
+  healthPath,
   liveSlot,
   type ResolvedConfig,
   type ResolveOptions,
   registerStatusMethod,
   resolvePluginConfig,
   type StatusMethodHost,
+  UNHEALTHY_STATES,
 } from "./plugin-kit.ts";
 export { isSecretKey, REDACTED, redact, redactString, registerSecret } from "./redact.ts";
 export { SingleFlight, singleFlight } from "./single-flight.ts";

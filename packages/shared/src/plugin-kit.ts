@@ -116,7 +116,44 @@ export interface StatusMethodHost {
 }
 
 /** Registers `<id>.status`, answering whatever `read()` reports at call time. */
-export function registerStatusMethod(host: StatusMethodHost, id: string, read: () => ExtensionStatus): void {
+/** States a container healthcheck treats as unhealthy; `degraded` (a peer down) is not. */
+export const UNHEALTHY_STATES: readonly string[] = ["error", "invalid", "unconfigured"];
+
+/** Path of the unauthenticated health probe of an extension: state only, no details. */
+export const healthPath = (id: string) => `/bundle/health/${id}`;
+
+interface HealthRouteHost {
+  registerHttpRoute?(params: {
+    path: string;
+    auth: "plugin";
+    handler: (
+      req: unknown,
+      res: { statusCode: number; setHeader(k: string, v: string): void; end(body: string): void },
+    ) => boolean | undefined;
+  }): void;
+}
+
+export function registerStatusMethod(
+  host: StatusMethodHost & HealthRouteHost,
+  id: string,
+  read: () => ExtensionStatus,
+): void {
+  // The image's HEALTHCHECK reads this; it carries the state only, so it needs no token.
+  host.registerHttpRoute?.({
+    path: healthPath(id),
+    auth: "plugin",
+    handler: (_req, res) => {
+      let state = "error";
+      try {
+        state = read().state;
+      } catch {}
+      const healthy = !UNHEALTHY_STATES.includes(state);
+      res.statusCode = healthy ? 200 : 503;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ id, state, healthy }));
+      return true;
+    },
+  });
   host.registerGatewayMethod(`${id}.status`, ({ respond }) => {
     try {
       respond(true, read());

@@ -1,0 +1,80 @@
+# syntax=docker/dockerfile:1
+# The bundle image: the official OpenClaw image plus the four extensions, the entrypoint and the
+# Pilot binaries. No registry is reachable in this project's CI, so tests pass a locally built
+# stand-in with the same layout (scripts/docker/build-base.sh); this file is the same for both.
+ARG OPENCLAW_IMAGE=ghcr.io/openclaw/openclaw:2026.9.6
+# `release` installs Pilot binaries from PILOT_URL, verified against PILOT_SHA256 (both required:
+# the upstream release address could not be checked from here, so none is baked in); `none`
+# (default) leaves them out and agent messages use the registry's HTTP relay.
+ARG PILOT_SOURCE=none
+
+# --- production dependencies of the bundle (no dev tools, no test code) ----------------------------
+FROM ${OPENCLAW_IMAGE} AS deps
+USER root
+WORKDIR /opt/openclaw-bundle
+COPY package.json package-lock.json ./
+COPY packages/shared/package.json packages/shared/
+COPY extensions/clawmatrix/package.json extensions/clawmatrix/
+COPY extensions/agentrux/package.json extensions/agentrux/
+COPY extensions/agent-registry/package.json extensions/agent-registry/
+COPY extensions/auth-manager/package.json extensions/auth-manager/
+# --legacy-peer-deps: the extensions' peer `openclaw` is the image's own (the gateway resolves
+# plugin-sdk imports itself), so it must not be installed a second time.
+# Behind a TLS-intercepting proxy, put its CA in scripts/docker/ca/*.pem: trusted by npm in this
+# stage only, never copied into the image.
+COPY scripts/docker/ca/ /tmp/build-ca/
+RUN if ls /tmp/build-ca/*.pem >/dev/null 2>&1; then cat /tmp/build-ca/*.pem > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi \
+ && npm install --omit=dev --legacy-peer-deps --ignore-scripts --no-audit --no-fund --loglevel=error \
+ && npm cache clean --force >/dev/null 2>&1 \
+ && rm -rf /tmp/build-ca /tmp/build-ca.pem
+
+# --- Pilot binaries --------------------------------------------------------------------------------
+# One stage for both sources, because the legacy builder builds every stage whether used or not.
+FROM ${OPENCLAW_IMAGE} AS pilot
+ARG PILOT_SOURCE
+ARG PILOT_URL=""
+ARG PILOT_SHA256=""
+USER root
+RUN mkdir -p /opt/pilot/bin \
+ && if [ "$PILOT_SOURCE" = "none" ]; then exit 0; fi \
+ && { test -n "$PILOT_URL" && test -n "$PILOT_SHA256"; } || { echo "PILOT_SOURCE=release needs PILOT_URL and PILOT_SHA256 (the archive's checksum)" >&2; exit 1; } \
+ && node -e 'fetch(process.argv[1]).then(async r=>{if(!r.ok)throw new Error("HTTP "+r.status);require("fs").writeFileSync("/tmp/pilot.tgz",Buffer.from(await r.arrayBuffer()))})' "$PILOT_URL" \
+ && echo "$PILOT_SHA256  /tmp/pilot.tgz" | sha256sum -c - \
+ && tar -xzf /tmp/pilot.tgz -C /opt/pilot/bin pilot-daemon pilotctl \
+ && rm /tmp/pilot.tgz
+
+# --- the image -------------------------------------------------------------------------------------
+FROM ${OPENCLAW_IMAGE}
+ARG OPENCLAW_IMAGE
+LABEL org.opencontainers.image.title="openclaw-bundle" \
+      org.opencontainers.image.description="OpenClaw gateway with the mesh, AgenTrux, Agent Registry and Codex lease extensions" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="${OPENCLAW_IMAGE}"
+USER root
+COPY --from=pilot /opt/pilot/bin /opt/pilot/bin
+COPY --from=deps /opt/openclaw-bundle /opt/openclaw-bundle
+COPY packages /opt/openclaw-bundle/packages
+COPY extensions /opt/openclaw-bundle/extensions
+COPY scripts/config /opt/openclaw-bundle/scripts/config
+COPY scripts/healthcheck.ts /opt/openclaw-bundle/scripts/healthcheck.ts
+COPY entrypoint.sh platform-config.json /opt/openclaw-bundle/
+# Extensions are baked read-only, owned by the gateway's user (OpenClaw refuses plugin folders
+# that are world-writable or owned by another uid); state lives only in the volumes.
+RUN chown -R node:node /opt/openclaw-bundle \
+ && chmod -R a-w,a+rX /opt/openclaw-bundle \
+ && chmod 555 /opt/openclaw-bundle/entrypoint.sh \
+ && mkdir -p /home/node/.openclaw /home/node/.agentrux /home/node/.pilot \
+ && chown node:node /home/node/.openclaw /home/node/.agentrux /home/node/.pilot \
+ && chmod 700 /home/node/.openclaw /home/node/.agentrux /home/node/.pilot
+ENV OPENCLAW_BUNDLE_DIR=/opt/openclaw-bundle \
+    OPENCLAW_COMMAND="node /app/openclaw.mjs" \
+    OPENCLAW_GATEWAY_BIND=lan \
+    PILOT_BIN_DIR=/opt/pilot/bin \
+    NODE_ENV=production
+VOLUME ["/home/node/.openclaw", "/home/node/.agentrux", "/home/node/.pilot"]
+USER node
+WORKDIR /home/node
+EXPOSE 18789 19000
+HEALTHCHECK --interval=15s --timeout=10s --start-period=180s --retries=3 \
+  CMD ["node", "/opt/openclaw-bundle/scripts/healthcheck.ts"]
+ENTRYPOINT ["tini", "--", "/opt/openclaw-bundle/entrypoint.sh"]
