@@ -43,6 +43,17 @@ RUN mkdir -p /opt/pilot/bin \
  && tar -xzf /tmp/pilot.tgz -C /opt/pilot/bin pilot-daemon pilotctl \
  && rm /tmp/pilot.tgz
 
+# --- the mocks of the test topology (compose services mock-llm, mock-broker) -----------------------
+# Before the bundle stage on purpose: the last stage is the default target.
+FROM ${OPENCLAW_IMAGE} AS mocks
+USER root
+COPY --from=deps /opt/openclaw-bundle /opt/openclaw-bundle
+COPY test/mocks /opt/openclaw-bundle/test/mocks
+RUN chmod -R a-w,a+rX /opt/openclaw-bundle
+USER node
+WORKDIR /opt/openclaw-bundle
+ENTRYPOINT ["tini", "--", "node"]
+
 # --- the image -------------------------------------------------------------------------------------
 FROM ${OPENCLAW_IMAGE}
 ARG OPENCLAW_IMAGE

@@ -46,6 +46,7 @@ export const MANAGED_CONFIG_KEYS: Record<ExtensionId, string[]> = {
     "autoRenew",
     "autoRotate",
     "releaseLeaseOnShutdown",
+    "allowHttp",
     "rotationPolicy",
     "telemetryIntervalMs",
   ],

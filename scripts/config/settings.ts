@@ -195,6 +195,7 @@ function lease(r: EnvReader, host: string): ExtensionSettings {
     autoRenew: r.bool("AUTH_MANAGER_AUTO_RENEW"),
     autoRotate: r.bool("AUTH_MANAGER_AUTO_ROTATE"),
     releaseLeaseOnShutdown: r.bool("AUTH_MANAGER_RELEASE_LEASE_ON_SHUTDOWN"),
+    allowHttp: r.bool("AUTH_MANAGER_ALLOW_HTTP"),
     rotationPolicy: r.oneOf("AUTH_MANAGER_ROTATION_POLICY", ROTATION_POLICIES),
     telemetryIntervalMs: r.int("AUTH_MANAGER_TELEMETRY_INTERVAL_MS", 1000, 3_600_000),
   };

@@ -35,10 +35,10 @@ export function interpolate(text: string, env: NodeJS.ProcessEnv): string {
 }
 
 /** Container port -> published host port, from `[ip:]host:container` entries. */
-function publishedPorts(svc: Service): Map<number, number> {
+function publishedPorts(svc: Service, env: NodeJS.ProcessEnv): Map<number, number> {
   const out = new Map<number, number>();
   for (const p of svc.ports ?? []) {
-    const parts = p.split(":");
+    const parts = interpolate(p, env).split(":");
     const container = Number(parts.at(-1));
     const host = Number(parts.at(-2));
     if (Number.isInteger(container) && Number.isInteger(host)) out.set(container, host);
@@ -84,11 +84,22 @@ export class Topology {
     return n;
   }
 
+  /**
+   * Every port a service listens on gets a loopback port: its published one (or a free one with
+   * `freePorts`), and a free one for ports compose keeps inside the container network (the mocks',
+   * the model proxy's), since local processes all share one host.
+   */
   private async mapPorts(): Promise<void> {
+    const env = this.opts.env ?? process.env;
     for (const [name, svc] of Object.entries(this.services)) {
       const map = new Map<number, number>();
-      for (const [container, host] of publishedPorts(svc))
+      for (const [container, host] of publishedPorts(svc, env))
         map.set(container, this.opts.freePorts ? await freePort() : host);
+      const inner = [
+        Number(argValue(svc.command, "--port")),
+        ...PORT_VARS.map((k) => Number(interpolate(String(svc.environment?.[k] ?? ""), env))),
+      ];
+      for (const port of inner) if (port > 0 && !map.has(port)) map.set(port, await freePort());
       this.ports.set(name, map);
     }
   }

@@ -40,6 +40,8 @@ export const authManagerConfig = defineConfigSchema(
       telemetryIntervalMs: z.number().int().min(1000).max(3_600_000).default(DEFAULT_TELEMETRY_INTERVAL_MS),
       /** Flush after this many observed requests. */
       telemetryFlushEveryRequests: z.number().int().min(1).max(10_000).default(DEFAULT_TELEMETRY_FLUSH_EVERY),
+      /** Allow a plain-http baseUrl off localhost, for a broker on a private network (AUTH_MANAGER_ALLOW_HTTP). */
+      allowHttp: z.boolean().default(false),
       /** Where Codex reads its auth (defaults to ~/.codex/auth.json). */
       codexAuthPath: z.string().min(1).optional(),
     })

@@ -64,8 +64,10 @@ export function resolveAuthManager(
     missing: (c) => {
       const out: string[] = [];
       if (!c.internalApiToken) out.push("internalApiToken (AUTH_MANAGER_INTERNAL_API_TOKEN)");
-      if (c.baseUrl?.startsWith("http:") && !isLocalHost(c.baseUrl))
-        out.push("an https baseUrl (http only on localhost)");
+      if (c.baseUrl?.startsWith("http:") && !isLocalHost(c.baseUrl) && !c.allowHttp)
+        out.push(
+          "an https baseUrl (http only on localhost, or with allowHttp / AUTH_MANAGER_ALLOW_HTTP=true)",
+        );
       return out;
     },
   });
