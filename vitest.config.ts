@@ -15,6 +15,7 @@ export default defineConfig({
             "scripts/**/*.test.ts",
           ],
           testTimeout: 20_000,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -24,6 +25,21 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 240_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          // Container tests: the compose mesh from the real images; skipped, with the reason
+          // printed, where there is no Docker engine or no base image.
+          name: "container",
+          include: ["test/container/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 240_000,
+          hookTimeout: 900_000,
+          sequence: { groupOrder: 2 },
+          // No registry here: testcontainers' reaper image cannot be pulled; the tests clean up.
+          env: { TESTCONTAINERS_RYUK_DISABLED: "true" },
         },
       },
     ],

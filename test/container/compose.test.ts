@@ -1,0 +1,114 @@
+import { DockerComposeEnvironment, type StartedDockerComposeEnvironment, Wait } from "testcontainers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../harness/node24.ts";
+import { freePort } from "../harness/ports.ts";
+import { detectEngine, docker, run } from "./docker.ts";
+
+// The compose mesh from the real images (ARCHITECTURE "Test topology"): built from this checkout
+// on the local stand-in base image, started with docker-compose.yml as users start it.
+
+const engine = detectEngine();
+if (engine.skipReason) process.stdout.write(`container tests skipped: ${engine.skipReason}\n`);
+
+const TOKEN_C = "node-c-token-0123456789abcdef";
+const NODES = ["node-a", "node-b", "node-c"];
+
+describe.skipIf(Boolean(engine.skipReason))("compose mesh in containers", () => {
+  let env: StartedDockerComposeEnvironment;
+  const ports: Record<string, number> = {};
+  const started = Date.now();
+  let upMs = 0;
+
+  beforeAll(async () => {
+    for (const k of ["NODE_A_PORT", "NODE_B_PORT", "NODE_C_PORT", "NODE_A_MESH_PORT"])
+      ports[k] = await freePort();
+    let compose = new DockerComposeEnvironment(REPO_ROOT, "docker-compose.yml")
+      .withProjectName(`obtest${process.pid}`)
+      .withBuild()
+      .withEnvironment({
+        OPENCLAW_IMAGE: engine.baseImage,
+        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      })
+      .withStartupTimeout(420_000);
+    for (const n of NODES) compose = compose.withWaitStrategy(`${n}-1`, Wait.forHealthCheck());
+    if (engine.standaloneCompose) compose = compose.withClientOptions({ executable: { standalone: true } });
+    env = await compose.up();
+    upMs = Date.now() - started;
+    process.stdout.write(`compose mesh up and healthy in ${Math.round(upMs / 1000)} s (build included)\n`);
+  }, 900_000);
+
+  afterAll(async () => {
+    if (!env) return;
+    const stats = await docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}").catch(() => "");
+    process.stdout.write(`container memory:\n${stats}\n`);
+    await env.down({ removeVolumes: true, timeout: 30_000 });
+  }, 120_000);
+
+  const nodeC = (p: string, body: unknown) =>
+    fetch(`http://127.0.0.1:${ports.NODE_C_PORT}${p}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN_C}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(120_000),
+    });
+  const name = (n: string) => env.getContainer(`${n}-1`).getName().replace(/^\//, "");
+  const peersOfC = async () => {
+    const r = await nodeC("/tools/invoke", { tool: "cluster_peers", args: {} });
+    const j = (await r.json()) as {
+      result: { details: { peers: Array<{ nodeId: string; status: string }> } };
+    };
+    return j.result.details.peers;
+  };
+
+  it("answers on node-c with node-b's model across the relay, and hands off to tags:coding", async () => {
+    const res = await nodeC("/v1/chat/completions", {
+      model: "openclaw/default",
+      messages: [{ role: "user", content: "container-relay" }],
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(await res.json())).toContain("container-relay");
+    expect((await peersOfC()).find((p) => p.nodeId === "node-b")?.status).toBe("relay");
+    const h = await nodeC("/tools/invoke", {
+      tool: "cluster_handoff",
+      args: { target: "tags:coding", task: "container-handoff" },
+    });
+    const j = (await h.json()) as {
+      result: { content: Array<{ text: string }>; details: { node?: string } };
+    };
+    expect(j.result.details.node).toBe("node-b");
+    expect(j.result.content[0]?.text).toContain("container-handoff");
+  });
+
+  it("keeps node-b's lease across docker restart and rejoins the mesh", async () => {
+    const leaseFile = "/home/node/.openclaw/auth-manager/lease.json";
+    const before = JSON.parse(await docker("exec", name("node-b"), "cat", leaseFile)) as { leaseId: string };
+    await docker("restart", "-t", "15", name("node-b"));
+    const deadline = Date.now() + 180_000;
+    let status = "";
+    while (Date.now() < deadline) {
+      status = await docker("inspect", "-f", "{{.State.Health.Status}}", name("node-b"));
+      if (
+        status === "healthy" &&
+        (await peersOfC()).some((p) => p.nodeId === "node-b" && p.status === "relay")
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    expect(status).toBe("healthy");
+    const after = JSON.parse(await docker("exec", name("node-b"), "cat", leaseFile)) as { leaseId: string };
+    expect(after.leaseId).toBe(before.leaseId);
+    expect((await peersOfC()).find((p) => p.nodeId === "node-b")?.status).toBe("relay");
+  }, 240_000);
+
+  it("stops node-c gracefully on docker stop: exit 0 within the grace, every extension's stop ran", async () => {
+    const t0 = Date.now();
+    await docker("stop", "-t", "15", name("node-c"));
+    const ms = Date.now() - t0;
+    expect(ms).toBeLessThan(15_000);
+    expect(await docker("inspect", "-f", "{{.State.ExitCode}}", name("node-c"))).toBe("0");
+    // The gateway logs to stdout as well as to its file; docker keeps stdout after the stop.
+    const { stdout, stderr } = await run("docker", ["logs", name("node-c")]);
+    expect(stdout + stderr).toContain("clawmatrix stopped");
+    expect(stdout + stderr).toContain("auth-manager-lease-telemetry stopped");
+  }, 60_000);
+});
