@@ -11,6 +11,9 @@ const engine = detectEngine();
 if (engine.skipReason) process.stdout.write(`container tests skipped: ${engine.skipReason}\n`);
 
 const TOKEN_C = "node-c-token-0123456789abcdef";
+const PROJECT = `obtest${process.pid}`;
+/** testcontainers names a compose container as compose does: v2 `node-b-1`, v1 `<project>_node-b_1`. */
+const key = (service: string) => (engine.standaloneCompose ? `${PROJECT}_${service}_1` : `${service}-1`);
 const NODES = ["node-a", "node-b", "node-c"];
 
 describe.skipIf(Boolean(engine.skipReason))("compose mesh in containers", () => {
@@ -23,14 +26,14 @@ describe.skipIf(Boolean(engine.skipReason))("compose mesh in containers", () => 
     for (const k of ["NODE_A_PORT", "NODE_B_PORT", "NODE_C_PORT", "NODE_A_MESH_PORT"])
       ports[k] = await freePort();
     let compose = new DockerComposeEnvironment(REPO_ROOT, "docker-compose.yml")
-      .withProjectName(`obtest${process.pid}`)
+      .withProjectName(PROJECT)
       .withBuild()
       .withEnvironment({
         OPENCLAW_IMAGE: engine.baseImage,
         ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       })
       .withStartupTimeout(420_000);
-    for (const n of NODES) compose = compose.withWaitStrategy(`${n}-1`, Wait.forHealthCheck());
+    for (const n of NODES) compose = compose.withWaitStrategy(key(n), Wait.forHealthCheck());
     if (engine.standaloneCompose) compose = compose.withClientOptions({ executable: { standalone: true } });
     env = await compose.up();
     upMs = Date.now() - started;
@@ -51,7 +54,7 @@ describe.skipIf(Boolean(engine.skipReason))("compose mesh in containers", () => 
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(120_000),
     });
-  const name = (n: string) => env.getContainer(`${n}-1`).getName().replace(/^\//, "");
+  const name = (n: string) => env.getContainer(key(n)).getName().replace(/^\//, "");
   const peersOfC = async () => {
     const r = await nodeC("/tools/invoke", { tool: "cluster_peers", args: {} });
     const j = (await r.json()) as {
