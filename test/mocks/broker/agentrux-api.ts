@@ -1,15 +1,273 @@
-import express from "express";
+import { createHmac, randomBytes } from "node:crypto";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { type Action, AgentruxBook, CODE_PATTERN, type Script } from "./agentrux-state.ts";
 
-// Placeholder until the AgenTrux issue lands its mock: no routes yet.
-export type AgentruxApiOptions = Record<string, never>;
+/**
+ * The AgenTrux pub/sub API of EXTERNAL-APIS.md section 1, with test-only control routes under
+ * `/_control/agentrux`: create scripts, issue activation codes, publish and read as an outside
+ * client, count calls, cut SSE streams, fail the next N calls, expire tokens.
+ */
+
+export interface AgentruxApiOptions {
+  /** Operator token for `/console/...` (defaults to MOCK_AGENTRUX_CONSOLE_TOKEN or a test value). */
+  consoleToken?: string;
+}
 
 export interface AgentruxApi {
   router: express.Router;
   control: express.Router;
+  book: AgentruxBook;
+  /** Calls per route, e.g. `POST /auth/activate`. */
+  calls: Map<string, number>;
   /** Ends open SSE streams and timers so the server can close. */
   shutdown(): void;
 }
 
-export function createAgentruxApi(_opts: AgentruxApiOptions, _publicUrl: () => string): AgentruxApi {
-  return { router: express.Router(), control: express.Router(), shutdown() {} };
+export const DEFAULT_CONSOLE_TOKEN = "agentrux-console-token-0123456789";
+const MAX_LIMIT = 100;
+
+function fail(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ error: { code, message } });
+}
+
+const str = (v: unknown, max = 512): v is string => typeof v === "string" && v.length > 0 && v.length <= max;
+
+export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => string): AgentruxApi {
+  const book = new AgentruxBook();
+  const consoleToken = opts.consoleToken ?? process.env.MOCK_AGENTRUX_CONSOLE_TOKEN ?? DEFAULT_CONSOLE_TOKEN;
+  const calls = new Map<string, number>();
+  const streams = new Set<{ topic: string; res: Response }>();
+  const failures: Array<{ status: number; path?: string }> = [];
+  const signKey = randomBytes(16);
+  const invites = new Map<string, { topic_id: string; action: Action; used: boolean }>();
+  const router = express.Router();
+  // Mounted at the broker's root beside the lease API: touch only AgenTrux's own paths.
+  const OWN = /^\/(auth|topics|console)(\/|$)/;
+  const json = express.json({ limit: "1mb" });
+  router.use((req, res, next) => (OWN.test(req.path) ? json(req, res, next) : next()));
+
+  const sign = (objectId: string, verb: string) =>
+    createHmac("sha256", signKey).update(`${verb}:${objectId}`).digest("base64url");
+  const notify = (topic: string) => {
+    for (const s of streams)
+      if (s.topic === topic) s.res.write(`data: ${JSON.stringify({ topic_id: topic })}\n\n`);
+  };
+
+  // Call counting and scripted failures, before every route.
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    if (!OWN.test(req.path)) return next();
+    const key = `${req.method} ${req.path
+      .replace(/^\/topics\/[^/]+/, "/topics/{id}")
+      .replace(/\/payloads\/[^/]+$/, "/payloads/{object_id}")
+      .replace(/^\/console\/scripts\/[^/]+/, "/console/scripts/{id}")}`;
+    calls.set(key, (calls.get(key) ?? 0) + 1);
+    const i = failures.findIndex((f) => !f.path || req.path.startsWith(f.path));
+    if (i >= 0) {
+      const f = failures.splice(i, 1)[0] as { status: number };
+      return fail(res, f.status, "injected_failure", `injected ${f.status} by the test`);
+    }
+    next();
+  });
+
+  const bearer = (req: Request, res: Response): Script | undefined => {
+    const auth = req.get("authorization") ?? "";
+    const s = auth.startsWith("Bearer ") ? book.verify(auth.slice(7)) : undefined;
+    if (!s) fail(res, 401, "invalid_token", "missing, invalid or expired access token");
+    return s;
+  };
+  const granted = (req: Request, res: Response, action: Action): Script | undefined => {
+    const s = bearer(req, res);
+    if (!s) return undefined;
+    if (!book.can(s, req.params.id as string, action)) {
+      fail(res, 403, "forbidden", `no ${action} grant on topic ${req.params.id}`);
+      return undefined;
+    }
+    return s;
+  };
+
+  router.post("/auth/activate", (req, res) => {
+    const code = req.body?.activation_code;
+    if (!str(code, 256)) return fail(res, 400, "invalid_request", "activation_code is required");
+    const r = book.activate(code);
+    if ("status" in r) return fail(res, r.status, r.code, r.message);
+    res.json({ script_id: r.id, client_secret: r.secret, grants: r.grants });
+  });
+
+  router.post("/auth/token", (req, res) => {
+    const { script_id, client_secret } = req.body ?? {};
+    const s = str(script_id) && str(client_secret) ? book.checkSecret(script_id, client_secret) : undefined;
+    if (!s) return fail(res, 401, "invalid_client", "unknown script or wrong client secret");
+    res.json(book.issueTokens(s.id));
+  });
+
+  router.post("/auth/refresh", (req, res) => {
+    const token = req.body?.refresh_token;
+    if (!str(token)) return fail(res, 400, "invalid_request", "refresh_token is required");
+    const r = book.useRefresh(token);
+    if (typeof r !== "string") return fail(res, r.status, "invalid_grant", r.message);
+    res.json(book.issueTokens(r));
+  });
+
+  router.post("/auth/redeem-invite-code", (req, res) => {
+    const { invite_code, script_id, client_secret } = req.body ?? {};
+    const s = str(script_id) && str(client_secret) ? book.checkSecret(script_id, client_secret) : undefined;
+    if (!s) return fail(res, 401, "invalid_client", "unknown script or wrong client secret");
+    const inv = str(invite_code) ? invites.get(invite_code) : undefined;
+    if (!inv || inv.used) return fail(res, 404, "invalid_invite", "invite code not found or used");
+    inv.used = true;
+    s.grants.push({
+      grant_id: `gr_${randomBytes(8).toString("hex")}`,
+      topic_id: inv.topic_id,
+      action: inv.action,
+    });
+    res.json({ topic_id: inv.topic_id, action: inv.action });
+  });
+
+  router.post("/topics/:id/events", (req, res) => {
+    const s = granted(req, res, "write");
+    if (!s) return;
+    const { type, payload, correlation_id, reply_topic } = req.body ?? {};
+    if (!str(type, 128) || payload === undefined)
+      return fail(res, 400, "invalid_request", "type and payload are required");
+    const ev = book.publish(req.params.id as string, s.id, { type, payload, correlation_id, reply_topic });
+    notify(req.params.id as string);
+    res.json({ event_id: ev.event_id });
+  });
+
+  router.get("/topics/:id/events/stream", (req, res) => {
+    if (!granted(req, res, "read")) return;
+    res.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+    });
+    res.write(": hint stream\n\n");
+    const s = { topic: req.params.id as string, res };
+    streams.add(s);
+    req.on("close", () => streams.delete(s));
+  });
+
+  router.get("/topics/:id/events", (req, res) => {
+    if (!granted(req, res, "read")) return;
+    const after = Number(req.query.after_sequence_no ?? 0);
+    const limit = Math.min(Number(req.query.limit ?? 20), MAX_LIMIT);
+    if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit < 1)
+      return fail(res, 400, "invalid_request", "after_sequence_no and limit must be non-negative integers");
+    const type = typeof req.query.type === "string" ? req.query.type : undefined;
+    res.json({
+      items: book.read(req.params.id as string, after, limit, type).map(({ published_by: _p, ...e }) => e),
+    });
+  });
+
+  router.post("/topics/:id/payloads", (req, res) => {
+    if (!granted(req, res, "write")) return;
+    const { content_type, filename, size } = req.body ?? {};
+    if (
+      !str(content_type, 128) ||
+      !str(filename, 256) ||
+      !Number.isInteger(size) ||
+      size < 0 ||
+      size > 50 * 1024 * 1024
+    )
+      return fail(res, 400, "invalid_request", "content_type, filename and size (<= 50 MB) are required");
+    const p = book.newPayload(req.params.id as string, { content_type, filename, size });
+    const base = `${publicUrl()}/_objects/${p.object_id}`;
+    res.json({
+      object_id: p.object_id,
+      upload_url: `${base}?sig=${sign(p.object_id, "PUT")}`,
+      download_url: `${base}?sig=${sign(p.object_id, "GET")}`,
+    });
+  });
+
+  router.get("/topics/:id/payloads/:objectId", (req, res) => {
+    if (!granted(req, res, "read")) return;
+    const p = book.payloads.get(req.params.objectId as string);
+    if (!p || p.topic_id !== req.params.id)
+      return fail(res, 404, "not_found", "no such object on this topic");
+    res.json({ download_url: `${publicUrl()}/_objects/${p.object_id}?sig=${sign(p.object_id, "GET")}` });
+  });
+
+  // Presigned object URLs, served by the mock itself.
+  router.put("/_objects/:objectId", express.raw({ type: () => true, limit: "50mb" }), (req, res) => {
+    const p = book.payloads.get(req.params.objectId as string);
+    if (!p || req.query.sig !== sign(p.object_id, "PUT"))
+      return fail(res, 403, "bad_signature", "invalid upload URL");
+    p.bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    res.status(200).end();
+  });
+  router.get("/_objects/:objectId", (req, res) => {
+    const p = book.payloads.get(req.params.objectId as string);
+    if (!p?.bytes || req.query.sig !== sign(p.object_id, "GET"))
+      return fail(res, 403, "bad_signature", "invalid download URL");
+    res.type(p.content_type).send(p.bytes);
+  });
+
+  router.post("/console/scripts/:id/activation-codes", (req, res) => {
+    if (req.get("authorization") !== `Bearer ${consoleToken}`)
+      return fail(res, 401, "unauthorized", "operator token required");
+    const ttl = req.body?.ttl_hours;
+    if (![1, 6, 24].includes(ttl)) return fail(res, 400, "invalid_request", "ttl_hours must be 1, 6 or 24");
+    if (!book.scripts.has(req.params.id as string)) return fail(res, 404, "not_found", "no such script");
+    res.json({ activation_code: book.issueCode(req.params.id as string, ttl) });
+  });
+
+  const control = express.Router();
+  control.use(express.json());
+  control.post("/scripts", (req, res) => {
+    const grants = Array.isArray(req.body?.grants) ? req.body.grants : [];
+    const s = book.createScript(grants);
+    res.json({ script_id: s.id, client_secret: s.secret, grants: s.grants });
+  });
+  control.post("/activation-codes", (req, res) => {
+    const code = book.issueCode(req.body?.script_id, Number(req.body?.ttl_hours ?? 1));
+    if (!CODE_PATTERN.test(code)) return fail(res, 500, "bug", "bad code");
+    res.json({ activation_code: code });
+  });
+  control.post("/invites", (req, res) => {
+    const code = `inv_${randomBytes(12).toString("base64url")}`;
+    invites.set(code, {
+      topic_id: req.body?.topic_id,
+      action: req.body?.action === "write" ? "write" : "read",
+      used: false,
+    });
+    res.json({ invite_code: code });
+  });
+  control.post("/topics/:id/publish", (req, res) => {
+    const ev = book.publish(req.params.id, "outside-client", req.body);
+    notify(req.params.id);
+    res.json(ev);
+  });
+  control.get("/topics/:id/events", (req, res) => {
+    res.json({ items: book.topics.get(req.params.id) ?? [] });
+  });
+  control.get("/calls", (_req, res) => {
+    res.json(Object.fromEntries(calls));
+  });
+  control.post("/cut-streams", (_req, res) => {
+    const n = streams.size;
+    for (const s of streams) s.res.destroy();
+    streams.clear();
+    res.json({ cut: n });
+  });
+  control.post("/fail-next", (req, res) => {
+    const count = Number(req.body?.count ?? 1);
+    for (let i = 0; i < count; i++)
+      failures.push({ status: Number(req.body?.status ?? 503), path: req.body?.path });
+    res.json({ queued: failures.length });
+  });
+  control.post("/expire-tokens", (_req, res) => {
+    book.notBefore = Math.floor(book.now() / 1000) + 1;
+    res.json({ ok: true });
+  });
+
+  return {
+    router,
+    control,
+    book,
+    calls,
+    shutdown() {
+      for (const s of streams) s.res.destroy();
+      streams.clear();
+    },
+  };
 }

@@ -1,0 +1,137 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type MockBroker, startMockBroker } from "../../../test/mocks/broker/server.ts";
+import { BOOTSTRAP, CREDENTIALS, type Outcome, postActivate, runActivation } from "./activation.ts";
+
+// The activation ritual against the mock broker over real HTTP, on real files.
+
+let broker: MockBroker;
+let dir: string;
+let scriptId: string;
+
+beforeAll(async () => {
+  broker = await startMockBroker();
+  scriptId = broker.agentrux.book.createScript([
+    { topic_id: "cmd", action: "read" },
+    { topic_id: "res", action: "write" },
+  ]).id;
+});
+afterAll(() => broker.close());
+beforeEach(async () => {
+  dir = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "agentrux-")), ".agentrux");
+});
+
+const activate = (code: string) => postActivate(broker.url, code);
+const code = () => broker.agentrux.book.issueCode(scriptId, 1);
+const drop = async (text: string) => {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.writeFile(path.join(dir, BOOTSTRAP), text, { mode: 0o600 });
+};
+const ls = async () => (await fs.readdir(dir)).sort();
+const activations = () => broker.agentrux.calls.get("POST /auth/activate") ?? 0;
+
+describe("activation ritual", () => {
+  it("activates once: credentials.json 0600, BOOTSTRAP.md gone, the code nowhere in it", async () => {
+    const c = code();
+    await drop(`# AgenTrux\n${c}\n`);
+    const r = await runActivation(dir, { activate });
+    expect(r).toEqual({ state: "activated", scriptId });
+    expect(await ls()).toEqual([CREDENTIALS]);
+    const st = await fs.stat(path.join(dir, CREDENTIALS));
+    expect(st.mode & 0o777).toBe(0o600);
+    const creds = await fs.readFile(path.join(dir, CREDENTIALS), "utf8");
+    expect(JSON.parse(creds)).toMatchObject({
+      script_id: scriptId,
+      grants: [{ topic_id: "cmd" }, { topic_id: "res" }],
+    });
+    expect(creds).not.toContain(c);
+    expect(await runActivation(dir, { activate })).toEqual({ state: "credentials-present" });
+  });
+
+  it("lets exactly one of 10 concurrent claimers call /auth/activate", async () => {
+    await drop(`${code()}\n`);
+    const before = activations();
+    const results = await Promise.all(Array.from({ length: 10 }, () => runActivation(dir, { activate })));
+    expect(activations() - before).toBe(1);
+    expect(results.filter((r) => r.state === "activated")).toHaveLength(1);
+    expect(
+      results.filter((r) => r.state === "claimed-elsewhere" || r.state === "credentials-present").length,
+    ).toBe(9);
+    expect(await ls()).toEqual([CREDENTIALS]);
+  });
+
+  it("keeps a refused code aside with a sidecar naming the reason, and never retries it", async () => {
+    const c = code();
+    broker.agentrux.book.activate(c); // used elsewhere already
+    await drop(`${c}\n`);
+    const r = (await runActivation(dir, {
+      activate,
+      now: () => new Date("2026-11-22T10:20:30Z"),
+    })) as Extract<Outcome, { state: "failed" }>;
+    expect(r).toMatchObject({
+      state: "failed",
+      reason: "code_used",
+      file: "BOOTSTRAP.md.failed-20261122-102030",
+    });
+    const sidecar = JSON.parse(await fs.readFile(path.join(dir, `${r.file}.json`), "utf8"));
+    expect(sidecar).toEqual({
+      reason: "code_used",
+      http_status: 409,
+      error_code: "code_used",
+      error_message: "activation code already used",
+      failed_at: "2026-11-22T10:20:30.000Z",
+    });
+    expect(JSON.stringify(sidecar)).not.toContain(c);
+    expect(await runActivation(dir, { activate })).toEqual({ state: "no-bootstrap" });
+  });
+
+  it("hands the code back on a 5xx or no answer, for the next start", async () => {
+    const c = code();
+    await drop(`${c}\n`);
+    await fetch(`${broker.url}/_control/agentrux/fail-next`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ status: 503, path: "/auth/activate" }),
+    });
+    expect(await runActivation(dir, { activate })).toEqual({
+      state: "retry-later",
+      detail: "broker answered 503",
+    });
+    expect(await ls()).toEqual([BOOTSTRAP]);
+    const down = await runActivation(dir, { activate: (x) => postActivate("http://127.0.0.1:9", x) });
+    expect(down.state).toBe("retry-later");
+    expect(JSON.stringify(down)).not.toContain(c);
+    expect((await runActivation(dir, { activate })).state).toBe("activated");
+  });
+
+  it("quarantines a BOOTSTRAP.md next to live credentials and leaves an orphaned .inflight alone", async () => {
+    await drop(`${code()}\n`);
+    await fs.writeFile(path.join(dir, CREDENTIALS), "{}", { mode: 0o600 });
+    const before = activations();
+    const q = await runActivation(dir, { activate, now: () => new Date("2026-11-22T00:00:00Z") });
+    expect(q).toEqual({ state: "quarantined", file: "BOOTSTRAP.md.quarantined-20261122-000000" });
+    expect(
+      JSON.parse(await fs.readFile(path.join(dir, `${(q as { file: string }).file}.json`), "utf8")).reason,
+    ).toBe("creds-already-present");
+    expect(activations()).toBe(before);
+
+    await fs.rm(dir, { recursive: true });
+    await drop(`${code()}\n`);
+    await fs.writeFile(path.join(dir, `${BOOTSTRAP}.inflight`), "ac_orphan");
+    expect((await runActivation(dir, { activate })).state).toBe("orphaned-inflight");
+    expect(await ls()).toEqual([BOOTSTRAP, `${BOOTSTRAP}.inflight`]);
+    expect(activations()).toBe(before);
+  });
+
+  it("fails a file without a well-formed code without calling the broker", async () => {
+    await drop("hello\nac_short\n");
+    const before = activations();
+    expect(await runActivation(dir, { activate })).toMatchObject({
+      state: "failed",
+      reason: "invalid-format",
+    });
+    expect(activations()).toBe(before);
+  });
+});

@@ -1,0 +1,200 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { errorMessage, writeJsonAtomic } from "@openclaw-bundle/shared";
+import { z } from "zod";
+
+/**
+ * The one-shot activation ritual of EXTERNAL-APIS.md section 1, in `~/.agentrux/` (0700):
+ * BOOTSTRAP.md holds a code; exactly one claimer (an exclusive hard link to BOOTSTRAP.md.inflight)
+ * calls `/auth/activate`, once. 200 -> credentials.json (0600, atomic); 4xx -> the file is kept
+ * as BOOTSTRAP.md.failed-<stamp> with a .json sidecar; 5xx or no answer -> back to BOOTSTRAP.md for
+ * the next start. A BOOTSTRAP.md next to live credentials is quarantined, never consumed; an
+ * orphaned .inflight is left for a human. The code never appears in a log line or an error.
+ */
+
+export const CODE_PATTERN = /^ac_[A-Za-z0-9_-]{20,200}$/;
+export const BOOTSTRAP = "BOOTSTRAP.md";
+export const CREDENTIALS = "credentials.json";
+const MAX_BOOTSTRAP_BYTES = 64 * 1024;
+
+export const credentialsSchema = z.object({
+  script_id: z.string().min(1).max(256),
+  client_secret: z.string().min(1).max(1024),
+  grants: z
+    .array(
+      z.object({ grant_id: z.string().max(256), topic_id: z.string().max(256), action: z.string().max(32) }),
+    )
+    .max(1000),
+});
+export type Credentials = z.infer<typeof credentialsSchema>;
+
+export type ActivateAnswer =
+  | { kind: "ok"; credentials: Credentials }
+  | { kind: "refused"; status: number; code?: string; message?: string }
+  | { kind: "transient"; detail: string };
+
+export type Outcome =
+  | { state: "activated"; scriptId: string }
+  | { state: "credentials-present" }
+  | { state: "no-bootstrap" }
+  | { state: "claimed-elsewhere" }
+  | { state: "quarantined"; file: string }
+  | { state: "failed"; file: string; reason: string }
+  | { state: "retry-later"; detail: string }
+  | { state: "orphaned-inflight"; file: string };
+
+/** `POST /auth/activate` against the broker; the answer bounded and checked. */
+export async function postActivate(
+  baseUrl: string,
+  code: string,
+  timeoutMs = 30_000,
+): Promise<ActivateAnswer> {
+  let res: Response;
+  try {
+    res = await fetch(`${baseUrl.replace(/\/+$/, "")}/auth/activate`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ activation_code: code }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    return { kind: "transient", detail: `broker unreachable (${errorMessage(err)})` };
+  }
+  const text = (await res.text().catch(() => "")).slice(0, 256 * 1024);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (res.status >= 500) return { kind: "transient", detail: `broker answered ${res.status}` };
+  if (res.status >= 400) {
+    const e = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    return {
+      kind: "refused",
+      status: res.status,
+      code: typeof e?.code === "string" ? e.code.slice(0, 64) : undefined,
+      message: typeof e?.message === "string" ? e.message.slice(0, 500) : undefined,
+    };
+  }
+  const parsed = credentialsSchema.safeParse(body);
+  if (!parsed.success) return { kind: "transient", detail: "broker answered 200 with an unexpected body" };
+  return { kind: "ok", credentials: parsed.data };
+}
+
+const exists = (p: string) =>
+  fs.stat(p).then(
+    () => true,
+    () => false,
+  );
+
+export function stamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
+
+async function setAside(
+  dir: string,
+  from: string,
+  kind: "failed" | "quarantined",
+  sidecar: Record<string, unknown>,
+  now: Date,
+) {
+  let name = `${BOOTSTRAP}.${kind}-${stamp(now)}`;
+  for (let i = 1; await exists(path.join(dir, name)); i++) name = `${BOOTSTRAP}.${kind}-${stamp(now)}-${i}`;
+  await fs.rename(path.join(dir, from), path.join(dir, name));
+  await writeJsonAtomic(path.join(dir, `${name}.json`), sidecar, { mode: 0o600 });
+  return name;
+}
+
+export interface ActivationDeps {
+  activate: (code: string) => Promise<ActivateAnswer>;
+  now?: () => Date;
+}
+
+/** Runs the ritual once; safe to call from several processes or services at the same time. */
+export async function runActivation(dir: string, deps: ActivationDeps): Promise<Outcome> {
+  const now = deps.now ?? (() => new Date());
+  const bootstrap = path.join(dir, BOOTSTRAP);
+  const inflight = path.join(dir, `${BOOTSTRAP}.inflight`);
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const hasCreds = await exists(path.join(dir, CREDENTIALS));
+  const hasBootstrap = await exists(bootstrap);
+  if (hasCreds) {
+    if (!hasBootstrap) return { state: "credentials-present" };
+    const file = await setAside(
+      dir,
+      BOOTSTRAP,
+      "quarantined",
+      { reason: "creds-already-present", failed_at: now().toISOString() },
+      now(),
+    );
+    return { state: "quarantined", file };
+  }
+  if (await exists(inflight)) return { state: "orphaned-inflight", file: inflight };
+  if (!hasBootstrap) return { state: "no-bootstrap" };
+  // The claim: an exclusive hard link. Exactly one caller creates it; the others see EEXIST.
+  try {
+    await fs.link(bootstrap, inflight);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ENOENT") return { state: "claimed-elsewhere" };
+    throw err;
+  }
+  await fs.rm(bootstrap, { force: true });
+
+  const text = (await fs.readFile(inflight, "utf8")).slice(0, MAX_BOOTSTRAP_BYTES);
+  const code = text
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l.startsWith("ac_"));
+  if (!code || !CODE_PATTERN.test(code)) {
+    const reason = "invalid-format";
+    const file = await setAside(
+      dir,
+      `${BOOTSTRAP}.inflight`,
+      "failed",
+      {
+        reason,
+        http_status: null,
+        error_code: null,
+        error_message: "no line holds a well-formed activation code",
+        failed_at: now().toISOString(),
+      },
+      now(),
+    );
+    return { state: "failed", file, reason };
+  }
+  const answer = await deps
+    .activate(code)
+    .catch((err): ActivateAnswer => ({ kind: "transient", detail: errorMessage(err) }));
+  if (answer.kind === "ok") {
+    await writeJsonAtomic(
+      path.join(dir, CREDENTIALS),
+      { ...answer.credentials, activated_at: now().toISOString() },
+      { mode: 0o600 },
+    );
+    await fs.rm(inflight, { force: true });
+    return { state: "activated", scriptId: answer.credentials.script_id };
+  }
+  if (answer.kind === "refused") {
+    const reason = answer.code ?? `http-${answer.status}`;
+    const file = await setAside(
+      dir,
+      `${BOOTSTRAP}.inflight`,
+      "failed",
+      {
+        reason,
+        http_status: answer.status,
+        error_code: answer.code ?? null,
+        error_message: answer.message ?? null,
+        failed_at: now().toISOString(),
+      },
+      now(),
+    );
+    return { state: "failed", file, reason };
+  }
+  // Transient: hand the code back for the next start; never a second call now.
+  await fs.rename(inflight, bootstrap);
+  return { state: "retry-later", detail: answer.detail };
+}

@@ -1,0 +1,105 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the tests read deep paths of plain JSON
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type MockBroker, startMockBroker } from "./server.ts";
+
+// The mock AgenTrux API honours the contract of EXTERNAL-APIS.md section 1.
+
+let broker: MockBroker;
+let script: { id: string; secret: string };
+beforeAll(async () => {
+  broker = await startMockBroker();
+  script = broker.agentrux.book.createScript([
+    { topic_id: "cmd", action: "read" },
+    { topic_id: "res", action: "write" },
+  ]);
+});
+afterAll(() => broker.close());
+
+const call = async (method: string, p: string, body?: unknown, token?: string) => {
+  const res = await fetch(`${broker.url}${p}`, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json().catch(() => undefined)) as Record<string, any> };
+};
+const tokens = async () =>
+  (await call("POST", "/auth/token", { script_id: script.id, client_secret: script.secret })).body;
+
+describe("mock AgenTrux API", () => {
+  it("issues JWTs, rotates single-use refresh tokens, and refuses expired or forged ones", async () => {
+    const t = await tokens();
+    expect(t.access_token.split(".")).toHaveLength(3);
+    const r1 = await call("POST", "/auth/refresh", { refresh_token: t.refresh_token });
+    expect(r1.status).toBe(200);
+    expect((await call("POST", "/auth/refresh", { refresh_token: t.refresh_token })).status).toBe(401);
+    expect((await call("GET", "/topics/cmd/events", undefined, `${t.access_token}x`)).status).toBe(401);
+    expect(
+      (await call("POST", "/auth/token", { script_id: script.id, client_secret: "wrong" })).body.error.code,
+    ).toBe("invalid_client");
+    await call("POST", "/_control/agentrux/expire-tokens");
+    expect((await call("GET", "/topics/cmd/events", undefined, r1.body.access_token)).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 1100));
+  });
+
+  it("publishes with per-topic sequence numbers, enforces grants, and pages reads", async () => {
+    const { access_token } = await tokens();
+    for (let i = 0; i < 3; i++)
+      await call("POST", "/_control/agentrux/topics/cmd/publish", {
+        type: "openclaw.request",
+        payload: { request_id: `r${i}`, message: "hi" },
+      });
+    const page = await call("GET", "/topics/cmd/events?after_sequence_no=1&limit=1", undefined, access_token);
+    expect(page.body.items).toMatchObject([
+      { sequence_no: 2, type: "openclaw.request", payload: { request_id: "r1" } },
+    ]);
+    expect((await call("POST", "/topics/cmd/events", { type: "x", payload: {} }, access_token)).status).toBe(
+      403,
+    );
+    expect(
+      (
+        await call(
+          "POST",
+          "/topics/res/events",
+          { type: "openclaw.response", payload: { request_id: "r0" } },
+          access_token,
+        )
+      ).status,
+    ).toBe(200);
+    expect((await call("GET", "/_control/agentrux/topics/res/events")).body.items).toHaveLength(1);
+  });
+
+  it("sends SSE hints on publish, and can cut the streams", async () => {
+    const { access_token } = await tokens();
+    const ac = new AbortController();
+    const res = await fetch(`${broker.url}/topics/cmd/events/stream`, {
+      headers: { authorization: `Bearer ${access_token}` },
+      signal: ac.signal,
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read(); // the opening comment
+    await call("POST", "/_control/agentrux/topics/cmd/publish", { type: "openclaw.request", payload: {} });
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('data: {"topic_id":"cmd"}');
+    expect((await call("POST", "/_control/agentrux/cut-streams")).body.cut).toBe(1);
+    await expect(reader.read()).rejects.toThrow();
+  });
+
+  it("serves presigned upload and download URLs itself, and injects failures on demand", async () => {
+    const { access_token } = await tokens();
+    const p = (
+      await call(
+        "POST",
+        "/topics/res/payloads",
+        { content_type: "text/plain", filename: "a.txt", size: 5 },
+        access_token,
+      )
+    ).body;
+    expect((await fetch(p.upload_url, { method: "PUT", body: "hello" })).status).toBe(200);
+    expect(await (await fetch(p.download_url)).text()).toBe("hello");
+    expect((await fetch(p.download_url.replace(/sig=.*/, "sig=forged"))).status).toBe(403);
+    await call("POST", "/_control/agentrux/fail-next", { status: 502, count: 1, path: "/topics" });
+    expect((await call("GET", "/topics/cmd/events", undefined, access_token)).status).toBe(502);
+    expect((await call("GET", "/topics/cmd/events", undefined, access_token)).status).toBe(200);
+    expect(broker.agentrux.calls.get("GET /topics/{id}/events")).toBeGreaterThanOrEqual(3);
+  });
+});
