@@ -120,7 +120,7 @@ describe("activation ritual", () => {
     await fs.rm(dir, { recursive: true });
     await drop(`${code()}\n`);
     await fs.writeFile(path.join(dir, `${BOOTSTRAP}.inflight`), "ac_orphan");
-    expect((await runActivation(dir, { activate })).state).toBe("orphaned-inflight");
+    expect((await runActivation(dir, { activate })).state).toBe("inflight-present");
     expect(await ls()).toEqual([BOOTSTRAP, `${BOOTSTRAP}.inflight`]);
     expect(activations()).toBe(before);
   });

@@ -41,7 +41,8 @@ export type Outcome =
   | { state: "quarantined"; file: string }
   | { state: "failed"; file: string; reason: string }
   | { state: "retry-later"; detail: string }
-  | { state: "orphaned-inflight"; file: string };
+  /** Another claimer is activating right now, or a crash left it: never touched automatically. */
+  | { state: "inflight-present"; file: string };
 
 /** `POST /auth/activate` against the broker; the answer bounded and checked. */
 export async function postActivate(
@@ -131,7 +132,7 @@ export async function runActivation(dir: string, deps: ActivationDeps): Promise<
     );
     return { state: "quarantined", file };
   }
-  if (await exists(inflight)) return { state: "orphaned-inflight", file: inflight };
+  if (await exists(inflight)) return { state: "inflight-present", file: inflight };
   if (!hasBootstrap) return { state: "no-bootstrap" };
   // The claim: an exclusive hard link. Exactly one caller creates it; the others see EEXIST.
   try {

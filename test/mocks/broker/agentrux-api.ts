@@ -251,6 +251,7 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
   });
   control.post("/fail-next", (req, res) => {
     const count = Number(req.body?.count ?? 1);
+    if (count === 0) failures.length = 0; // count 0 clears what is queued
     for (let i = 0; i < count; i++)
       failures.push({ status: Number(req.body?.status ?? 503), path: req.body?.path });
     res.json({ queued: failures.length });

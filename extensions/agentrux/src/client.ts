@@ -1,0 +1,186 @@
+import {
+  Backoff,
+  BundleError,
+  errorFactory,
+  errorMessage,
+  singleFlight,
+  sleep,
+} from "@openclaw-bundle/shared";
+import { z } from "zod";
+
+/**
+ * The AgenTrux HTTP client (EXTERNAL-APIS.md section 1): tokens in memory only, one single-flight
+ * gate for acquiring them, a 401 clears the cached token only if it is still the one that failed
+ * (compare-and-clear), a dead refresh token is dropped for `/auth/token`, and 5xx or network
+ * failures are retried a bounded number of times with backoff.
+ */
+
+export const agentruxError = errorFactory("AGENTRUX_ERR");
+export const MAX_ATTEMPTS = 4;
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+const tokenAnswer = z.object({
+  access_token: z.string().min(10).max(8192),
+  refresh_token: z.string().min(1).max(1024),
+  expires_at: z.string().max(64),
+});
+export const eventSchema = z.object({
+  event_id: z.string().min(1).max(256),
+  sequence_no: z.number().int().min(0),
+  type: z.string().max(256),
+  payload: z.unknown(),
+  correlation_id: z.string().max(256).optional().nullable(),
+  reply_topic: z.string().max(256).optional().nullable(),
+});
+export type TopicEvent = z.infer<typeof eventSchema>;
+const page = z.object({ items: z.array(eventSchema).max(1000) });
+
+export interface ClientOptions {
+  baseUrl: string;
+  scriptId: string;
+  clientSecret: string;
+  /** Delays between retries (ms); tests shorten them. */
+  backoff?: Backoff;
+}
+
+export class AgentruxClient {
+  readonly #o: ClientOptions;
+  #access: string | undefined;
+  #refresh: string | undefined;
+  readonly #acquire: () => Promise<string>;
+  /** Token endpoint calls made, for status and tests. */
+  tokenCalls = 0;
+
+  constructor(o: ClientOptions) {
+    this.#o = { ...o, baseUrl: o.baseUrl.replace(/\/+$/, "") };
+    this.#acquire = singleFlight(() => this.#fetchToken());
+  }
+
+  async #authCall(path: string, body: unknown): Promise<z.infer<typeof tokenAnswer> | number> {
+    this.tokenCalls++;
+    const res = await fetch(`${this.#o.baseUrl}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (!res.ok) return res.status;
+    const parsed = tokenAnswer.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success) throw agentruxError("BAD_RESPONSE", `${path} answered with an unexpected body`);
+    return parsed.data;
+  }
+
+  async #fetchToken(): Promise<string> {
+    if (this.#refresh) {
+      const r = await this.#authCall("/auth/refresh", { refresh_token: this.#refresh });
+      this.#refresh = undefined; // single use, whatever happened
+      if (typeof r !== "number") return this.#keep(r);
+      if (r >= 500) throw agentruxError("UNAVAILABLE", `token refresh failed with ${r}`);
+    }
+    const r = await this.#authCall("/auth/token", {
+      script_id: this.#o.scriptId,
+      client_secret: this.#o.clientSecret,
+    });
+    if (typeof r === "number")
+      throw agentruxError(
+        r >= 500 ? "UNAVAILABLE" : "UNAUTHORIZED",
+        `the broker refused the script's credentials (${r})`,
+      );
+    return this.#keep(r);
+  }
+
+  #keep(t: z.infer<typeof tokenAnswer>): string {
+    this.#access = t.access_token;
+    this.#refresh = t.refresh_token;
+    return t.access_token;
+  }
+
+  async token(): Promise<string> {
+    return this.#access ?? this.#acquire();
+  }
+
+  /** One API call with auth, compare-and-clear on 401 and bounded retries on 5xx or no answer. */
+  async call(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
+    const backoff = this.#o.backoff ?? new Backoff({ initialMs: 500, maxMs: 8000 });
+    let last = "";
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const token = await this.token();
+      let res: Response;
+      try {
+        res = await fetch(`${this.#o.baseUrl}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(body === undefined ? {} : { "content-type": "application/json" }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: signal ?? AbortSignal.timeout(30_000),
+        });
+      } catch (err) {
+        if (signal?.aborted) throw agentruxError("CANCELLED", `${method} ${path} cancelled`);
+        last = `no answer (${errorMessage(err)})`;
+        await sleep(backoff.next());
+        continue;
+      }
+      if (res.status === 401) {
+        if (this.#access === token) this.#access = undefined; // only if nobody replaced it meanwhile
+        last = "401";
+        continue;
+      }
+      const text = (await res.text()).slice(0, MAX_RESPONSE_BYTES);
+      if (res.status >= 500) {
+        last = String(res.status);
+        await sleep(backoff.next());
+        continue;
+      }
+      if (!res.ok) {
+        const e = (() => {
+          try {
+            return (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+          } catch {
+            return undefined;
+          }
+        })();
+        throw agentruxError(
+          res.status === 403 ? "FORBIDDEN" : "REQUEST",
+          `${method} ${path}: ${res.status} ${e?.code ?? ""} ${e?.message ?? ""}`.trim(),
+        );
+      }
+      try {
+        return text ? JSON.parse(text) : undefined;
+      } catch {
+        throw agentruxError("BAD_RESPONSE", `${method} ${path} answered with something that is not JSON`);
+      }
+    }
+    throw agentruxError(
+      "UNAVAILABLE",
+      `${method} ${path} failed after ${MAX_ATTEMPTS} attempts (last: ${last})`,
+    );
+  }
+
+  async publish(
+    topic: string,
+    e: { type: string; payload: unknown; correlation_id?: string; reply_topic?: string },
+  ): Promise<string> {
+    const r = (await this.call("POST", `/topics/${encodeURIComponent(topic)}/events`, e)) as {
+      event_id?: unknown;
+    };
+    if (typeof r?.event_id !== "string")
+      throw agentruxError("BAD_RESPONSE", "publish answered without an event_id");
+    return r.event_id;
+  }
+
+  async read(topic: string, after: number, limit = 20): Promise<TopicEvent[]> {
+    const r = page.safeParse(
+      await this.call(
+        "GET",
+        `/topics/${encodeURIComponent(topic)}/events?after_sequence_no=${after}&limit=${limit}`,
+      ),
+    );
+    if (!r.success) throw agentruxError("BAD_RESPONSE", `events page of ${topic} did not match the contract`);
+    return r.data.items;
+  }
+}
+
+export const isAgentruxError = (err: unknown, code?: string) =>
+  err instanceof BundleError && (!code || err.code === `AGENTRUX_ERR_${code}`);
