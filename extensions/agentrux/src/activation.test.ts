@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type MockBroker, startMockBroker } from "../../../test/mocks/broker/server.ts";
+import { type MockBroker, startBrokerWithScript } from "../../../test/mocks/broker/server.ts";
 import { BOOTSTRAP, CREDENTIALS, type Outcome, postActivate, runActivation } from "./activation.ts";
 
 // The activation ritual against the mock broker over real HTTP, on real files.
@@ -12,11 +12,9 @@ let dir: string;
 let scriptId: string;
 
 beforeAll(async () => {
-  broker = await startMockBroker();
-  scriptId = broker.agentrux.book.createScript([
-    { topic_id: "cmd", action: "read" },
-    { topic_id: "res", action: "write" },
-  ]).id;
+  let script: { id: string };
+  ({ broker, script } = await startBrokerWithScript());
+  scriptId = script.id;
 });
 afterAll(() => broker.close());
 beforeEach(async () => {

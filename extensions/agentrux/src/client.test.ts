@@ -1,16 +1,12 @@
 import { Backoff } from "@openclaw-bundle/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MockBroker, startMockBroker } from "../../../test/mocks/broker/server.ts";
+import { type MockBroker, startBrokerWithScript } from "../../../test/mocks/broker/server.ts";
 import { AgentruxClient } from "./client.ts";
 
 let broker: MockBroker;
 let script: { id: string; secret: string };
 beforeAll(async () => {
-  broker = await startMockBroker();
-  script = broker.agentrux.book.createScript([
-    { topic_id: "cmd", action: "read" },
-    { topic_id: "res", action: "write" },
-  ]);
+  ({ broker, script } = await startBrokerWithScript());
 });
 afterAll(() => broker.close());
 

@@ -1,17 +1,13 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read deep paths of plain JSON
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MockBroker, startMockBroker } from "./server.ts";
+import { type MockBroker, startBrokerWithScript } from "./server.ts";
 
 // The mock AgenTrux API honours the contract of EXTERNAL-APIS.md section 1.
 
 let broker: MockBroker;
 let script: { id: string; secret: string };
 beforeAll(async () => {
-  broker = await startMockBroker();
-  script = broker.agentrux.book.createScript([
-    { topic_id: "cmd", action: "read" },
-    { topic_id: "res", action: "write" },
-  ]);
+  ({ broker, script } = await startBrokerWithScript());
 });
 afterAll(() => broker.close());
 

@@ -60,3 +60,16 @@ export async function startMockBroker(opts: MockBrokerOptions = {}): Promise<Moc
     },
   };
 }
+
+/** A broker with one AgenTrux script that reads `cmd` and writes `res`: the usual test setup. */
+export async function startBrokerWithScript(): Promise<{
+  broker: MockBroker;
+  script: { id: string; secret: string };
+}> {
+  const broker = await startMockBroker();
+  const script = broker.agentrux.book.createScript([
+    { topic_id: "cmd", action: "read" },
+    { topic_id: "res", action: "write" },
+  ]);
+  return { broker, script };
+}
