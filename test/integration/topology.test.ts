@@ -197,6 +197,13 @@ describe("npm start topology", () => {
   it("stops every node on SIGTERM within 10 s, each extension's stop running", async () => {
     const broker = topology.broker;
     if (!broker) throw new Error("no mock broker");
+    // A fresh turn on node-c leaves usage pending (the topology flushes only every 10 calls and
+    // on stop), so the stop below must flush it.
+    const turn = await topology.node("node-c").post("/v1/chat/completions", {
+      model: "openclaw/default",
+      messages: [{ role: "user", content: "before-stop" }],
+    });
+    expect(turn.status).toBe(200);
     const telemetryBefore = broker.lease.book.telemetry.length;
     const results = await Promise.all(topology.nodes.map((n) => n.stop()));
     stopped = true;
@@ -210,7 +217,7 @@ describe("npm start topology", () => {
       expect(log, n.name).toContain("auth-manager-lease-telemetry stopped");
       expect(n.child?.pid && processGroupAlive(n.child.pid)).toBeFalsy();
     }
-    // node-b's agent turn was pending telemetry: the lease extension's stop flushed it.
+    // node-c's pending usage was flushed by the lease extension's stop.
     expect(broker.lease.book.telemetry.length).toBeGreaterThan(telemetryBefore);
     await topology.stop();
   });
