@@ -1,17 +1,10 @@
-import { announceStatusService, createLogger, registerStatusMethod } from "@openclaw-bundle/shared";
 import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
 import { MANIFEST } from "./src/manifest.ts";
-import { agentruxStatus, PLUGIN_ID, resolveAgentrux } from "./src/status.ts";
+import { registerAgentrux } from "./src/plugin.ts";
 
 export default definePluginEntry({
   id: MANIFEST.id,
   name: MANIFEST.name,
   description: MANIFEST.description,
-  register(api) {
-    const logger = createLogger({ extension: PLUGIN_ID, sink: api.logger });
-    const resolved = resolveAgentrux(api.pluginConfig);
-    const status = () => agentruxStatus(resolved);
-    registerStatusMethod(api, PLUGIN_ID, status);
-    api.registerService(announceStatusService(PLUGIN_ID, logger, status));
-  },
+  register: registerAgentrux,
 });

@@ -63,6 +63,10 @@ describe("foundation: four extensions in real gateways", () => {
       if (id === "clawmatrix") {
         // The mesh is real: a node with no peers to dial runs on its own.
         expect(s.state).toBe("running");
+      } else if (id === "agentrux-openclaw-plugin") {
+        // Configured but never activated: degraded, saying how to activate (no network call made).
+        expect(s.state).toBe("degraded");
+        expect(s.reason).toMatch(/no AgenTrux credentials.*BOOTSTRAP\.md/);
       } else if (id === "auth-manager-lease-telemetry") {
         // The lease service is real: a broker that does not answer is a degraded state with a reason.
         expect(s.state).toBe("degraded");

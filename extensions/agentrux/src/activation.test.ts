@@ -54,9 +54,11 @@ describe("activation ritual", () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => runActivation(dir, { activate })));
     expect(activations() - before).toBe(1);
     expect(results.filter((r) => r.state === "activated")).toHaveLength(1);
-    expect(
-      results.filter((r) => r.state === "claimed-elsewhere" || r.state === "credentials-present").length,
-    ).toBe(9);
+    // A loser sees the claim at whatever point the winner has reached: its link taken, the inflight
+    // file present, BOOTSTRAP.md already removed, or the credentials written. None of them may fail,
+    // quarantine or touch the code.
+    const benign = new Set(["claimed-elsewhere", "inflight-present", "no-bootstrap", "credentials-present"]);
+    expect(results.filter((r) => !benign.has(r.state) && r.state !== "activated")).toEqual([]);
     expect(await ls()).toEqual([CREDENTIALS]);
   });
 

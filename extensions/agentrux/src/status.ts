@@ -2,6 +2,7 @@ import { type ExtensionStatus, type ResolvedConfig, resolvePluginConfig } from "
 import { type AgentruxConfig, agentruxConfig } from "./config-schema.ts";
 
 import { MANIFEST } from "./manifest.ts";
+import type { AgentruxService } from "./service.ts";
 
 export const PLUGIN_ID = MANIFEST.id;
 
@@ -19,17 +20,37 @@ export function resolveAgentrux(raw: unknown): ResolvedConfig<AgentruxConfig> {
   });
 }
 
-export function agentruxStatus(resolved: ResolvedConfig<AgentruxConfig>): ExtensionStatus {
+/** `agentrux-openclaw-plugin.status`: activation, topics, waterline, SSE state, counters; no secrets. */
+export function agentruxStatus(
+  resolved: ResolvedConfig<AgentruxConfig>,
+  live?: AgentruxService,
+): ExtensionStatus {
   if (!resolved.ok) return resolved.status;
   const c = resolved.config;
-  return {
+  const base = {
     id: PLUGIN_ID,
     enabled: true,
     configured: true,
-    state: "idle",
-    reason: "configured; the AgenTrux channel is not part of this build yet",
     baseUrl: c.baseUrl,
     topics: { command: c.commandTopicId, result: c.resultTopicId },
     agentId: c.agentId,
+  };
+  if (!live)
+    return { ...base, state: "idle", reason: "configured; the AgenTrux service has not started yet" };
+  const activation = live.activation?.state;
+  if (!live.running)
+    return { ...base, state: "degraded", reason: live.lastError ?? "not running", activation };
+  return {
+    ...base,
+    state: live.sse === "open" ? "running" : "degraded",
+    ...(live.sse === "open"
+      ? {}
+      : {
+          reason: `SSE hint stream ${live.sse}; requests still arrive by polling${live.lastError ? ` (${live.lastError})` : ""}`,
+        }),
+    activation,
+    sse: live.sse,
+    waterline: live.ingress?.waterline,
+    counters: live.ingress?.counters,
   };
 }

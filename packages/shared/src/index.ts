@@ -9,6 +9,7 @@ export {
 export { type ConfigSchemaDefinition, defineConfigSchema, describeIssues, parseList } from "./config.ts";
 export { BoundedSet } from "./dedup.ts";
 export { BundleError, errorFactory, errorMessage, isBundleError, SHARED_CODES } from "./errors.ts";
+export { derefEnv, type LocalEndpoint, localGatewayFrom } from "./local-gateway.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogSink } from "./logger.ts";
 export {
   CronJob,

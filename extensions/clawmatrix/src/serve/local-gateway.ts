@@ -1,4 +1,7 @@
-import { errorMessage } from "@openclaw-bundle/shared";
+import { derefEnv, errorMessage } from "@openclaw-bundle/shared";
+
+export { localGatewayFrom } from "@openclaw-bundle/shared";
+
 import { meshError } from "../mesh/requests.ts";
 import { SseReader } from "./sse.ts";
 
@@ -12,23 +15,6 @@ export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 export interface LocalGateway {
   url: string;
   token: string | undefined;
-}
-
-/** The gateway's port and token from the host config; a `${VAR}` token is read from the env. */
-export function localGatewayFrom(config: unknown, env: NodeJS.ProcessEnv = process.env): LocalGateway {
-  const gw = (config as { gateway?: { port?: unknown; auth?: { token?: unknown } } } | undefined)?.gateway;
-  const port = typeof gw?.port === "number" ? gw.port : Number(env.OPENCLAW_GATEWAY_PORT ?? 18789);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    token: deref(gw?.auth?.token, env) ?? env.OPENCLAW_GATEWAY_TOKEN,
-  };
-}
-
-/** Resolves a `${VAR}` reference from the env; other strings are returned as they are. */
-function deref(v: unknown, env: NodeJS.ProcessEnv): string | undefined {
-  if (typeof v !== "string") return undefined;
-  const ref = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(v);
-  return ref ? env[ref[1] as string] : v;
 }
 
 /**
@@ -48,7 +34,7 @@ export function providerEndpoint(
   )?.models?.providers?.[provider];
   if (!p || typeof p.baseUrl !== "string" || (p.api !== undefined && p.api !== "openai-completions"))
     return undefined;
-  return { url: p.baseUrl.replace(/\/+$/, ""), token: deref(p.apiKey, env) };
+  return { url: p.baseUrl.replace(/\/+$/, ""), token: derefEnv(p.apiKey, env) };
 }
 
 async function post(

@@ -1,0 +1,129 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Backoff, errorMessage, type Logger, Periodic, sleep } from "@openclaw-bundle/shared";
+import { type Outcome, postActivate, runActivation } from "./activation.ts";
+import { AgentruxClient } from "./client.ts";
+import type { AgentruxConfig } from "./config-schema.ts";
+import { dispatchRequest } from "./dispatch.ts";
+import { Ingress } from "./ingress.ts";
+
+/**
+ * The AgenTrux service: activation at start, then pull ingress driven by SSE hints (reconnected
+ * with backoff) and a safety poller; each request answered on the result topic.
+ */
+
+export type Config = AgentruxConfig & { commandTopicId: string; resultTopicId: string; agentId: string };
+
+export class AgentruxService {
+  activation: Outcome | undefined;
+  sse: "connecting" | "open" | "down" | "off" = "off";
+  lastError: string | undefined;
+  ingress: Ingress | undefined;
+  readonly #c: Config;
+  readonly #log: Logger;
+  readonly #gateway: () => { url: string; token: string | undefined };
+  readonly #dir: string;
+  #abort = new AbortController();
+  #poller: Periodic | undefined;
+
+  constructor(
+    c: Config,
+    log: Logger,
+    gateway: () => { url: string; token: string | undefined },
+    home = os.homedir(),
+  ) {
+    this.#c = c;
+    this.#log = log;
+    this.#gateway = gateway;
+    this.#dir = path.join(home, ".agentrux");
+  }
+
+  get running(): boolean {
+    return this.ingress !== undefined;
+  }
+
+  async start(): Promise<void> {
+    this.#abort = new AbortController();
+    this.activation = await runActivation(this.#dir, {
+      activate: (code) => postActivate(this.#c.baseUrl, code),
+    });
+    if (this.activation.state === "activated") this.#log.info("AgenTrux activated; credentials saved");
+    else if (this.activation.state !== "credentials-present")
+      this.#log.warn(`AgenTrux activation: ${this.activation.state}`);
+    let creds: { script_id: string; client_secret: string };
+    try {
+      creds = JSON.parse(await fs.readFile(path.join(this.#dir, "credentials.json"), "utf8"));
+    } catch {
+      this.lastError =
+        "no AgenTrux credentials: put an activation code in ~/.agentrux/BOOTSTRAP.md (AGENTRUX_ACTIVATION_CODE)";
+      return;
+    }
+    const client = new AgentruxClient({
+      baseUrl: this.#c.baseUrl,
+      scriptId: creds.script_id,
+      clientSecret: creds.client_secret,
+    });
+    const ingress = new Ingress({
+      dir: this.#dir,
+      topic: this.#c.commandTopicId,
+      read: (t, after, limit) => client.read(t, after, limit),
+      dispatch: (ev) =>
+        dispatchRequest(ev, {
+          agentId: this.#c.agentId,
+          resultTopic: this.#c.resultTopicId,
+          timeoutMs: this.#c.subagentTimeoutMs,
+          gateway: this.#gateway,
+          publish: (t, e) => client.publish(t, e),
+        }),
+    });
+    this.ingress = ingress;
+    const drain = () =>
+      ingress.drain().catch((err) => {
+        this.lastError = errorMessage(err);
+        this.#log.warn(`AgenTrux drain failed: ${this.lastError}`);
+      });
+    await drain();
+    this.#poller = new Periodic({ name: "agentrux safety poll", intervalMs: this.#c.pollIntervalMs }, drain);
+    this.#poller.start();
+    void this.#hints(client, drain);
+  }
+
+  /** SSE is only a hint that events exist: each `data:` triggers a drain; a lost stream reconnects. */
+  async #hints(client: AgentruxClient, drain: () => Promise<void>): Promise<void> {
+    const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      this.sse = "connecting";
+      try {
+        const token = await client.token();
+        const res = await fetch(
+          `${this.#c.baseUrl.replace(/\/+$/, "")}/topics/${encodeURIComponent(this.#c.commandTopicId)}/events/stream?after_sequence_no=${this.ingress?.waterline ?? 0}`,
+          {
+            headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" },
+            signal,
+          },
+        );
+        if (!res.ok || !res.body) throw new Error(`SSE answered ${res.status}`);
+        this.sse = "open";
+        backoff.reset();
+        void drain(); // events published while the stream was down
+        const decoder = new TextDecoder();
+        for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+          if (decoder.decode(piece, { stream: true }).includes("data:")) void drain();
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        this.lastError = `SSE: ${errorMessage(err)}`;
+      }
+      this.sse = "down";
+      if (!signal.aborted) await sleep(backoff.next());
+    }
+    this.sse = "off";
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#poller?.stop();
+  }
+}
