@@ -1,5 +1,6 @@
 import { DockerComposeEnvironment, type StartedDockerComposeEnvironment, Wait } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { awaitResponse, type BrokerControl, brokerCalls, publishRequest } from "../harness/agentrux.ts";
 import { REPO_ROOT } from "../harness/node24.ts";
 import { freePort } from "../harness/ports.ts";
 import { detectEngine, docker, run } from "./docker.ts";
@@ -82,7 +83,40 @@ describe.skipIf(Boolean(engine.skipReason))("compose mesh in containers", () => 
     expect(j.result.content[0]?.text).toContain("container-handoff");
   });
 
-  it("keeps node-b's lease across docker restart and rejoins the mesh", async () => {
+  // The broker's port is not published: control calls run inside its container.
+  const broker: BrokerControl = async (p, body) =>
+    JSON.parse(
+      await docker(
+        "exec",
+        name("mock-broker"),
+        "node",
+        "-e",
+        `const [p, b] = process.argv.slice(1);
+fetch("http://127.0.0.1:8080/_control/agentrux" + p, b ? { method: "POST", headers: { "content-type": "application/json" }, body: b } : {})
+  .then(async (r) => { if (!r.ok) throw new Error(r.status + " " + (await r.text())); process.stdout.write(await r.text()); })
+  .catch((e) => { console.error(String(e)); process.exit(1); });`,
+        p,
+        body === undefined ? "" : JSON.stringify(body),
+      ),
+    );
+
+  it("answers an AgenTrux command on node-b's result topic, activated by the code from its env", async () => {
+    await publishRequest(broker, "node-b.commands", "ctr-1", "container-command");
+    const answer = await awaitResponse(broker, "node-b.results", "ctr-1", 120_000);
+    expect(answer).toMatchObject({ request_id: "ctr-1", status: "completed" });
+    expect(answer.message).toContain("container-command");
+    const mode = await docker(
+      "exec",
+      name("node-b"),
+      "stat",
+      "-c",
+      "%a",
+      "/home/node/.agentrux/credentials.json",
+    );
+    expect(mode).toBe("600");
+  }, 180_000);
+
+  it("keeps node-b's lease and AgenTrux credentials across docker restart and rejoins the mesh", async () => {
     const leaseFile = "/home/node/.openclaw/auth-manager/lease.json";
     const before = JSON.parse(await docker("exec", name("node-b"), "cat", leaseFile)) as { leaseId: string };
     await docker("restart", "-t", "15", name("node-b"));
@@ -101,7 +135,10 @@ describe.skipIf(Boolean(engine.skipReason))("compose mesh in containers", () => 
     const after = JSON.parse(await docker("exec", name("node-b"), "cat", leaseFile)) as { leaseId: string };
     expect(after.leaseId).toBe(before.leaseId);
     expect((await peersOfC()).find((p) => p.nodeId === "node-b")?.status).toBe("relay");
-  }, 240_000);
+    await publishRequest(broker, "node-b.commands", "ctr-2", "after-docker-restart");
+    expect((await awaitResponse(broker, "node-b.results", "ctr-2", 120_000)).status).toBe("completed");
+    expect((await brokerCalls(broker))["POST /auth/activate"]).toBe(1);
+  }, 420_000);
 
   it("stops node-c gracefully on docker stop: exit 0 within the grace, every extension's stop ran", async () => {
     const t0 = Date.now();

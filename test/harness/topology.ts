@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
+import { type AgentruxApiOptions, parseGrants } from "../mocks/broker/agentrux-api.ts";
 import { type MockBroker, startMockBroker } from "../mocks/broker/server.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
 import { type GatewayProcess, runRoot, startGateways, stopGateways } from "./gateway.ts";
@@ -49,6 +50,13 @@ function publishedPorts(svc: Service, env: NodeJS.ProcessEnv): Map<number, numbe
 function argValue(cmd: string[] | undefined, flag: string): string | undefined {
   const i = cmd?.indexOf(flag) ?? -1;
   return i >= 0 ? cmd?.[i + 1] : undefined;
+}
+
+/** The broker's preset AgenTrux script and code, as its compose command and environment give them. */
+function agentruxPreset(svc: Service, env: NodeJS.ProcessEnv): AgentruxApiOptions {
+  const grants = argValue(svc.command, "--agentrux-grants");
+  const code = interpolate(String(svc.environment?.MOCK_AGENTRUX_ACTIVATION_CODE ?? ""), env);
+  return grants && code ? { preset: { grants: parseGrants(grants), activationCode: code } } : {};
 }
 
 const PORT_VARS = ["OPENCLAW_GATEWAY_PORT", "CLAWMATRIX_LISTEN_PORT", "CLAWMATRIX_PROXY_PORT", "PILOT_PORT"];
@@ -142,6 +150,7 @@ export class Topology {
       const env = this.opts.env ?? process.env;
       this.broker = await startMockBroker({
         port: this.ports.get("mock-broker")?.get(Number(argValue(brokerSvc.command, "--port"))) ?? 0,
+        agentrux: agentruxPreset(brokerSvc, env),
         lease: {
           credentials: Number(argValue(brokerSvc.command, "--credentials") ?? 1),
           token: interpolate(String(brokerSvc.environment?.MOCK_BROKER_LEASE_TOKEN ?? ""), env) || undefined,

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "n
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { awaitResponse, httpControl, publishRequest, responses } from "../harness/agentrux.ts";
 import { useGateways } from "../harness/vitest-hooks.ts";
 import { type MockBroker, startBrokerWithScript } from "../mocks/broker/server.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
@@ -51,28 +52,9 @@ interface Status {
   counters?: { received: number; dispatched: number; deduplicated: number; failed: number };
 }
 
-const publish = async (requestId: string, message: string) =>
-  fetch(`${broker.url}/_control/agentrux/topics/cmd/publish`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      type: "openclaw.request",
-      payload: { request_id: requestId, conversation_key: "c1", message },
-    }),
-  });
-const responses = () =>
-  (broker.agentrux.book.topics.get("res") ?? []).filter((e) => e.type === "openclaw.response") as Array<{
-    payload: { request_id: string; status: string; message: string };
-  }>;
-async function answerTo(requestId: string, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const r = responses().find((e) => e.payload.request_id === requestId);
-    if (r) return r.payload;
-    await new Promise((res) => setTimeout(res, 200));
-  }
-  throw new Error(`no response to ${requestId} within ${ms} ms`);
-}
+const control = () => httpControl(broker.url);
+const publish = (requestId: string, message: string) => publishRequest(control(), "cmd", requestId, message);
+const answerTo = (requestId: string, ms?: number) => awaitResponse(control(), "res", requestId, ms);
 
 describe("AgenTrux in a real gateway", () => {
   it("activates from BOOTSTRAP.md: credentials 0600, the code nowhere in config or logs", async () => {
@@ -93,7 +75,7 @@ describe("AgenTrux in a real gateway", () => {
 
   it("still answers with the SSE streams cut, and once only across a gateway restart", async () => {
     const g = gateways.byName("commands");
-    await fetch(`${broker.url}/_control/agentrux/cut-streams`, { method: "POST" });
+    await control()("/cut-streams", {});
     await publish("req-2", "while the hint stream is down");
     expect((await answerTo("req-2")).status).toBe("completed");
     await g.stop();
@@ -102,7 +84,7 @@ describe("AgenTrux in a real gateway", () => {
     await g.start();
     expect((await answerTo("req-3", 90_000)).status).toBe("completed");
     await new Promise((r) => setTimeout(r, 3000)); // a poll or two later
-    const ids = responses().map((e) => e.payload.request_id);
+    const ids = (await responses(control(), "res")).map((p) => p.request_id);
     expect(ids.filter((id) => id === "req-3")).toHaveLength(1);
     expect(ids.filter((id) => id === "req-1")).toHaveLength(1);
     const s = await g.call<Status>(`${ID}.status`);

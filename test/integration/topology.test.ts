@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { awaitResponse, brokerCalls, httpControl, publishRequest } from "../harness/agentrux.ts";
 import { findNode24, openclawEntry } from "../harness/node24.ts";
 import { Topology } from "../harness/topology.ts";
 
@@ -24,7 +25,9 @@ interface Status {
   leaseId?: string;
 }
 
+const AGENTRUX = "agentrux-openclaw-plugin";
 const topology = new Topology({ freePorts: true, env: {} });
+const agentrux = () => httpControl(topology.broker?.url ?? "http://127.0.0.1:1");
 let stopped = false;
 
 beforeAll(async () => {
@@ -163,6 +166,24 @@ describe("npm start topology", () => {
     expect(stdout).toMatch(/^node-b\s+relay via node-a\s+[\d.]+ ms\s+office\s+main\s+mock-model$/m);
   });
 
+  it("has node-b take a command from its AgenTrux topic and answer on its result topic", async () => {
+    const s = await poll(
+      () => topology.node("node-b").call<Status & { activation?: string }>(`${AGENTRUX}.status`),
+      (v) => v.state === "running",
+    );
+    expect(s).toMatchObject({ enabled: true, state: "running", activation: "activated" });
+    // The one-time code reached the extension through BOOTSTRAP.md only.
+    const code = "ac_topology-node-b-0123456789abcdef"; // docker-compose.yml's default
+    expect(readFileSync(topology.node("node-b").configPath, "utf8")).not.toContain(code);
+    expect(logOf("node-b")).not.toContain(code);
+    await publishRequest(agentrux(), "node-b.commands", "topo-1", "topology-command");
+    const answer = await awaitResponse(agentrux(), "node-b.results", "topo-1");
+    expect(answer).toMatchObject({ request_id: "topo-1", status: "completed" });
+    expect(answer.message).toContain("topology-command");
+    // Nodes without AgenTrux variables do not load it.
+    await expect(topology.node("node-a").call(`${AGENTRUX}.status`)).rejects.toThrow();
+  });
+
   it("marks a SIGKILLed node-b unreachable at once, fails clearly, and takes it back when it restarts", async () => {
     const b = topology.node("node-b");
     const c = topology.node("node-c");
@@ -192,6 +213,10 @@ describe("npm start topology", () => {
       30_000,
     );
     expect(back.peers.find((p) => p.nodeId === "node-b")?.status).toBe("relay");
+    // Back with the credentials it had: answers commands without activating again.
+    await publishRequest(agentrux(), "node-b.commands", "topo-2", "after-restart");
+    expect((await awaitResponse(agentrux(), "node-b.results", "topo-2", 90_000)).status).toBe("completed");
+    expect((await brokerCalls(agentrux()))["POST /auth/activate"]).toBe(1);
   });
 
   it("stops every node on SIGTERM within 10 s, each extension's stop running", async () => {

@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read deep paths of plain JSON
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MockBroker, startBrokerWithScript } from "./server.ts";
+import { parseGrants } from "./agentrux-api.ts";
+import { type MockBroker, startBrokerWithScript, startMockBroker } from "./server.ts";
 
 // The mock AgenTrux API honours the contract of EXTERNAL-APIS.md section 1.
 
@@ -97,5 +98,30 @@ describe("mock AgenTrux API", () => {
     expect((await call("GET", "/topics/cmd/events", undefined, access_token)).status).toBe(502);
     expect((await call("GET", "/topics/cmd/events", undefined, access_token)).status).toBe(200);
     expect(broker.agentrux.calls.get("GET /topics/{id}/events")).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("mock AgenTrux API with a preset script", () => {
+  it("activates the preset code once, with the preset grants, and names a bad grant", async () => {
+    const code = "ac_preset-code-0123456789abcdef";
+    const b = await startMockBroker({
+      agentrux: { preset: { grants: parseGrants("a.cmd:read,a.res:write"), activationCode: code } },
+    });
+    try {
+      const activate = () =>
+        fetch(`${b.url}/auth/activate`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ activation_code: code }),
+        });
+      const first = await activate();
+      expect(first.status).toBe(200);
+      const body = (await first.json()) as { grants: Array<{ topic_id: string; action: string }> };
+      expect(body.grants.map((g) => `${g.topic_id}:${g.action}`)).toEqual(["a.cmd:read", "a.res:write"]);
+      expect((await activate()).status).toBe(409);
+    } finally {
+      await b.close();
+    }
+    expect(() => parseGrants("a.cmd:read,a.res")).toThrow(/"a.res" is not <topic>:read or <topic>:write/);
   });
 });

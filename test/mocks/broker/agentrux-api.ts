@@ -11,6 +11,21 @@ import { type Action, AgentruxBook, CODE_PATTERN, type Script } from "./agentrux
 export interface AgentruxApiOptions {
   /** Operator token for `/console/...` (defaults to MOCK_AGENTRUX_CONSOLE_TOKEN or a test value). */
   consoleToken?: string;
+  /**
+   * A script made at start with these grants, and a known activation code for it: the standalone
+   * broker of a topology, whose gateway gets the same code through AGENTRUX_ACTIVATION_CODE.
+   */
+  preset?: { grants: Array<{ topic_id: string; action: Action }>; activationCode: string };
+}
+
+/** `cmd:read,res:write` -> grants; throws naming the bad entry. */
+export function parseGrants(text: string): Array<{ topic_id: string; action: Action }> {
+  return text.split(",").map((entry) => {
+    const [topic, action] = entry.trim().split(":");
+    if (!topic || (action !== "read" && action !== "write"))
+      throw new Error(`--agentrux-grants: "${entry}" is not <topic>:read or <topic>:write`);
+    return { topic_id: topic, action };
+  });
 }
 
 export interface AgentruxApi {
@@ -34,6 +49,10 @@ const str = (v: unknown, max = 512): v is string => typeof v === "string" && v.l
 
 export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => string): AgentruxApi {
   const book = new AgentruxBook();
+  if (opts.preset) {
+    const script = book.createScript(opts.preset.grants);
+    book.issueCode(script.id, 24 * 365, opts.preset.activationCode);
+  }
   const consoleToken = opts.consoleToken ?? process.env.MOCK_AGENTRUX_CONSOLE_TOKEN ?? DEFAULT_CONSOLE_TOKEN;
   const calls = new Map<string, number>();
   const streams = new Set<{ topic: string; res: Response }>();

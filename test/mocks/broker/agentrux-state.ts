@@ -73,8 +73,14 @@ export class AgentruxBook {
     return s;
   }
 
-  issueCode(scriptId: string, ttlHours: number): string {
-    const code = `ac_${randomBytes(24).toString("base64url")}`; // 32 characters, as the real format
+  /** A new single-use code for the script, or `code` itself (a preset one, as a topology's `.env` gives). */
+  issueCode(
+    scriptId: string,
+    ttlHours: number,
+    code = `ac_${randomBytes(24).toString("base64url")}`,
+  ): string {
+    if (!CODE_PATTERN.test(code))
+      throw new Error("activation code: expected ac_ followed by 20-200 of A-Z a-z 0-9 _ -");
     this.codes.set(code, { scriptId, expiresAt: this.now() + ttlHours * 3600_000, used: false });
     return code;
   }

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { closeOnSignals, intOption } from "../cli-kit.ts";
+import { parseGrants } from "./agentrux-api.ts";
 import { startMockBroker } from "./server.ts";
 
 // Standalone mock broker (AgenTrux API + Auth Manager lease API) for the local topology and the
@@ -10,13 +11,19 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     credentials: { type: "string", default: "3" },
     "lease-token": { type: "string" },
+    // With MOCK_AGENTRUX_ACTIVATION_CODE: one script with these grants, activated by that code.
+    "agentrux-grants": { type: "string" },
   },
 });
 const port = intOption("port", values.port, 0, 65535);
 const credentials = intOption("credentials", values.credentials, 0, 1000);
+const presetCode = process.env.MOCK_AGENTRUX_ACTIVATION_CODE;
+const grants = values["agentrux-grants"];
 const broker = await startMockBroker({
   host: values.host,
   port,
+  agentrux:
+    grants && presetCode ? { preset: { grants: parseGrants(grants), activationCode: presetCode } } : {},
   lease: { credentials, token: values["lease-token"] ?? process.env.MOCK_BROKER_LEASE_TOKEN },
 });
 console.log(`mock-broker listening on ${broker.url}`);
