@@ -31,10 +31,11 @@ export async function publishRequest(
   topic: string,
   requestId: string,
   message: string,
+  conversationKey = "c1",
 ): Promise<void> {
   await control(`/topics/${encodeURIComponent(topic)}/publish`, {
     type: "openclaw.request",
-    payload: { request_id: requestId, conversation_key: "c1", message },
+    payload: { request_id: requestId, conversation_key: conversationKey, message },
   });
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,8 @@ let llm: MockLlm;
 let broker: MockBroker;
 let code: string;
 const home = mkdtempSync(path.join(os.tmpdir(), "agentrux-home-"));
+const refusedHome = mkdtempSync(path.join(os.tmpdir(), "agentrux-refused-"));
+const UNKNOWN_CODE = "ac_never-issued-0123456789abcdef";
 
 beforeAll(async () => {
   llm = await startMockLlm({ name: "llm-agentrux" });
@@ -22,6 +24,8 @@ beforeAll(async () => {
   code = broker.agentrux.book.issueCode(script.id, 1);
   mkdirSync(path.join(home, ".agentrux"), { mode: 0o700 });
   writeFileSync(path.join(home, ".agentrux/BOOTSTRAP.md"), `${code}\n`, { mode: 0o600 });
+  mkdirSync(path.join(refusedHome, ".agentrux"), { mode: 0o700 });
+  writeFileSync(path.join(refusedHome, ".agentrux/BOOTSTRAP.md"), `${UNKNOWN_CODE}\n`, { mode: 0o600 });
 });
 afterAll(async () => {
   await broker?.close();
@@ -40,7 +44,18 @@ const gateways = useGateways(() => [
         agentId: "main",
         baseUrl: broker.url,
         pollIntervalMs: 2000,
+        maxConcurrency: 2,
+        subagentTimeoutMs: 30_000,
       },
+    },
+  },
+  {
+    // Given a code the broker never issued: refused (404), set aside, and the gateway runs on.
+    name: "refused",
+    llmBaseUrl: llm.url,
+    env: { HOME: refusedHome },
+    extensions: {
+      [ID]: { commandTopicId: "cmd", resultTopicId: "res", agentId: "main", baseUrl: broker.url },
     },
   },
 ]);
@@ -53,7 +68,8 @@ interface Status {
 }
 
 const control = () => httpControl(broker.url);
-const publish = (requestId: string, message: string) => publishRequest(control(), "cmd", requestId, message);
+const publish = (requestId: string, message: string, conversationKey?: string) =>
+  publishRequest(control(), "cmd", requestId, message, conversationKey);
 const answerTo = (requestId: string, ms?: number) => awaitResponse(control(), "res", requestId, ms);
 
 describe("AgenTrux in a real gateway", () => {
@@ -68,7 +84,7 @@ describe("AgenTrux in a real gateway", () => {
   it("answers a published request on the result topic with the same request id", async () => {
     await publish("req-1", "hello from an outside client");
     const p = await answerTo("req-1");
-    expect(p).toMatchObject({ request_id: "req-1", status: "completed" });
+    expect(p, p.message).toMatchObject({ request_id: "req-1", status: "completed" });
     expect(p.message).toContain("hello from an outside client");
     expect(llm.requests.at(-1)?.lastUserText).toContain("BEGIN AGENTRUX MESSAGE");
   });
@@ -90,4 +106,62 @@ describe("AgenTrux in a real gateway", () => {
     const s = await g.call<Status>(`${ID}.status`);
     expect(s.counters?.deduplicated).toBeGreaterThanOrEqual(1);
   });
+
+  it("handles two requests at a time (maxConcurrency 2), each answered once", async () => {
+    llm.setBehavior({ latencyMs: 3000 });
+    try {
+      const from = llm.requests.length;
+      const ids = ["par-1", "par-2", "par-3", "par-4"];
+      // One conversation each: the gateway runs one turn at a time per session.
+      for (const id of ids) await publish(id, `parallel ${id}`, `conv-${id}`);
+      for (const id of ids) expect((await answerTo(id, 90_000)).status).toBe("completed");
+      const starts = llm.requests
+        .slice(from)
+        .filter((r) => r.lastUserText.includes("parallel par-"))
+        .map((r) => r.at)
+        .sort((a, b) => a - b);
+      expect(starts).toHaveLength(4);
+      const [a = 0, b = 0, c = 0] = starts;
+      // The first two turns overlapped; the third waited for one of them to finish.
+      expect(b - a).toBeLessThan(3000);
+      expect(c - a).toBeGreaterThanOrEqual(3000);
+      const all = (await responses(control(), "res")).map((p) => p.request_id);
+      for (const id of ids) expect(all.filter((x) => x === id)).toHaveLength(1);
+    } finally {
+      llm.setBehavior({});
+    }
+  });
+
+  it("keeps running with the channel off and says why when the broker refuses the code", async () => {
+    const g = gateways.byName("refused");
+    const s = await g.call<Status & { reason?: string }>(`${ID}.status`);
+    expect(s.state).toBe("degraded");
+    expect(s.reason).toMatch(
+      /^AgenTrux refused the activation code \(invalid_code\); it was set aside as BOOTSTRAP\.md\.failed-\d{8}-\d{6}; put a new activation code/,
+    );
+    const files = readdirSync(path.join(refusedHome, ".agentrux"));
+    expect(files.some((f) => /^BOOTSTRAP\.md\.failed-\d{8}-\d{6}\.json$/.test(f))).toBe(true);
+    expect(files).not.toContain("credentials.json");
+    expect(files).not.toContain("BOOTSTRAP.md");
+    for (const f of [g.configPath, g.logFile, g.outFile])
+      expect(readFileSync(f, "utf8")).not.toContain(UNKNOWN_CODE);
+    // The gateway itself is fine: an agent turn still runs.
+    const res = await g.post("/v1/chat/completions", {
+      model: "openclaw/main",
+      messages: [{ role: "user", content: "still here" }],
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it("answers failed, naming subagentTimeoutMs, when the agent takes too long", async () => {
+    llm.setBehavior({ latencyMs: 40_000 });
+    try {
+      await publish("slow-1", "take your time");
+      const p = await answerTo("slow-1", 90_000);
+      expect(p).toMatchObject({ request_id: "slow-1", status: "failed" });
+      expect(p.message).toBe("the agent did not answer within 30000 ms (subagentTimeoutMs)");
+    } finally {
+      llm.setBehavior({});
+    }
+  }, 150_000);
 });

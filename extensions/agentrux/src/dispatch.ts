@@ -48,6 +48,8 @@ export interface DispatchDeps {
   timeoutMs: number;
   gateway: () => { url: string; token: string | undefined };
   publish: (topic: string, e: { type: string; payload: unknown; correlation_id?: string }) => Promise<string>;
+  /** Aborted when the service stops: the turn is abandoned unanswered, to be redone on the next start. */
+  signal?: AbortSignal;
 }
 
 async function agentTurn(d: DispatchDeps, content: string, user: string): Promise<string> {
@@ -59,7 +61,9 @@ async function agentTurn(d: DispatchDeps, content: string, user: string): Promis
       ...(gw.token ? { authorization: `Bearer ${gw.token}` } : {}),
     },
     body: JSON.stringify({ model: `openclaw/${d.agentId}`, messages: [{ role: "user", content }], user }),
-    signal: AbortSignal.timeout(d.timeoutMs),
+    signal: d.signal
+      ? AbortSignal.any([d.signal, AbortSignal.timeout(d.timeoutMs)])
+      : AbortSignal.timeout(d.timeoutMs),
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`the agent turn failed with ${res.status}: ${text.slice(0, 300)}`);
@@ -94,8 +98,12 @@ export async function dispatchRequest(ev: TopicEvent, d: DispatchDeps): Promise<
         `agentrux:${conversationKey}`,
       );
     } catch (err) {
+      if (d.signal?.aborted) throw err;
       status = "failed";
-      message = errorMessage(err);
+      message =
+        (err as Error).name === "TimeoutError"
+          ? `the agent did not answer within ${d.timeoutMs} ms (subagentTimeoutMs)`
+          : errorMessage(err);
     }
   }
   await d.publish(d.resultTopic, {

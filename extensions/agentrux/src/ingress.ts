@@ -1,21 +1,27 @@
 import path from "node:path";
-import { BoundedSet, readJsonFile, singleFlight, writeJsonAtomic } from "@openclaw-bundle/shared";
+import { BoundedSet, errorMessage, readJsonFile, writeJsonAtomic } from "@openclaw-bundle/shared";
 import { z } from "zod";
 import type { TopicEvent } from "./client.ts";
 
 /**
  * Pull ingress (EXTERNAL-APIS.md section 1): events are fetched from a per-topic waterline kept in
- * `~/.agentrux/waterline.json` (0600, atomic), in order, one drain at a time however many SSE
- * hints and poller ticks ask for one. The first start fast-forwards to the newest event. Each
- * event is dispatched once: duplicates by `event_id` (transport) and by `request_id`
- * (application) are dropped, and the request ids survive a restart in `dedup.json`, covering the
- * window where a crash falls between a dispatch and the waterline save.
+ * `~/.agentrux/waterline.json` (0600, atomic), in order, by one reader however many SSE hints and
+ * poller ticks ask for a drain (a hint during a drain buys exactly one more pass, so none is
+ * lost). The first start fast-forwards to the newest event. Up to `maxConcurrency` requests are
+ * handled at once; the waterline only passes an event once it and everything before it is done.
+ * Each event is dispatched once: duplicates by `event_id` (transport) and by `request_id`
+ * (application) are dropped. `dedup.json` keeps the recent request ids and the ones still being
+ * handled: after a crash or a stop mid-turn, those are dispatched again on the next start
+ * (re-read, since the waterline stayed before them), and the others are never answered twice.
  */
 
 export const PAGE = 20;
 export const REQUEST_ID_MEMORY = 2048;
 const waterlineSchema = z.record(z.string(), z.number().int().min(0));
-const dedupSchema = z.object({ requestIds: z.array(z.string().max(256)).max(REQUEST_ID_MEMORY) });
+const dedupSchema = z.object({
+  requestIds: z.array(z.string().max(300)).max(REQUEST_ID_MEMORY),
+  inflight: z.array(z.string().max(300)).max(REQUEST_ID_MEMORY).default([]),
+});
 
 export interface IngressCounters {
   received: number;
@@ -30,6 +36,8 @@ export interface IngressOptions {
   read: (topic: string, after: number, limit: number) => Promise<TopicEvent[]>;
   /** Handles one event; a throw counts as failed and the event is not retried (answered as failed upstream). */
   dispatch: (ev: TopicEvent) => Promise<void>;
+  /** Events handled at once (default 1: strictly in order). */
+  maxConcurrency?: number;
 }
 
 export function requestIdOf(ev: TopicEvent): string | undefined {
@@ -37,23 +45,45 @@ export function requestIdOf(ev: TopicEvent): string | undefined {
   return typeof p?.request_id === "string" && p.request_id.length <= 256 ? p.request_id : undefined;
 }
 
+/** The key an event is remembered by: its request id, or its event id when it has none. */
+const keyOf = (ev: TopicEvent) => requestIdOf(ev) ?? `event:${ev.event_id}`;
+
 export class Ingress {
   readonly counters: IngressCounters = { received: 0, dispatched: 0, deduplicated: 0, failed: 0 };
   readonly #o: IngressOptions;
+  readonly #max: number;
   readonly #events = new BoundedSet<string>(REQUEST_ID_MEMORY);
   readonly #requests = new BoundedSet<string>(REQUEST_ID_MEMORY);
   readonly #recent: string[] = [];
+  /** Keys being handled now (persisted), and keys a previous run left unfinished. */
+  readonly #inflight = new Set<string>();
+  readonly #interrupted = new Set<string>();
+  /** Sequence numbers being handled; the waterline stays below the smallest. */
+  readonly #pending = new Set<number>();
+  readonly #running = new Set<Promise<void>>();
   #waterline: number | undefined;
+  /** Highest sequence number read and scheduled (in memory; ahead of the waterline while busy). */
+  #cursor = 0;
   #loaded = false;
-  readonly drain: () => Promise<void>;
+  #drainP: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  #writes: Promise<void> = Promise.resolve();
+  /** The last failure to save the waterline or dedup file (the next save retries). */
+  saveError: string | undefined;
 
   constructor(o: IngressOptions) {
     this.#o = o;
-    this.drain = singleFlight(() => this.#drain());
+    this.#max = Math.max(1, o.maxConcurrency ?? 1);
   }
 
   get waterline(): number | undefined {
     return this.#waterline;
+  }
+
+  /** Requests being handled right now. */
+  get active(): number {
+    return this.#pending.size;
   }
 
   get #waterlineFile(): string {
@@ -64,29 +94,83 @@ export class Ingress {
     return path.join(this.#o.dir, "dedup.json");
   }
 
+  /** One reader at a time; a call while it runs makes it read once more before it ends. */
+  drain(): Promise<void> {
+    if (this.#drainP) {
+      this.#again = true;
+      return this.#drainP;
+    }
+    this.#drainP = (async () => {
+      try {
+        do {
+          this.#again = false;
+          await this.#drain();
+        } while (this.#again);
+      } finally {
+        this.#drainP = undefined;
+      }
+    })();
+    return this.#drainP;
+  }
+
+  /**
+   * Reads nothing more. A dispatch that fails from now on (its turn aborted by the stop) stays
+   * in flight on disk, to be dispatched again on the next start.
+   */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Resolves when every dispatched event is handled and its waterline saved. */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+    await this.#writes;
+  }
+
   async #load(): Promise<void> {
     if (this.#loaded) return;
     const w = waterlineSchema.safeParse((await readJsonFile(this.#waterlineFile)) ?? {});
     this.#waterline = w.success ? w.data[this.#o.topic] : undefined;
+    this.#cursor = this.#waterline ?? 0;
     const d = dedupSchema.safeParse((await readJsonFile(this.#dedupFile)) ?? { requestIds: [] });
     for (const id of d.success ? d.data.requestIds : []) this.#remember(id);
+    for (const id of d.success ? d.data.inflight : []) this.#interrupted.add(id);
     this.#loaded = true;
   }
 
-  #remember(requestId: string): void {
-    if (!this.#requests.add(requestId)) return;
-    this.#recent.push(requestId);
+  #remember(key: string): void {
+    if (!this.#requests.add(key)) return;
+    this.#recent.push(key);
     if (this.#recent.length > REQUEST_ID_MEMORY) this.#recent.shift();
   }
 
-  async #save(seq: number): Promise<void> {
-    const all = waterlineSchema.safeParse((await readJsonFile(this.#waterlineFile)) ?? {});
-    await writeJsonAtomic(
-      this.#waterlineFile,
-      { ...(all.success ? all.data : {}), [this.#o.topic]: seq },
-      { mode: 0o600 },
-    );
-    this.#waterline = seq;
+  /** Queued so that files are written in the order their states were reached. */
+  #persist(): Promise<void> {
+    this.#writes = this.#writes.then(async () => {
+      this.saveError = undefined;
+      await writeJsonAtomic(
+        this.#dedupFile,
+        { requestIds: this.#recent, inflight: [...this.#inflight] },
+        { mode: 0o600 },
+      );
+      const done = this.#pending.size > 0 ? Math.min(...this.#pending) - 1 : this.#cursor;
+      if (this.#waterline !== undefined && done <= this.#waterline) return;
+      const all = waterlineSchema.safeParse((await readJsonFile(this.#waterlineFile)) ?? {});
+      await writeJsonAtomic(
+        this.#waterlineFile,
+        { ...(all.success ? all.data : {}), [this.#o.topic]: done },
+        { mode: 0o600 },
+      );
+      this.#waterline = done;
+    });
+    this.#writes = this.#writes.catch((err) => {
+      this.saveError = errorMessage(err);
+    });
+    return this.#writes;
+  }
+
+  async #slot(): Promise<void> {
+    while (this.#running.size >= this.#max) await Promise.race(this.#running);
   }
 
   async #drain(): Promise<void> {
@@ -99,32 +183,51 @@ export class Ingress {
         if (page.length === 0) break;
         after = page[page.length - 1]?.sequence_no ?? after;
       }
-      await this.#save(after);
+      this.#cursor = after;
+      await this.#persist();
       return;
     }
-    for (;;) {
-      const page = await this.#o.read(this.#o.topic, this.#waterline, PAGE);
+    while (!this.#stopped) {
+      const page = await this.#o.read(this.#o.topic, this.#cursor, PAGE);
       if (page.length === 0) return;
       for (const ev of page) {
+        if (this.#stopped) return;
+        if (ev.sequence_no <= this.#cursor) continue; // a page that overlaps what is scheduled
         this.counters.received++;
-        const rid = requestIdOf(ev);
-        if (!this.#events.add(ev.event_id) || (rid !== undefined && this.#requests.has(rid))) {
+        const key = keyOf(ev);
+        const retry = this.#interrupted.delete(key);
+        if (!this.#events.add(ev.event_id) || (!retry && this.#requests.has(key))) {
           this.counters.deduplicated++;
-        } else {
-          if (rid !== undefined) {
-            // Remembered before dispatch: a crash mid-dispatch never answers a request twice.
-            this.#remember(rid);
-            await writeJsonAtomic(this.#dedupFile, { requestIds: this.#recent }, { mode: 0o600 });
-          }
-          try {
-            await this.#o.dispatch(ev);
-            this.counters.dispatched++;
-          } catch {
-            this.counters.failed++;
-          }
+          this.#cursor = ev.sequence_no;
+          continue;
         }
-        await this.#save(ev.sequence_no);
+        await this.#slot();
+        if (this.#stopped) return;
+        this.#remember(key);
+        this.#inflight.add(key);
+        this.#pending.add(ev.sequence_no);
+        this.#cursor = ev.sequence_no;
+        // Remembered before dispatch: a request is never answered twice.
+        await this.#persist();
+        const run = this.#o
+          .dispatch(ev)
+          .then(
+            () => true,
+            () => false,
+          )
+          .then((ok) => {
+            if (!ok && this.#stopped) return; // interrupted: left for the next start
+            if (ok) this.counters.dispatched++;
+            else this.counters.failed++;
+            this.#inflight.delete(key);
+            this.#pending.delete(ev.sequence_no);
+            return this.#persist();
+          })
+          .finally(() => this.#running.delete(run));
+        this.#running.add(run);
       }
+      // Events skipped as duplicates move the waterline too.
+      if (this.#pending.size === 0) await this.#persist();
     }
   }
 }

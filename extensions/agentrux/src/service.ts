@@ -13,6 +13,9 @@ import { Ingress } from "./ingress.ts";
  * with backoff) and a safety poller; each request answered on the result topic.
  */
 
+/** How long a stop waits for aborted turns to unwind and the last state to be saved. */
+const STOP_GRACE_MS = 3000;
+
 export type Config = AgentruxConfig & { commandTopicId: string; resultTopicId: string; agentId: string };
 
 export class AgentruxService {
@@ -45,6 +48,11 @@ export class AgentruxService {
 
   async start(): Promise<void> {
     this.#abort = new AbortController();
+    if (!(await this.#activate())) void this.#retryActivation();
+  }
+
+  /** Runs the ritual; true when the ingress is up (credentials present or just obtained). */
+  async #activate(): Promise<boolean> {
     this.activation = await runActivation(this.#dir, {
       activate: (code) => postActivate(this.#c.baseUrl, code),
     });
@@ -55,10 +63,30 @@ export class AgentruxService {
     try {
       creds = JSON.parse(await fs.readFile(path.join(this.#dir, "credentials.json"), "utf8"));
     } catch {
-      this.lastError =
-        "no AgenTrux credentials: put an activation code in ~/.agentrux/BOOTSTRAP.md (AGENTRUX_ACTIVATION_CODE)";
-      return;
+      this.lastError = noCredentialsReason(this.activation);
+      return false;
     }
+    this.lastError = undefined;
+    await this.#startIngress(creds);
+    return true;
+  }
+
+  /** A broker that did not answer (5xx, network) gets the code again later, not only at the next start. */
+  async #retryActivation(): Promise<void> {
+    const backoff = new Backoff({ initialMs: 5000, maxMs: 300_000 });
+    const signal = this.#abort.signal;
+    while (this.activation?.state === "retry-later" && !signal.aborted) {
+      try {
+        await sleep(backoff.next(), signal);
+        if (await this.#activate()) return;
+      } catch (err) {
+        if (signal.aborted) return;
+        this.lastError = errorMessage(err);
+      }
+    }
+  }
+
+  async #startIngress(creds: { script_id: string; client_secret: string }): Promise<void> {
     const client = new AgentruxClient({
       baseUrl: this.#c.baseUrl,
       scriptId: creds.script_id,
@@ -67,6 +95,7 @@ export class AgentruxService {
     const ingress = new Ingress({
       dir: this.#dir,
       topic: this.#c.commandTopicId,
+      maxConcurrency: this.#c.maxConcurrency,
       read: (t, after, limit) => client.read(t, after, limit),
       dispatch: (ev) =>
         dispatchRequest(ev, {
@@ -75,6 +104,7 @@ export class AgentruxService {
           timeoutMs: this.#c.subagentTimeoutMs,
           gateway: this.#gateway,
           publish: (t, e) => client.publish(t, e),
+          signal: this.#abort.signal,
         }),
     });
     this.ingress = ingress;
@@ -122,8 +152,29 @@ export class AgentruxService {
     this.sse = "off";
   }
 
+  /**
+   * Stops reading and abandons the turns in progress; they stay recorded as in flight and are
+   * handled again on the next start (their events are still past the waterline).
+   */
   async stop(): Promise<void> {
+    this.ingress?.stop();
     this.#abort.abort();
     await this.#poller?.stop();
+    await Promise.race([this.ingress?.idle(), sleep(STOP_GRACE_MS)]);
+  }
+}
+
+/** Why there are no credentials, and what the user does about it; never the code itself. */
+function noCredentialsReason(a: Outcome): string {
+  const fix = "put a new activation code in ~/.agentrux/BOOTSTRAP.md (AGENTRUX_ACTIVATION_CODE)";
+  switch (a.state) {
+    case "failed":
+      return `AgenTrux refused the activation code (${a.reason}); it was set aside as ${path.basename(a.file)}; ${fix}`;
+    case "retry-later":
+      return `AgenTrux activation did not complete (${a.detail}); the code is kept and tried again on the next start`;
+    case "inflight-present":
+      return "an earlier activation was interrupted (BOOTSTRAP.md.inflight is left alone: the code may have been spent); check the AgenTrux console, then remove the file or issue a new code";
+    default:
+      return `no AgenTrux credentials: ${fix}`;
   }
 }

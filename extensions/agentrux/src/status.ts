@@ -51,6 +51,9 @@ export function agentruxStatus(
     activation,
     sse: live.sse,
     waterline: live.ingress?.waterline,
+    active: live.ingress?.active,
+    maxConcurrency: c.maxConcurrency,
     counters: live.ingress?.counters,
+    ...(live.ingress?.saveError ? { saveError: live.ingress.saveError } : {}),
   };
 }
