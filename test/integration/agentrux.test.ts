@@ -2,7 +2,13 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { awaitResponse, httpControl, publishRequest, responses } from "../harness/agentrux.ts";
+import {
+  awaitResponse,
+  httpControl,
+  publishRequest,
+  type ResponsePayload,
+  responses,
+} from "../harness/agentrux.ts";
 import { useGateways } from "../harness/vitest-hooks.ts";
 import { type MockBroker, startBrokerWithScript } from "../mocks/broker/server.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
@@ -48,6 +54,8 @@ const gateways = useGateways(() => [
         subagentTimeoutMs: 30_000,
       },
     },
+    // The mock LLM calls a tool only when the request offers it by name: no Tool Search catalog.
+    extra: { tools: { toolSearch: false } },
   },
   {
     // Given a code the broker never issued: refused (404), set aside, and the gateway runs on.
@@ -151,6 +159,43 @@ describe("AgenTrux in a real gateway", () => {
       messages: [{ role: "user", content: "still here" }],
     });
     expect(res.status).toBe(200);
+  });
+
+  it("inlines a small text attachment, attaches what agentrux_upload stored in the turn, and holds exec to execPolicy", async () => {
+    const obj = broker.agentrux.book.newPayload("cmd", {
+      content_type: "text/plain",
+      filename: "notes.txt",
+      size: 13,
+    });
+    obj.bytes = Buffer.from("INLINE-MARKER");
+    await control()("/topics/cmd/publish", {
+      type: "openclaw.request",
+      payload: {
+        request_id: "att-1",
+        conversation_key: "att",
+        message: "read the notes",
+        attachments: [{ name: "notes.txt", object_id: obj.object_id, content_type: "text/plain" }],
+      },
+    });
+    expect((await answerTo("att-1")).status).toBe("completed");
+    const seen = llm.requests.find((r) => r.lastUserText.includes("read the notes"));
+    expect(seen?.lastUserText).toContain("Attachment notes.txt (text/plain):\nINLINE-MARKER");
+
+    await publish(
+      "up-1",
+      'MOCK_TOOL_CALL agentrux_upload {"content":"the report","filename":"report.txt"}',
+      "up",
+    );
+    const up = (await answerTo("up-1")) as ResponsePayload & {
+      attachments?: Array<{ name: string; size: number; download_url: string }>;
+    };
+    expect(up.status, up.message).toBe("completed");
+    expect(up.attachments).toEqual([expect.objectContaining({ name: "report.txt", size: 10 })]);
+    expect(await (await fetch(up.attachments?.[0]?.download_url ?? "")).text()).toBe("the report");
+
+    await publish("ex-1", 'MOCK_TOOL_CALL exec {"command":"touch /tmp/agentrux-exec-probe"}', "ex");
+    const ex = await answerTo("ex-1");
+    expect(ex.message).toContain("AgenTrux execPolicy: exec is off for requests from AgenTrux");
   });
 
   it("answers failed, naming subagentTimeoutMs, when the agent takes too long", async () => {

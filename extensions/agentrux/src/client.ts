@@ -170,16 +170,60 @@ export class AgentruxClient {
     return r.event_id;
   }
 
-  async read(topic: string, after: number, limit = 20): Promise<TopicEvent[]> {
+  async read(topic: string, after: number, limit = 20, type?: string): Promise<TopicEvent[]> {
+    const filter = type ? `&type=${encodeURIComponent(type)}` : "";
     const r = page.safeParse(
       await this.call(
         "GET",
-        `/topics/${encodeURIComponent(topic)}/events?after_sequence_no=${after}&limit=${limit}`,
+        `/topics/${encodeURIComponent(topic)}/events?after_sequence_no=${after}&limit=${limit}${filter}`,
       ),
     );
     if (!r.success) throw agentruxError("BAD_RESPONSE", `events page of ${topic} did not match the contract`);
     return r.data.items;
   }
+}
+
+/** Presigned URL of an object on a topic. */
+export async function downloadUrl(client: AgentruxClient, topic: string, objectId: string): Promise<string> {
+  const r = (await client.call(
+    "GET",
+    `/topics/${encodeURIComponent(topic)}/payloads/${encodeURIComponent(objectId)}`,
+  )) as { download_url?: unknown };
+  if (typeof r?.download_url !== "string")
+    throw agentruxError("BAD_RESPONSE", "payload lookup answered without a download_url");
+  return r.download_url;
+}
+
+export interface Uploaded {
+  object_id: string;
+  download_url: string;
+}
+
+/** Registers the object on the topic, then PUTs the bytes to the presigned upload URL. */
+export async function uploadObject(
+  client: AgentruxClient,
+  topic: string,
+  bytes: Uint8Array,
+  filename: string,
+  contentType: string,
+): Promise<Uploaded> {
+  const r = (await client.call("POST", `/topics/${encodeURIComponent(topic)}/payloads`, {
+    content_type: contentType,
+    filename,
+    size: bytes.byteLength,
+  })) as { object_id?: unknown; upload_url?: unknown; download_url?: unknown };
+  if (typeof r?.object_id !== "string" || typeof r.upload_url !== "string")
+    throw agentruxError("BAD_RESPONSE", "payload registration answered without object_id and upload_url");
+  const put = await fetch(r.upload_url, {
+    method: "PUT",
+    headers: { "content-type": contentType },
+    body: bytes,
+    signal: AbortSignal.timeout(120_000),
+  });
+  if (!put.ok) throw agentruxError("REQUEST", `upload of ${filename} answered ${put.status}`);
+  const url =
+    typeof r.download_url === "string" ? r.download_url : await downloadUrl(client, topic, r.object_id);
+  return { object_id: r.object_id, download_url: url };
 }
 
 export const isAgentruxError = (err: unknown, code?: string) =>

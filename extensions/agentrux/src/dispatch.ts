@@ -1,5 +1,6 @@
 import { errorMessage } from "@openclaw-bundle/shared";
 import { z } from "zod";
+import type { InboundAttachment, Outbox } from "./attachments.ts";
 import type { TopicEvent } from "./client.ts";
 
 /**
@@ -50,6 +51,10 @@ export interface DispatchDeps {
   publish: (topic: string, e: { type: string; payload: unknown; correlation_id?: string }) => Promise<string>;
   /** Aborted when the service stops: the turn is abandoned unanswered, to be redone on the next start. */
   signal?: AbortSignal;
+  /** Inbound attachments as text for the agent (inlined or linked). */
+  describeAttachments?: (a: InboundAttachment[]) => Promise<string>;
+  /** Where agentrux_upload leaves the files this turn attaches to its answer. */
+  outbox?: Outbox;
 }
 
 async function agentTurn(d: DispatchDeps, content: string, user: string): Promise<string> {
@@ -88,10 +93,14 @@ export async function dispatchRequest(ev: TopicEvent, d: DispatchDeps): Promise<
       ? "the request had no message or text"
       : `malformed request payload: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`;
   } else {
-    const withFiles = p.attachments?.length
-      ? `${text}\n\nAttachments: ${p.attachments.map((a) => `${a.name} (${a.content_type})`).join(", ")}`
-      : text;
+    d.outbox?.take(conversationKey); // nothing left over from an interrupted turn
     try {
+      const files = p.attachments?.length
+        ? d.describeAttachments
+          ? await d.describeAttachments(p.attachments)
+          : `Attachments: ${p.attachments.map((a) => `${a.name} (${a.content_type})`).join(", ")}`
+        : "";
+      const withFiles = files ? `${text}\n\n${files}` : text;
       message = await agentTurn(
         d,
         wrapInbound(withFiles, `conversation ${conversationKey}`),
@@ -106,9 +115,16 @@ export async function dispatchRequest(ev: TopicEvent, d: DispatchDeps): Promise<
           : errorMessage(err);
     }
   }
+  const attachments = d.outbox?.take(conversationKey) ?? [];
   await d.publish(d.resultTopic, {
     type: RESPONSE_TYPE,
-    payload: { request_id: requestId, conversation_key: conversationKey, status, message },
+    payload: {
+      request_id: requestId,
+      conversation_key: conversationKey,
+      status,
+      message,
+      ...(attachments.length ? { attachments } : {}),
+    },
     correlation_id: ev.correlation_id ?? undefined,
   });
 }

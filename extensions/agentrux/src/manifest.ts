@@ -1,4 +1,5 @@
 import { agentruxConfig } from "./config-schema.ts";
+import { TOOL_NAMES } from "./tool-names.ts";
 
 /** One source for the entry and the generated openclaw.plugin.json. */
 export const MANIFEST = {
@@ -6,4 +7,5 @@ export const MANIFEST = {
   name: "AgenTrux",
   description: "AgenTrux pub/sub channel: commands in, results out",
   config: agentruxConfig,
+  tools: TOOL_NAMES,
 } as const;

@@ -1,8 +1,16 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Backoff, errorMessage, type Logger, Periodic, sleep } from "@openclaw-bundle/shared";
+import {
+  Backoff,
+  errorMessage,
+  type Logger,
+  Periodic,
+  sleep,
+  writeFileAtomic,
+} from "@openclaw-bundle/shared";
 import { type Outcome, postActivate, runActivation } from "./activation.ts";
+import { describeInbound, Outbox } from "./attachments.ts";
 import { AgentruxClient } from "./client.ts";
 import type { AgentruxConfig } from "./config-schema.ts";
 import { dispatchRequest } from "./dispatch.ts";
@@ -16,6 +24,12 @@ import { Ingress } from "./ingress.ts";
 /** How long a stop waits for aborted turns to unwind and the last state to be saved. */
 const STOP_GRACE_MS = 3000;
 
+const exists = (f: string) =>
+  fs.access(f).then(
+    () => true,
+    () => false,
+  );
+
 export type Config = AgentruxConfig & { commandTopicId: string; resultTopicId: string; agentId: string };
 
 export class AgentruxService {
@@ -23,6 +37,10 @@ export class AgentruxService {
   sse: "connecting" | "open" | "down" | "off" = "off";
   lastError: string | undefined;
   ingress: Ingress | undefined;
+  /** The API client once credentials exist (the tools use it too). */
+  client: AgentruxClient | undefined;
+  credentials: { script_id: string; client_secret: string } | undefined;
+  readonly outbox = new Outbox();
   readonly #c: Config;
   readonly #log: Logger;
   readonly #gateway: () => { url: string; token: string | undefined };
@@ -49,6 +67,19 @@ export class AgentruxService {
   async start(): Promise<void> {
     this.#abort = new AbortController();
     if (!(await this.#activate())) void this.#retryActivation();
+  }
+
+  /**
+   * agentrux_activate: hands a code to the same file ritual a start uses (BOOTSTRAP.md, 0600) and
+   * runs it now. Refuses when credentials exist, as the ritual would quarantine the code.
+   */
+  async activateWith(code: string): Promise<Outcome> {
+    if (this.running || (await exists(path.join(this.#dir, "credentials.json"))))
+      return { state: "credentials-present" };
+    await fs.mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path.join(this.#dir, "BOOTSTRAP.md"), `${code}\n`, { mode: 0o600 });
+    await this.#activate();
+    return this.activation ?? { state: "no-bootstrap" };
   }
 
   /** Runs the ritual; true when the ingress is up (credentials present or just obtained). */
@@ -105,9 +136,13 @@ export class AgentruxService {
           gateway: this.#gateway,
           publish: (t, e) => client.publish(t, e),
           signal: this.#abort.signal,
+          describeAttachments: (a) => describeInbound(client, this.#c.commandTopicId, a),
+          outbox: this.outbox,
         }),
     });
     this.ingress = ingress;
+    this.client = client;
+    this.credentials = creds;
     const drain = () =>
       ingress.drain().catch((err) => {
         this.lastError = errorMessage(err);

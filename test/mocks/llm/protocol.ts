@@ -40,13 +40,18 @@ const INTERNAL_CONTEXT =
   /<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>[\s\S]*?(<<<END_OPENCLAW_INTERNAL_CONTEXT>>>|$)/g;
 
 /** What the user said last: the newest user message with text outside OpenClaw's context blocks. */
-export function lastUserText(messages: ChatMessage[]): string {
+/** Index of the last user message with words of its own (not only host-added context), or -1. */
+function lastUserIndex(messages: ChatMessage[]): number {
   for (let i = messages.length - 1; i >= 0; i--) {
     if (messages[i]?.role !== "user") continue;
-    const text = contentText(messages[i]?.content).replace(INTERNAL_CONTEXT, "").trim();
-    if (text) return text;
+    if (contentText(messages[i]?.content).replace(INTERNAL_CONTEXT, "").trim()) return i;
   }
-  return "";
+  return -1;
+}
+
+export function lastUserText(messages: ChatMessage[]): string {
+  const i = lastUserIndex(messages);
+  return i < 0 ? "" : contentText(messages[i]?.content).replace(INTERNAL_CONTEXT, "").trim();
 }
 
 export function countWords(text: string): number {
@@ -67,10 +72,12 @@ export function buildReply(
   messages: ChatMessage[],
   toolNames: string[],
 ): Reply {
-  const last = messages[messages.length - 1];
-  if (last?.role === "tool") {
+  // A tool result since the last user message is answered, not acted on again: hosts may add
+  // messages of their own after it, and calling the tool again would loop.
+  const result = messages.slice(lastUserIndex(messages) + 1).findLast((m) => m.role === "tool");
+  if (result) {
     return {
-      text: `[${name}] ${model} tool result: ${contentText(last.content).trim()}`,
+      text: `[${name}] ${model} tool result: ${contentText(result.content).trim()}`,
       finishReason: "stop",
     };
   }
