@@ -17,6 +17,8 @@ interface ManifestSource {
   tools?: readonly string[];
   /** Root CLI commands the plugin registers (manifest `cliCommands`). */
   cliCommands?: ReadonlyArray<{ name: string; description: string; hasSubcommands: boolean }>;
+  /** Channels the plugin owns (manifest `channels`, with an empty `channels.<id>` section schema). */
+  channels?: readonly string[];
 }
 
 /** Extension folder -> its manifest source. The zod schema is the one source of the JSON Schema. */
@@ -38,6 +40,25 @@ export function renderManifest(src: ManifestSource, version: string): string {
     configSchema: src.config.jsonSchema(),
     ...(src.tools?.length ? { contracts: { tools: [...src.tools] } } : {}),
     ...(src.cliCommands?.length ? { cliCommands: src.cliCommands.map((c) => ({ ...c })) } : {}),
+    // The channel's settings live in the plugin config (the env contract writes them there); the
+    // `channels.<id>` section only takes the host's own per-channel switches.
+    ...(src.channels?.length
+      ? {
+          channels: [...src.channels],
+          channelConfigs: Object.fromEntries(
+            src.channels.map((id) => [
+              id,
+              {
+                schema: {
+                  type: "object",
+                  properties: { enabled: { type: "boolean" } },
+                  additionalProperties: false,
+                },
+              },
+            ]),
+          ),
+        }
+      : {}),
   };
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }

@@ -1,17 +1,13 @@
-import { announceStatusService, createLogger, registerStatusMethod } from "@openclaw-bundle/shared";
-import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
+import { createLogger } from "@openclaw-bundle/shared";
+import { defineChannelPluginEntry } from "openclaw/plugin-sdk/channel-core";
+import { createChannelPlugin } from "./src/channel.ts";
 import { MANIFEST } from "./src/manifest.ts";
-import { agentRegistryStatus, PLUGIN_ID, resolveAgentRegistry } from "./src/status.ts";
+import { registerAgentRegistry } from "./src/plugin.ts";
 
-export default definePluginEntry({
+export default defineChannelPluginEntry({
   id: MANIFEST.id,
   name: MANIFEST.name,
   description: MANIFEST.description,
-  register(api) {
-    const logger = createLogger({ extension: PLUGIN_ID, sink: api.logger });
-    const resolved = resolveAgentRegistry(api.pluginConfig);
-    const status = () => agentRegistryStatus(resolved);
-    registerStatusMethod(api, PLUGIN_ID, status);
-    api.registerService(announceStatusService(PLUGIN_ID, logger, status));
-  },
+  plugin: createChannelPlugin(createLogger({ extension: MANIFEST.id })),
+  registerFull: registerAgentRegistry,
 });

@@ -36,6 +36,7 @@ export const MANAGED_CONFIG_KEYS: Record<ExtensionId, string[]> = {
     "pilot.port",
     "pilot.publicIp",
     "pilot.registry",
+    "pilot.binDir",
   ],
   "auth-manager-lease-telemetry": [
     "baseUrl",

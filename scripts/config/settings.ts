@@ -178,7 +178,14 @@ function registry(r: EnvReader, host: string): { ext: ExtensionSettings; pilot?:
     hostname: host,
     installationId: r.string("INSTALLATION_ID", { max: 256 }) ?? host,
     capabilities: r.list("AGENT_CAPABILITIES", 20),
-    pilot: pilot ? { port: pilot.port, publicIp, registry: pilotRegistry } : undefined,
+    pilot: pilot
+      ? {
+          port: pilot.port,
+          publicIp,
+          registry: pilotRegistry,
+          binDir: r.string("PILOT_BIN_DIR", { max: 1024 }),
+        }
+      : undefined,
   };
   return { ext: { enabled: true, config }, pilot };
 }

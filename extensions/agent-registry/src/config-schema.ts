@@ -7,6 +7,7 @@ export const DEFAULT_MAX_HEARTBEAT_FAILURES = 3;
 export const DEFAULT_POLL_INTERVAL_SECONDS = 15;
 export const DEFAULT_PILOT_PORT = 4000;
 export const MAX_CAPABILITIES = 20;
+export const DEFAULT_CONTACT_TIMEOUT_SECONDS = 30;
 
 export const agentRegistryConfig = defineConfigSchema(
   z
@@ -32,6 +33,13 @@ export const agentRegistryConfig = defineConfigSchema(
       pollIntervalSeconds: z.number().int().min(1).max(3600).default(DEFAULT_POLL_INTERVAL_SECONDS),
       /** Message transport: Pilot P2P when available (auto), or always the registry's HTTP relay. */
       transport: z.enum(["auto", "pilot", "relay"]).default("auto"),
+      /**
+       * Trust handshakes from agents registered in this registry are approved at once
+       * (`registered`), or left to the agent and its operator (`none`).
+       */
+      autoApprove: z.enum(["registered", "none"]).default("registered"),
+      /** How long `contact` waits for a new peer to approve the handshake, and for its answer. */
+      contactTimeoutSeconds: z.number().int().min(1).max(600).default(DEFAULT_CONTACT_TIMEOUT_SECONDS),
       pilot: z
         .object({
           /** UDP port the daemon listens on (PILOT_PORT; match the container's published port). */

@@ -6,4 +6,6 @@ export const MANIFEST = {
   name: "Agent Registry",
   description: "Agent Registry channel with Pilot P2P messaging",
   config: agentRegistryConfig,
+  channels: ["agent-registry"],
+  tools: ["agent_network"],
 } as const;

@@ -19,6 +19,7 @@ export {
   Periodic,
   type PeriodicOptions,
 } from "./periodic.ts";
+export { PersistedSet } from "./persisted-set.ts";
 export {
   type AnnounceLogger,
   announceStatusService,

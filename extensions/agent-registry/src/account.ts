@@ -1,0 +1,391 @@
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { errorMessage, type Logger, Periodic, PersistedSet, sleep } from "@openclaw-bundle/shared";
+import type { AgentRegistryConfig } from "./config-schema.ts";
+import { agentRegistryError, isAgentRegistryError } from "./errors.ts";
+import { type Peer, PeerDirectory } from "./peers.ts";
+import { PilotDaemon } from "./pilot/daemon.ts";
+import { Registration } from "./registration.ts";
+import { RegistryClient } from "./registry-client.ts";
+import {
+  type Inbound,
+  PilotTransport,
+  RelayTransport,
+  type Transport,
+  type TransportKind,
+} from "./transports.ts";
+import { encodeMessage } from "./wire.ts";
+
+/**
+ * One account of the channel at run time: the Pilot daemon (when configured), the registration
+ * and its heartbeat, the inbox loop over both transports, and sending — what `startAccount`
+ * starts and an abort stops. Messages are marked handled (persisted) only after their turn ran,
+ * and removed from an inbox only once handled, so a crash loses nothing and repeats nothing.
+ */
+
+export const SEEN_CAPACITY = 10_000;
+const PILOT_CHECK_MS = 10_000;
+const TRUST_POLL_MS = 500;
+
+export type ResolvedAccount = AgentRegistryConfig & {
+  registryUrl: string;
+  hostname: string;
+  installationId: string;
+  apiKey?: string;
+};
+
+export interface AccountDeps {
+  config: ResolvedAccount;
+  logger: Logger;
+  home: string;
+  stateDir: string;
+  /** Runs an inbound message as a turn in the sender's own session; `reply` is absent for answers. */
+  dispatch(m: Inbound, reply: ((text: string) => Promise<void>) | undefined): Promise<void>;
+  /** Tells the agent, in the sender's session, something it should act on (a trust request). */
+  notify(from: Peer, transport: TransportKind, text: string): Promise<void>;
+}
+
+export interface Counters {
+  received: number;
+  dispatched: number;
+  deduplicated: number;
+  failed: number;
+  sent: number;
+  answersAwaited: number;
+  handshakesApproved: number;
+}
+
+export class AgentRegistryAccount {
+  readonly client: RegistryClient;
+  readonly peers: PeerDirectory;
+  readonly daemon: PilotDaemon | undefined;
+  readonly registration: Registration;
+  /** Registered in the registry (config `discoverable`, or as `agent-registry.refresh` last set it). */
+  discoverable: boolean;
+  readonly transports: Transport[];
+  readonly counters: Counters = {
+    received: 0,
+    dispatched: 0,
+    deduplicated: 0,
+    failed: 0,
+    sent: 0,
+    answersAwaited: 0,
+    handshakesApproved: 0,
+  };
+  lastError: string | undefined;
+  lastInbound: { from: string; transport: TransportKind; at: string } | undefined;
+  readonly #d: AccountDeps;
+  readonly #seen: PersistedSet;
+  readonly #waiters = new Map<string, (text: string) => void>();
+  #poller: Periodic | undefined;
+  #pilotCheck: Periodic | undefined;
+  #stopped = false;
+
+  constructor(d: AccountDeps) {
+    this.#d = d;
+    const c = d.config;
+    this.client = new RegistryClient({ baseUrl: c.registryUrl, apiKey: c.apiKey });
+    this.peers = new PeerDirectory(this.client);
+    this.#seen = new PersistedSet(path.join(d.stateDir, "agent-registry", "seen.json"), SEEN_CAPACITY);
+    const usePilot = c.pilot?.registry !== undefined && c.transport !== "relay";
+    this.daemon = usePilot
+      ? new PilotDaemon({
+          binDir: c.pilot?.binDir,
+          socketPath: c.pilot?.socketPath ?? "/tmp/pilot.sock",
+          registry: c.pilot?.registry as string,
+          beacon: c.pilot?.beacon,
+          port: c.pilot?.port ?? 4000,
+          publicIp: c.pilot?.publicIp,
+          hostname: c.hostname,
+          home: d.home,
+          logger: d.logger,
+        })
+      : undefined;
+    const daemon = this.daemon;
+    this.transports = [
+      ...(daemon
+        ? [
+            new PilotTransport(
+              () => daemon.ctl,
+              () => daemon.ready,
+              this.peers,
+            ),
+          ]
+        : []),
+      ...(c.transport !== "pilot"
+        ? [
+            new RelayTransport(
+              this.client,
+              { installationId: c.installationId, hostname: c.hostname },
+              this.peers,
+            ),
+          ]
+        : []),
+    ];
+    this.discoverable = c.discoverable;
+    this.registration = new Registration({
+      client: this.client,
+      body: () => this.#registerBody(),
+      intervalMs: c.heartbeatIntervalSeconds * 1000,
+      maxFailures: c.maxHeartbeatFailures,
+      logger: d.logger,
+    });
+  }
+
+  /** The transport messages go out on: Pilot when it is up and the peer has a node id, else the relay. */
+  get transportInUse(): TransportKind | "none" {
+    return this.transports.find((t) => t.ready())?.kind ?? "none";
+  }
+
+  #registerBody() {
+    const c = this.#d.config;
+    const info = this.daemon?.ready ? this.daemon.info : undefined;
+    return {
+      hostname: c.hostname,
+      installation_id: c.installationId,
+      ...(info ? { pilot_node_id: info.node_id, pilot_address: info.address } : {}),
+      ...(c.displayName ? { display_name: c.displayName } : {}),
+      ...(c.description ? { description: c.description } : {}),
+      capabilities: c.capabilities,
+    };
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    await this.#seen
+      .load()
+      .catch((err) => this.#d.logger.warn(`could not read the handled-message list: ${errorMessage(err)}`));
+    if (this.daemon) {
+      const daemon = this.daemon;
+      const info = await daemon.start().catch((err) => {
+        daemon.lastError = errorMessage(err);
+        return undefined;
+      });
+      if (!info)
+        this.#d.logger.warn(
+          `Pilot is not usable (${this.daemon.lastError}); messages use the registry's HTTP relay`,
+        );
+      let nodeId = info?.node_id;
+      this.#pilotCheck = new Periodic({ name: "pilot check", intervalMs: PILOT_CHECK_MS }, async () => {
+        await this.daemon?.check();
+        const now = this.daemon?.ready ? this.daemon.info?.node_id : undefined;
+        if (now !== undefined && now !== nodeId) {
+          nodeId = now;
+          if (this.discoverable) await this.registration.refresh(); // the registry must learn our node id
+        }
+      });
+      this.#pilotCheck.start();
+    }
+    if (this.discoverable) this.registration.start();
+    else this.#d.logger.info("not discoverable: this agent is not registered (messages are still read)");
+    this.#poller = new Periodic(
+      {
+        name: "agent-registry inbox",
+        intervalMs: this.#d.config.pollIntervalSeconds * 1000,
+        immediate: true,
+      },
+      () => this.poll(),
+    );
+    this.#poller.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#poller?.stop();
+    await this.#pilotCheck?.stop();
+    this.#poller = this.#pilotCheck = undefined;
+    await this.registration.stop({ deregister: true });
+    await this.daemon?.stop();
+    await this.#seen.save().catch(() => {});
+    for (const w of this.#waiters.values()) w("");
+    this.#waiters.clear();
+  }
+
+  /**
+   * `agent-registry.refresh`: registers again now, or — when the agent is not meant to be
+   * discoverable — deregisters and stays idle (messages from trusted peers are still read).
+   */
+  async refresh(discoverable: boolean = this.discoverable): Promise<void> {
+    this.discoverable = discoverable;
+    if (!discoverable) {
+      await this.registration.stop({ deregister: true });
+      return;
+    }
+    this.registration.start();
+    await this.registration.refresh();
+  }
+
+  /** One pass over every usable transport: messages, then trust requests. */
+  async poll(): Promise<void> {
+    for (const t of this.transports) {
+      if (this.#stopped || !t.ready()) continue;
+      try {
+        await this.#drain(t);
+        await this.#handshakes(t);
+      } catch (err) {
+        this.lastError = `${t.kind} inbox: ${errorMessage(err)}`;
+        this.#d.logger.warn(this.lastError);
+      }
+    }
+    await this.#seen
+      .save()
+      .catch((err) => this.#d.logger.warn(`could not save the handled-message list: ${errorMessage(err)}`));
+  }
+
+  async #drain(t: Transport): Promise<void> {
+    for (const m of await t.receive()) {
+      if (this.#stopped) return;
+      if (this.#seen.has(m.key)) continue; // handled, not yet removed from the inbox
+      if (this.#seen.has(`msg:${m.message.id}`)) {
+        this.counters.deduplicated++;
+        this.#seen.add(m.key);
+        continue;
+      }
+      this.counters.received++;
+      this.lastInbound = { from: m.from.hostname, transport: t.kind, at: new Date().toISOString() };
+      const waiter = m.message.replyTo ? this.#waiters.get(m.message.replyTo) : undefined;
+      if (waiter) {
+        waiter(m.message.text);
+      } else {
+        try {
+          // An answer is never answered: two agents would otherwise talk to each other forever.
+          await this.#d.dispatch(m, m.message.replyTo ? undefined : (text) => this.#reply(t, m, text));
+          this.counters.dispatched++;
+        } catch (err) {
+          this.counters.failed++;
+          this.lastError = `message from ${m.from.hostname} not handled: ${errorMessage(err)}`;
+          this.#d.logger.warn(`${this.lastError}; it stays in the inbox for the next pass`);
+          break;
+        }
+      }
+      this.#seen.add(`msg:${m.message.id}`);
+      this.#seen.add(m.key);
+    }
+    await t.settle((k) => this.#seen.has(k));
+  }
+
+  async #handshakes(t: Transport): Promise<void> {
+    for (const p of await t.pending()) {
+      if (this.#seen.has(p.key)) continue;
+      if (this.#d.config.autoApprove === "registered" && p.from.known) {
+        await t.approve(p.from);
+        this.counters.handshakesApproved++;
+        this.#d.logger.info(
+          `approved the trust handshake of ${p.from.hostname} (registered in the registry)`,
+        );
+      } else {
+        await this.#d.notify(
+          p.from,
+          t.kind,
+          `${p.from.hostname} asks to be trusted over ${t.kind}: "${p.justification.slice(0, 500)}". ` +
+            `Approve with agent_network {"action":"approve","hostname":"${p.from.hostname}"} or reject it.`,
+        );
+      }
+      this.#seen.add(p.key);
+    }
+  }
+
+  async #reply(t: Transport, m: Inbound, text: string): Promise<void> {
+    if (!text.trim()) return;
+    await t.send(m.from, encodeMessage(text, m.message.id));
+    this.counters.sent++;
+  }
+
+  /** The transport to reach a peer with, by the configured preference. */
+  transportFor(peer: Peer): Transport {
+    const t = this.transports.find((x) => x.ready() && x.canReach(peer));
+    if (t) return t;
+    const why =
+      this.transports.length === 0
+        ? "no transport is configured"
+        : `no usable transport reaches it (${this.transports.map((x) => `${x.kind}: ${x.ready() ? "no address for it" : "down"}`).join(", ")})`;
+    throw agentRegistryError("UNREACHABLE", `cannot reach ${peer.hostname}: ${why}`);
+  }
+
+  async findPeer(hostname: string): Promise<Peer> {
+    const peer = await this.peers.byHostname(hostname);
+    if (!peer)
+      throw agentRegistryError(
+        "NOT_FOUND",
+        `no online agent named "${hostname}" in the registry; find one with agent_network search`,
+      );
+    return peer;
+  }
+
+  /**
+   * Sends a message to an agent by hostname. A peer that has not trusted us yet gets a handshake
+   * first, and the message follows once it approves (within contactTimeoutSeconds). With
+   * `awaitAnswer`, resolves with the peer's answer, or undefined when none came in time.
+   */
+  async contact(hostname: string, text: string, opts: { awaitAnswer?: boolean; introduction?: string } = {}) {
+    const peer = await this.findPeer(hostname);
+    const t = this.transportFor(peer);
+    const id = randomUUID();
+    const timeoutMs = this.#d.config.contactTimeoutSeconds * 1000;
+    const answer = opts.awaitAnswer ? this.#awaitAnswer(id, timeoutMs) : undefined;
+    try {
+      await this.#sendTrusting(
+        t,
+        peer,
+        encodeMessage(text, undefined, id),
+        opts.introduction ?? text,
+        timeoutMs,
+      );
+      this.counters.sent++;
+      return { transport: t.kind, messageId: id, peer, answer: answer ? await answer.promise : undefined };
+    } finally {
+      answer?.cancel();
+    }
+  }
+
+  /** Sends a plain message (outbound `sendText`): no answer awaited. */
+  async sendText(hostname: string, text: string): Promise<{ messageId: string; transport: TransportKind }> {
+    const r = await this.contact(hostname, text);
+    return { messageId: r.messageId, transport: r.transport };
+  }
+
+  async #sendTrusting(
+    t: Transport,
+    peer: Peer,
+    body: string,
+    intro: string,
+    timeoutMs: number,
+  ): Promise<void> {
+    try {
+      await t.send(peer, body);
+      return;
+    } catch (err) {
+      if (!isAgentRegistryError(err, "NOT_TRUSTED")) throw err;
+    }
+    await t.handshake(peer, `${this.#d.config.hostname}: ${intro.slice(0, 500)}`);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !this.#stopped) {
+      await sleep(TRUST_POLL_MS);
+      if (await t.trusts(peer).catch(() => false)) {
+        await t.send(peer, body);
+        return;
+      }
+    }
+    throw agentRegistryError(
+      "NOT_TRUSTED",
+      `sent a trust handshake to ${peer.hostname}; it has not approved it within ${timeoutMs / 1000} s. Try again once it has (it sees the request in agent_network pending)`,
+    );
+  }
+
+  #awaitAnswer(id: string, timeoutMs: number) {
+    let timer: NodeJS.Timeout | undefined;
+    const promise = new Promise<string | undefined>((resolve) => {
+      this.counters.answersAwaited++;
+      this.#waiters.set(id, (text) => resolve(text || undefined));
+      timer = setTimeout(() => resolve(undefined), timeoutMs * 2);
+      timer.unref();
+    });
+    return {
+      promise,
+      cancel: () => {
+        clearTimeout(timer);
+        this.#waiters.delete(id);
+      },
+    };
+  }
+}

@@ -1,0 +1,198 @@
+import os from "node:os";
+import path from "node:path";
+import { derefEnv, errorMessage, type Logger, liveSlot, type ResolvedConfig } from "@openclaw-bundle/shared";
+import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core";
+import { dispatchInboundDirectDm } from "openclaw/plugin-sdk/channel-inbound";
+import { AgentRegistryAccount, type ResolvedAccount } from "./account.ts";
+import type { AgentRegistryConfig } from "./config-schema.ts";
+import type { Peer } from "./peers.ts";
+import { PLUGIN_ID, resolveAgentRegistry } from "./status.ts";
+import type { Inbound, TransportKind } from "./transports.ts";
+import { wrapInbound } from "./wire.ts";
+
+/**
+ * The channel: one account (`default`) whose settings are the plugin's config (the env contract
+ * writes them there). `startAccount` runs an AgentRegistryAccount until the gateway aborts it;
+ * inbound messages become turns in the sender's own session, answers go back the way they came.
+ */
+
+export const CHANNEL_ID = PLUGIN_ID;
+export const ACCOUNT_ID = "default";
+/** The running account, for the gateway methods and the tool (register() runs more than once). */
+export const liveAccount = liveSlot<AgentRegistryAccount>(PLUGIN_ID);
+
+export interface ChannelAccount {
+  accountId: string;
+  enabled: boolean;
+  configured: boolean;
+  resolved: ResolvedConfig<AgentRegistryConfig>;
+  config?: ResolvedAccount;
+}
+
+export function resolveAccount(
+  cfg: OpenClawConfig | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): ChannelAccount {
+  const raw = (cfg as { plugins?: { entries?: Record<string, { config?: unknown }> } } | undefined)?.plugins
+    ?.entries?.[PLUGIN_ID]?.config;
+  const resolved = resolveAgentRegistry(raw);
+  if (!resolved.ok)
+    return {
+      accountId: ACCOUNT_ID,
+      enabled: resolved.status.state !== "disabled",
+      configured: false,
+      resolved,
+    };
+  const c = resolved.config;
+  const hostname = c.hostname as string;
+  return {
+    accountId: ACCOUNT_ID,
+    enabled: true,
+    configured: true,
+    resolved,
+    config: {
+      ...c,
+      registryUrl: c.registryUrl as string,
+      hostname,
+      installationId: c.installationId ?? hostname,
+      apiKey: derefEnv(c.registryApiKey, env),
+    },
+  };
+}
+
+/**
+ * Each remote agent gets a session of its own, whatever `session.dmScope` says for people:
+ * another agent's words never join the operator's main session.
+ */
+function isolatedDms(cfg: OpenClawConfig): OpenClawConfig {
+  const session = (cfg as { session?: Record<string, unknown> }).session ?? {};
+  return { ...cfg, session: { ...session, dmScope: "per-account-channel-peer" } } as OpenClawConfig;
+}
+
+const replyText = (payload: unknown) =>
+  payload && typeof payload === "object" && typeof (payload as { text?: unknown }).text === "string"
+    ? (payload as { text: string }).text
+    : "";
+
+export function createChannelPlugin(logger: Logger): ChannelPlugin<ChannelAccount> {
+  const turn = async (
+    cfg: OpenClawConfig,
+    me: ResolvedAccount,
+    from: Peer,
+    transport: TransportKind,
+    id: string,
+    text: string,
+    reply: ((text: string) => Promise<void>) | undefined,
+  ) => {
+    let failure: unknown;
+    await dispatchInboundDirectDm({
+      channelIngress: "unsupported",
+      cfg: isolatedDms(cfg),
+      channel: CHANNEL_ID,
+      channelLabel: "Agent Registry",
+      accountId: ACCOUNT_ID,
+      peer: { kind: "direct", id: from.hostname },
+      senderId: from.hostname,
+      senderAddress: `${CHANNEL_ID}:${from.hostname}`,
+      recipientAddress: `${CHANNEL_ID}:${me.hostname}`,
+      conversationLabel: `${from.hostname}'s agent`,
+      rawBody: text,
+      bodyForAgent: wrapInbound(
+        text,
+        `${from.hostname} over ${transport}${from.known ? "" : ", not in the registry"}`,
+      ),
+      messageId: id,
+      commandAuthorized: false,
+      // Only peers that passed the trust handshake can reach this inbox at all.
+      inboundAccessAuthorized: true,
+      deliver: async (payload) => {
+        const t = replyText(payload);
+        if (!reply || !t.trim()) return;
+        // A failed answer must not redo the turn: it is logged, and the turn counts as handled.
+        await reply(t).catch((err) =>
+          logger.warn(`answer to ${from.hostname} not sent: ${errorMessage(err)}`),
+        );
+      },
+      onRecordError: (err) => logger.warn(`session record for ${from.hostname} failed: ${errorMessage(err)}`),
+      onDispatchError: (err) => {
+        failure = err;
+      },
+    });
+    if (failure) throw failure;
+  };
+
+  return {
+    id: CHANNEL_ID,
+    meta: {
+      id: CHANNEL_ID,
+      label: "Agent Registry",
+      selectionLabel: "Agent Registry",
+      docsPath: "/channels/agent-registry",
+      blurb: "Agent-to-agent messages through an Agent Registry, over Pilot P2P or the registry's relay.",
+    },
+    capabilities: {
+      chatTypes: ["direct"],
+      media: false,
+      reactions: false,
+      threads: false,
+      nativeCommands: false,
+      blockStreaming: true,
+    },
+    reload: { configPrefixes: [`plugins.entries.${PLUGIN_ID}`] },
+    config: {
+      listAccountIds: () => [ACCOUNT_ID],
+      defaultAccountId: () => ACCOUNT_ID,
+      resolveAccount: (cfg) => resolveAccount(cfg),
+      isEnabled: (a) => a.enabled,
+      isConfigured: (a) => a.configured,
+      describeAccount: (a) => ({ accountId: a.accountId, enabled: a.enabled, configured: a.configured }),
+    },
+    messaging: {
+      normalizeTarget: (raw: string) => raw.trim().replace(new RegExp(`^${CHANNEL_ID}:`), "") || undefined,
+      inferTargetChatType: () => "direct",
+    },
+    outbound: {
+      deliveryMode: "gateway",
+      textChunkLimit: 32_000,
+      sendText: async ({ to, text }) => {
+        const account = liveAccount.get();
+        if (!account) throw new Error("the agent-registry channel is not running");
+        const hostname = String(to).replace(new RegExp(`^${CHANNEL_ID}:`), "");
+        const r = await account.sendText(hostname, text);
+        return { channel: CHANNEL_ID, messageId: r.messageId };
+      },
+    },
+    gateway: {
+      startAccount: async (ctx) => {
+        const me = ctx.account.config;
+        if (!me)
+          throw new Error(
+            `${PLUGIN_ID}: ${ctx.account.resolved.ok ? "not configured" : ctx.account.resolved.status.reason}`,
+          );
+        await liveAccount.get()?.stop();
+        const home = os.homedir();
+        const account = new AgentRegistryAccount({
+          config: me,
+          logger,
+          home,
+          stateDir: process.env.OPENCLAW_STATE_DIR ?? path.join(home, ".openclaw"),
+          dispatch: (m: Inbound, reply) =>
+            turn(ctx.cfg, me, m.from, m.transport, m.message.id, m.message.text, reply),
+          notify: (from, transport, text) =>
+            turn(ctx.cfg, me, from, transport, `notice-${Date.now()}`, text, undefined),
+        });
+        liveAccount.set(account);
+        await account.start();
+        ctx.setStatus({ ...ctx.getStatus(), accountId: ACCOUNT_ID, running: true, connected: true });
+        // The gateway restarts an account whose start returns: stay until it aborts us.
+        await new Promise<void>((resolve) => {
+          if (ctx.abortSignal.aborted) resolve();
+          else ctx.abortSignal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        await account.stop();
+        if (liveAccount.get() === account) liveAccount.set(undefined);
+        ctx.setStatus({ ...ctx.getStatus(), running: false, connected: false });
+      },
+    },
+  } as ChannelPlugin<ChannelAccount>;
+}
