@@ -34,6 +34,7 @@ try {
 out(`ready in ${Math.round((Date.now() - t0) / 1000)} s`);
 out(`mock LLM     ${topology.llm?.url ?? "-"}`);
 out(`mock broker  ${topology.broker?.url ?? "-"}`);
+out(`mock registry ${topology.registry?.url ?? "-"}`);
 for (const n of topology.nodes) {
   out();
   out(`${n.name}  ${n.url}`);

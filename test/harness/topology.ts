@@ -5,6 +5,7 @@ import { z } from "zod";
 import { type AgentruxApiOptions, parseGrants } from "../mocks/broker/agentrux-api.ts";
 import { type MockBroker, startMockBroker } from "../mocks/broker/server.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
+import { type MockRegistry, startMockRegistry } from "../mocks/registry/server.ts";
 import { type GatewayProcess, runRoot, startGateways, stopGateways } from "./gateway.ts";
 import { findNode24, openclawEntry, REPO_ROOT } from "./node24.ts";
 import { freePort } from "./ports.ts";
@@ -73,6 +74,7 @@ export class Topology {
   readonly nodes: GatewayProcess[] = [];
   llm: MockLlm | undefined;
   broker: MockBroker | undefined;
+  registry: MockRegistry | undefined;
   /** Per service: container port -> port on 127.0.0.1. */
   readonly ports = new Map<string, Map<number, number>>();
   readonly root: string;
@@ -157,6 +159,14 @@ export class Topology {
         },
       });
     }
+    const registrySvc = this.services["mock-registry"];
+    if (registrySvc) {
+      const env = this.opts.env ?? process.env;
+      this.registry = await startMockRegistry({
+        port: this.ports.get("mock-registry")?.get(Number(argValue(registrySvc.command, "--port"))) ?? 0,
+        apiKey: interpolate(String(registrySvc.environment?.MOCK_REGISTRY_API_KEY ?? ""), env) || undefined,
+      });
+    }
     const node = findNode24();
     const specs = Object.entries(this.services)
       .filter(([, svc]) => this.isNode(svc))
@@ -193,8 +203,10 @@ export class Topology {
   async stop(): Promise<void> {
     await stopGateways(this.nodes);
     await this.broker?.close();
+    await this.registry?.close();
     await this.llm?.close();
     this.broker = undefined;
+    this.registry = undefined;
     this.llm = undefined;
   }
 }

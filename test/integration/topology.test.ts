@@ -79,10 +79,24 @@ describe("npm start topology", () => {
       );
       expect(lease, JSON.stringify(lease)).toMatchObject({ enabled: true, state: "running" });
       leases.add(lease.leaseId as string);
-      // Extensions without their enabling variable are off and do not load at all.
-      await expect(n.call("agent-registry.status")).rejects.toThrow();
+      const registry = await poll(
+        () => n.call<Status>("agent-registry.status"),
+        (s) => s.state === "running",
+      );
+      expect(registry, JSON.stringify(registry)).toMatchObject({
+        enabled: true,
+        state: "running",
+        hostname: n.name,
+      });
     }
     expect(leases.size).toBe(3); // one sticky lease per machine id
+    // All three found each other's entries in the registry, by capability.
+    const url = topology.registry?.url as string;
+    const key = process.env.AGENT_REGISTRY_API_KEY ?? "registry-key-0123456789abcdef";
+    const coding = (await (
+      await fetch(`${url}/api/v1/agents/search?capabilities=coding`, { headers: { "x-registry-key": key } })
+    ).json()) as { agents: Array<{ hostname: string }> };
+    expect(coding.agents.map((a) => a.hostname).sort()).toEqual(["node-b", "node-c"]);
   });
 
   it("runs an agent turn on node-b through the model named by OPENCLAW_LLM_BASE_URL", async () => {
