@@ -26,6 +26,7 @@ import { encodeMessage } from "./wire.ts";
 export const SEEN_CAPACITY = 10_000;
 const PILOT_CHECK_MS = 10_000;
 const TRUST_POLL_MS = 500;
+const ANSWER_POLL_MS = 1_000;
 
 export type ResolvedAccount = AgentRegistryConfig & {
   registryUrl: string;
@@ -374,6 +375,9 @@ export class AgentRegistryAccount {
 
   #awaitAnswer(id: string, timeoutMs: number) {
     let timer: NodeJS.Timeout | undefined;
+    // While someone waits for an answer, the inbox is read every second, not every poll interval.
+    const fast = setInterval(() => void this.#poller?.runNow(), ANSWER_POLL_MS);
+    fast.unref();
     const promise = new Promise<string | undefined>((resolve) => {
       this.counters.answersAwaited++;
       this.#waiters.set(id, (text) => resolve(text || undefined));
@@ -384,6 +388,7 @@ export class AgentRegistryAccount {
       promise,
       cancel: () => {
         clearTimeout(timer);
+        clearInterval(fast);
         this.#waiters.delete(id);
       },
     };

@@ -1,4 +1,4 @@
-import { BundleError, errorMessage } from "@openclaw-bundle/shared";
+import { guardTool, type ToolParams, type ToolResult, textResult } from "@openclaw-bundle/shared";
 import type { AgentRegistryAccount } from "./account.ts";
 import { MAX_CAPABILITIES } from "./config-schema.ts";
 import { agentRegistryError } from "./errors.ts";
@@ -27,15 +27,8 @@ export const ACTIONS = [
 const MAX_QUERY = 200;
 const MAX_MESSAGE = 32_000;
 
-type Params = Record<string, unknown>;
-interface ToolResult {
-  content: Array<{ type: "text"; text: string }>;
-  details: unknown;
-}
-const result = (text: string, details: unknown): ToolResult => ({
-  content: [{ type: "text", text }],
-  details,
-});
+type Params = ToolParams;
+const result = textResult;
 
 function str(p: Params, key: string, max: number, required: true): string;
 function str(p: Params, key: string, max: number, required?: false): string | undefined;
@@ -224,20 +217,14 @@ export function createAgentNetworkTool(live: () => AgentRegistryAccount | undefi
     description:
       "Find other agents in the Agent Registry and talk to them: search (by text and capabilities), get_agent, contact (send a message and wait for the answer; a trust handshake is sent first when needed), handshake, pending, approve, reject, untrust, inbox.",
     parameters: TOOL_PARAMETERS,
-    async execute(_id: string, p: Params): Promise<ToolResult> {
-      const params = p ?? {};
+    execute: guardTool("AGENT_REGISTRY_ERR_UPSTREAM", async (params) => {
       const action = params.action as (typeof ACTIONS)[number];
-      try {
-        if (!ACTIONS.includes(action))
-          throw agentRegistryError(
-            "BAD_REQUEST",
-            `action must be one of ${ACTIONS.join(", ")} (got ${JSON.stringify(params.action)})`,
-          );
-        return await actions[action](params);
-      } catch (err) {
-        const code = err instanceof BundleError ? err.code : "AGENT_REGISTRY_ERR_UPSTREAM";
-        return result(`error ${code}: ${errorMessage(err)}`, { error: code });
-      }
-    },
+      if (!ACTIONS.includes(action))
+        throw agentRegistryError(
+          "BAD_REQUEST",
+          `action must be one of ${ACTIONS.join(", ")} (got ${JSON.stringify(params.action)})`,
+        );
+      return actions[action](params);
+    }),
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { BundleError, errorMessage, sleep } from "@openclaw-bundle/shared";
+import { type AgentTool, guardTool, sleep, type ToolParams, textResult } from "@openclaw-bundle/shared";
 import { CODE_PATTERN } from "./activation.ts";
 import { Outbox } from "./attachments.ts";
 import { type AgentruxClient, agentruxError, type TopicEvent, uploadObject } from "./client.ts";
@@ -12,17 +12,8 @@ import type { AgentruxService, Config } from "./service.ts";
  * reads, and answers `error AGENTRUX_ERR_<CODE>: <what to do>` instead of throwing into the turn.
  */
 
-type Params = Record<string, unknown>;
-interface ToolResult {
-  content: Array<{ type: "text"; text: string }>;
-  details: unknown;
-}
-export interface AgentruxTool {
-  name: string;
-  description: string;
-  parameters: Record<string, unknown>;
-  execute(id: string, params: Params, signal?: AbortSignal): Promise<ToolResult>;
-}
+type Params = ToolParams;
+export type AgentruxTool = AgentTool;
 /** What the host tells a tool about the turn it runs in. */
 export interface ToolContext {
   sessionKey?: string;
@@ -46,7 +37,7 @@ const obj = (properties: Record<string, unknown>, required: string[]) => ({
 });
 const TOPIC = str("An AgenTrux topic id");
 
-const text = (t: string, details: unknown): ToolResult => ({ content: [{ type: "text", text: t }], details });
+const text = textResult;
 
 function need(p: Params, key: string, max = 256): string {
   const v = p[key];
@@ -115,16 +106,7 @@ export function createTools(
       );
     return c;
   };
-  const wrap =
-    (fn: (p: Params, signal?: AbortSignal) => Promise<ToolResult>) =>
-    async (_id: string, p: Params, signal?: AbortSignal) => {
-      try {
-        return await fn(p ?? {}, signal);
-      } catch (err) {
-        const code = err instanceof BundleError ? err.code : "AGENTRUX_ERR_UPSTREAM";
-        return text(`error ${code}: ${errorMessage(err)}`, { error: code });
-      }
-    };
+  const wrap = (fn: Parameters<typeof guardTool>[1]) => guardTool("AGENTRUX_ERR_UPSTREAM", fn);
 
   return [
     {

@@ -1,4 +1,4 @@
-import { BundleError, errorMessage } from "@openclaw-bundle/shared";
+import { type AgentTool, guardTool, type ToolParams, textResult } from "@openclaw-bundle/shared";
 import { meshError } from "./mesh/requests.ts";
 import type { MeshService } from "./service.ts";
 
@@ -8,17 +8,8 @@ import type { MeshService } from "./service.ts";
  * agent can act on.
  */
 
-type Params = Record<string, unknown>;
-interface ToolResult {
-  content: Array<{ type: "text"; text: string }>;
-  details: unknown;
-}
-export interface MeshTool {
-  name: string;
-  description: string;
-  parameters: Record<string, unknown>;
-  execute(id: string, params: Params, signal?: AbortSignal): Promise<ToolResult>;
-}
+type Params = ToolParams;
+export type MeshTool = AgentTool;
 
 const str = (description: string) => ({ type: "string", description });
 const obj = (properties: Record<string, unknown>, required: string[]) => ({
@@ -29,9 +20,7 @@ const obj = (properties: Record<string, unknown>, required: string[]) => ({
 });
 const TARGET = str("A node id, an agent id, or tags:<tag>");
 
-function text(t: string, details: unknown): ToolResult {
-  return { content: [{ type: "text", text: t }], details };
-}
+const text = textResult;
 
 function need(p: Params, key: string): string {
   const v = p[key];
@@ -54,16 +43,7 @@ export function createTools(live: () => MeshService | undefined): MeshTool[] {
   };
   const agentOf = (s: MeshService, target: string) =>
     target.startsWith("tags:") ? target : s.node.table.known(target) ? undefined : target;
-  const wrap =
-    (fn: (p: Params, signal?: AbortSignal) => Promise<ToolResult>) =>
-    async (_id: string, p: Params, signal?: AbortSignal) => {
-      try {
-        return await fn(p ?? {}, signal);
-      } catch (err) {
-        const code = err instanceof BundleError ? err.code : "MESH_ERR_UPSTREAM";
-        return text(`error ${code}: ${errorMessage(err)}`, { error: code });
-      }
-    };
+  const wrap = (fn: Parameters<typeof guardTool>[1]) => guardTool("MESH_ERR_UPSTREAM", fn);
   const runTool = async (target: string, tool: string, args: unknown, signal?: AbortSignal) => {
     const s = mesh();
     const r = await s.node.requests.call(

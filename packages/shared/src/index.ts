@@ -36,3 +36,4 @@ export {
 } from "./plugin-kit.ts";
 export { isSecretKey, REDACTED, redact, redactString, registerSecret } from "./redact.ts";
 export { SingleFlight, singleFlight } from "./single-flight.ts";
+export { type AgentTool, guardTool, type ToolParams, type ToolResult, textResult } from "./tool-kit.ts";

@@ -1,0 +1,40 @@
+import { BundleError, errorMessage } from "./errors.ts";
+
+/**
+ * The shape every agent tool of the bundle shares: parameters in, one text part (plus machine-
+ * readable details) out, and errors answered as `error <CODE>: <what to do>` instead of thrown
+ * into the agent's turn.
+ */
+
+export type ToolParams = Record<string, unknown>;
+
+export interface ToolResult {
+  content: Array<{ type: "text"; text: string }>;
+  details: unknown;
+}
+
+export interface AgentTool {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+  execute(id: string, params: ToolParams, signal?: AbortSignal): Promise<ToolResult>;
+}
+
+export function textResult(text: string, details: unknown): ToolResult {
+  return { content: [{ type: "text", text }], details };
+}
+
+/** Wraps a tool body so a failure becomes an answer naming its stable code (`fallbackCode` if none). */
+export function guardTool(
+  fallbackCode: string,
+  fn: (p: ToolParams, signal?: AbortSignal) => Promise<ToolResult>,
+): AgentTool["execute"] {
+  return async (_id, p, signal) => {
+    try {
+      return await fn(p ?? {}, signal);
+    } catch (err) {
+      const code = err instanceof BundleError ? err.code : fallbackCode;
+      return textResult(`error ${code}: ${errorMessage(err)}`, { error: code });
+    }
+  };
+}
