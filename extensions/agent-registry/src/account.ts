@@ -44,6 +44,8 @@ export interface AccountDeps {
   dispatch(m: Inbound, reply: ((text: string) => Promise<void>) | undefined): Promise<void>;
   /** Tells the agent, in the sender's session, something it should act on (a trust request). */
   notify(from: Peer, transport: TransportKind, text: string): Promise<void>;
+  /** Replaces the transports the config would make (tests drive the inbox loop with their own). */
+  transports?: Transport[];
 }
 
 export interface Counters {
@@ -103,7 +105,7 @@ export class AgentRegistryAccount {
         })
       : undefined;
     const daemon = this.daemon;
-    this.transports = [
+    this.transports = d.transports ?? [
       ...(daemon
         ? [
             new PilotTransport(
@@ -234,7 +236,9 @@ export class AgentRegistryAccount {
   }
 
   async #drain(t: Transport): Promise<void> {
-    for (const m of await t.receive()) {
+    const received = await t.receive();
+    if (received.length === 0) return; // nothing waiting, nothing to remove
+    for (const m of received) {
       if (this.#stopped) return;
       if (this.#seen.has(m.key)) continue; // handled, not yet removed from the inbox
       if (this.#seen.has(`msg:${m.message.id}`)) {

@@ -1,0 +1,134 @@
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createLogger } from "@openclaw-bundle/shared";
+import { describe, expect, it } from "vitest";
+import { AgentRegistryAccount, type ResolvedAccount } from "./account.ts";
+import { agentRegistryConfig } from "./config-schema.ts";
+import type { Peer } from "./peers.ts";
+import type { Inbound, PendingHandshake, Transport } from "./transports.ts";
+import { decodeMessage, encodeMessage } from "./wire.ts";
+
+const quiet = createLogger({ extension: "test", sink: { info() {}, warn() {}, error() {}, debug() {} } });
+const peer: Peer = { hostname: "node-x", nodeId: 0x12345, known: true };
+
+/** An inbox that, like Pilot's, can only be cleared as a whole. */
+class FakeTransport implements Transport {
+  readonly kind = "pilot" as const;
+  inbox: Array<{ key: string; body: string }> = [];
+  pendingList: PendingHandshake[] = [];
+  sent: string[] = [];
+  approved: string[] = [];
+  clears = 0;
+  ready = () => true;
+  canReach = () => true;
+  async receive(): Promise<Inbound[]> {
+    return this.inbox.map((m) => ({
+      transport: "pilot",
+      key: m.key,
+      message: decodeMessage(m.body, m.key),
+      from: peer,
+    }));
+  }
+  async settle(done: (key: string) => boolean): Promise<void> {
+    if (this.inbox.length && this.inbox.every((m) => done(m.key))) {
+      this.inbox = [];
+      this.clears++;
+    }
+  }
+  async send(_p: Peer, body: string) {
+    this.sent.push(body);
+  }
+  async handshake() {}
+  async trusts() {
+    return true;
+  }
+  async pending() {
+    return this.pendingList;
+  }
+  async approve(p: Peer) {
+    this.approved.push(p.hostname);
+  }
+  async reject() {}
+  async untrust() {}
+}
+
+function account(
+  t: FakeTransport,
+  stateDir: string,
+  dispatch: (m: Inbound, reply?: (s: string) => Promise<void>) => Promise<void>,
+) {
+  const c = agentRegistryConfig.schema.parse({
+    registryUrl: "http://127.0.0.1:9",
+    hostname: "me",
+    discoverable: false,
+  });
+  return new AgentRegistryAccount({
+    config: {
+      ...c,
+      registryUrl: "http://127.0.0.1:9",
+      hostname: "me",
+      installationId: "me",
+    } as ResolvedAccount,
+    logger: quiet,
+    home: stateDir,
+    stateDir,
+    dispatch,
+    notify: async () => {},
+    transports: [t],
+  });
+}
+
+describe("the inbox loop", () => {
+  it("handles each message once, answers it, and clears the inbox only when all is handled", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ar-acct-"));
+    const t = new FakeTransport();
+    const seen: string[] = [];
+    let fail = true;
+    const a = account(t, dir, async (m, reply) => {
+      if (m.message.text === "flaky" && fail) {
+        fail = false;
+        throw new Error("turn failed");
+      }
+      seen.push(m.message.text);
+      await reply?.(`re: ${m.message.text}`);
+    });
+    t.inbox.push({ key: "k1", body: encodeMessage("one", undefined, "m1") }, { key: "k2", body: "flaky" });
+    await a.poll();
+    expect(seen).toEqual(["one"]); // the failed turn stays for the next pass
+    expect(t.clears).toBe(0);
+    expect(a.counters.failed).toBe(1);
+    await a.poll();
+    expect(seen).toEqual(["one", "flaky"]);
+    expect(t.clears).toBe(1);
+    expect(t.sent.map((b) => decodeMessage(b, "").replyTo)).toEqual(["m1", "k2"]);
+
+    // The same message again (an inbox that was not cleared before a crash): not handled twice,
+    // also by a new account reading the persisted list.
+    t.inbox.push({ key: "k1", body: encodeMessage("one", undefined, "m1") });
+    const b = account(t, dir, async (m) => {
+      seen.push(`again ${m.message.text}`);
+    });
+    await b.start();
+    await b.poll();
+    await b.stop();
+    expect(seen).toEqual(["one", "flaky"]);
+    expect(t.inbox).toEqual([]);
+  });
+
+  it("never answers an answer, and approves registered agents' handshakes once", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ar-acct-"));
+    const t = new FakeTransport();
+    const replies: Array<unknown> = [];
+    const a = account(t, dir, async (_m, reply) => {
+      replies.push(reply);
+    });
+    t.inbox.push({ key: "k1", body: encodeMessage("the answer", "someone-elses-id", "m9") });
+    t.pendingList = [{ transport: "pilot", key: "hs1", from: peer, justification: "hi" }];
+    await a.poll();
+    await a.poll();
+    expect(replies).toEqual([undefined]);
+    expect(t.approved).toEqual(["node-x"]);
+    expect(t.sent).toEqual([]);
+  });
+});
