@@ -5,7 +5,8 @@
 ARG OPENCLAW_IMAGE=ghcr.io/openclaw/openclaw:2026.9.6
 # `release` installs Pilot binaries from PILOT_URL, verified against PILOT_SHA256 (both required:
 # the upstream release address could not be checked from here, so none is baked in); `none`
-# (default) leaves them out and agent messages use the registry's HTTP relay.
+# (default) leaves them out and agent messages use the registry's HTTP relay; `standin` (test
+# images only) installs the test stand-in of test/mocks/pilot, which honours the real CLI contract.
 ARG PILOT_SOURCE=none
 
 # --- production dependencies of the bundle (no dev tools, no test code) ----------------------------
@@ -35,15 +36,18 @@ ARG PILOT_SOURCE
 ARG PILOT_URL=""
 ARG PILOT_SHA256=""
 USER root
+COPY test/mocks/pilot/bin /tmp/pilot-standin/bin
+COPY test/mocks/pilot/src /tmp/pilot-standin/src
 RUN mkdir -p /opt/pilot/bin \
  && if [ "$PILOT_SOURCE" = "none" ]; then exit 0; fi \
+ && if [ "$PILOT_SOURCE" = "standin" ]; then cp -r /tmp/pilot-standin/. /opt/pilot/ && exit 0; fi \
  && { test -n "$PILOT_URL" && test -n "$PILOT_SHA256"; } || { echo "PILOT_SOURCE=release needs PILOT_URL and PILOT_SHA256 (the archive's checksum)" >&2; exit 1; } \
  && node -e 'fetch(process.argv[1]).then(async r=>{if(!r.ok)throw new Error("HTTP "+r.status);require("fs").writeFileSync("/tmp/pilot.tgz",Buffer.from(await r.arrayBuffer()))})' "$PILOT_URL" \
  && echo "$PILOT_SHA256  /tmp/pilot.tgz" | sha256sum -c - \
  && tar -xzf /tmp/pilot.tgz -C /opt/pilot/bin pilot-daemon pilotctl \
  && rm /tmp/pilot.tgz
 
-# --- the mocks of the test topology (compose services mock-llm, mock-broker) -----------------------
+# --- the mocks of the test topology (compose services mock-llm, mock-broker, mock-registry) --------
 # Before the bundle stage on purpose: the last stage is the default target.
 FROM ${OPENCLAW_IMAGE} AS mocks
 USER root
@@ -62,7 +66,7 @@ LABEL org.opencontainers.image.title="openclaw-bundle" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="${OPENCLAW_IMAGE}"
 USER root
-COPY --from=pilot /opt/pilot/bin /opt/pilot/bin
+COPY --from=pilot /opt/pilot /opt/pilot
 COPY --from=deps /opt/openclaw-bundle /opt/openclaw-bundle
 COPY packages /opt/openclaw-bundle/packages
 COPY extensions /opt/openclaw-bundle/extensions

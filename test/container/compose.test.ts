@@ -31,6 +31,10 @@ describe.skipIf(Boolean(engine.skipReason))("compose mesh in containers", () => 
       .withBuild()
       .withEnvironment({
         OPENCLAW_IMAGE: engine.baseImage,
+        // Test images carry the Pilot stand-in: node-a and node-b talk over Pilot, node-c over
+        // the registry's relay.
+        PILOT_SOURCE: "standin",
+        PILOT_REGISTRY: "mock-registry:8001",
         ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       })
       .withStartupTimeout(420_000);
@@ -116,9 +120,41 @@ fetch("http://127.0.0.1:8080/_control/agentrux" + p, b ? { method: "POST", heade
     expect(mode).toBe("600");
   }, 180_000);
 
+  const TOKEN_A = "node-a-token-0123456789abcdef";
+  const invokeOnA = async (args: Record<string, unknown>) => {
+    const r = await fetch(`http://127.0.0.1:${ports.NODE_A_PORT}/tools/invoke`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN_A}`, "content-type": "application/json" },
+      body: JSON.stringify({ tool: "agent_network", args }),
+      signal: AbortSignal.timeout(120_000),
+    });
+    const j = (await r.json()) as { result: { content: Array<{ text: string }> } };
+    return j.result.content.map((c) => c.text).join("\n");
+  };
+  const pilotNodeId = async (n: string) =>
+    (
+      JSON.parse(await docker("exec", name(n), "cat", "/home/node/.pilot/identity.json")) as {
+        node_id: number;
+      }
+    ).node_id;
+
+  it("finds agents in the registry and messages them: node-b over Pilot, node-c over the relay", async () => {
+    const coding = await invokeOnA({ action: "search", capabilities: ["coding"] });
+    expect(coding).toContain("node-b");
+    expect(coding).toContain("node-c");
+    expect(await invokeOnA({ action: "search", query: "node-b" })).toContain("node-b");
+    const b = await invokeOnA({ action: "contact", hostname: "node-b", message: "container-pilot" });
+    expect(b).toContain("over pilot");
+    expect(b).toMatch(/node-b answered:[\s\S]*container-pilot/);
+    const c = await invokeOnA({ action: "contact", hostname: "node-c", message: "container-relay-msg" });
+    expect(c).toContain("over relay");
+    expect(c).toMatch(/node-c answered:[\s\S]*container-relay-msg/);
+  }, 240_000);
+
   it("keeps node-b's lease and AgenTrux credentials across docker restart and rejoins the mesh", async () => {
     const leaseFile = "/home/node/.openclaw/auth-manager/lease.json";
     const before = JSON.parse(await docker("exec", name("node-b"), "cat", leaseFile)) as { leaseId: string };
+    const nodeIdBefore = await pilotNodeId("node-b");
     await docker("restart", "-t", "15", name("node-b"));
     const deadline = Date.now() + 180_000;
     let status = "";
@@ -138,6 +174,10 @@ fetch("http://127.0.0.1:8080/_control/agentrux" + p, b ? { method: "POST", heade
     await publishRequest(broker, "node-b.commands", "ctr-2", "after-docker-restart");
     expect((await awaitResponse(broker, "node-b.results", "ctr-2", 120_000)).status).toBe("completed");
     expect((await brokerCalls(broker))["POST /auth/activate"]).toBe(1);
+    // The Pilot identity lives in the .pilot volume: same node id, and messages reach it again.
+    expect(await pilotNodeId("node-b")).toBe(nodeIdBefore);
+    const again = await invokeOnA({ action: "contact", hostname: "node-b", message: "after-restart-pilot" });
+    expect(again).toMatch(/node-b answered:[\s\S]*after-restart-pilot/);
   }, 420_000);
 
   it("stops node-c gracefully on docker stop: exit 0 within the grace, every extension's stop ran", async () => {
@@ -150,5 +190,6 @@ fetch("http://127.0.0.1:8080/_control/agentrux" + p, b ? { method: "POST", heade
     const { stdout, stderr } = await run("docker", ["logs", name("node-c")]);
     expect(stdout + stderr).toContain("clawmatrix stopped");
     expect(stdout + stderr).toContain("auth-manager-lease-telemetry stopped");
+    expect(stdout + stderr).toContain("deregistered from the registry");
   }, 60_000);
 });
