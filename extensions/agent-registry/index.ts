@@ -1,4 +1,3 @@
-import { createLogger } from "@openclaw-bundle/shared";
 import { defineChannelPluginEntry } from "openclaw/plugin-sdk/channel-core";
 import { createChannelPlugin } from "./src/channel.ts";
 import { MANIFEST } from "./src/manifest.ts";
@@ -8,6 +7,6 @@ export default defineChannelPluginEntry({
   id: MANIFEST.id,
   name: MANIFEST.name,
   description: MANIFEST.description,
-  plugin: createChannelPlugin(createLogger({ extension: MANIFEST.id })),
+  plugin: createChannelPlugin(),
   registerFull: registerAgentRegistry,
 });

@@ -1,6 +1,13 @@
 import os from "node:os";
 import path from "node:path";
-import { derefEnv, errorMessage, type Logger, liveSlot, type ResolvedConfig } from "@openclaw-bundle/shared";
+import {
+  createLogger,
+  derefEnv,
+  errorMessage,
+  type Logger,
+  liveSlot,
+  type ResolvedConfig,
+} from "@openclaw-bundle/shared";
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core";
 import { dispatchInboundDirectDm } from "openclaw/plugin-sdk/channel-inbound";
 import { AgentRegistryAccount, type ResolvedAccount } from "./account.ts";
@@ -74,8 +81,9 @@ const replyText = (payload: unknown) =>
     ? (payload as { text: string }).text
     : "";
 
-export function createChannelPlugin(logger: Logger): ChannelPlugin<ChannelAccount> {
+export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
   const turn = async (
+    logger: Logger,
     cfg: OpenClawConfig,
     me: ResolvedAccount,
     from: Peer,
@@ -170,6 +178,8 @@ export function createChannelPlugin(logger: Logger): ChannelPlugin<ChannelAccoun
             `${PLUGIN_ID}: ${ctx.account.resolved.ok ? "not configured" : ctx.account.resolved.status.reason}`,
           );
         await liveAccount.get()?.stop();
+        // The account's lines go to the gateway's own log, like every other extension's.
+        const logger = createLogger({ extension: PLUGIN_ID, ...(ctx.log ? { sink: ctx.log } : {}) });
         const home = os.homedir();
         const account = new AgentRegistryAccount({
           config: me,
@@ -177,9 +187,9 @@ export function createChannelPlugin(logger: Logger): ChannelPlugin<ChannelAccoun
           home,
           stateDir: process.env.OPENCLAW_STATE_DIR ?? path.join(home, ".openclaw"),
           dispatch: (m: Inbound, reply) =>
-            turn(ctx.cfg, me, m.from, m.transport, m.message.id, m.message.text, reply),
+            turn(logger, ctx.cfg, me, m.from, m.transport, m.message.id, m.message.text, reply),
           notify: (from, transport, text) =>
-            turn(ctx.cfg, me, from, transport, `notice-${Date.now()}`, text, undefined),
+            turn(logger, ctx.cfg, me, from, transport, `notice-${Date.now()}`, text, undefined),
         });
         liveAccount.set(account);
         await account.start();

@@ -1,7 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { type AgentTool, guardTool, sleep, type ToolParams, textResult } from "@openclaw-bundle/shared";
+import {
+  type AgentTool,
+  guardTool,
+  schemaObject,
+  schemaString,
+  sleep,
+  type ToolParams,
+  textResult,
+} from "@openclaw-bundle/shared";
 import { CODE_PATTERN } from "./activation.ts";
 import { Outbox } from "./attachments.ts";
 import { type AgentruxClient, agentruxError, type TopicEvent, uploadObject } from "./client.ts";
@@ -22,19 +30,14 @@ export interface ToolContext {
 
 const MAX_UPLOAD = 25 * 1024 * 1024;
 const MAX_PAYLOAD_CHARS = 4000;
-const str = (description: string) => ({ type: "string", description });
+const str = schemaString;
 const int = (description: string, minimum: number, maximum: number) => ({
   type: "integer",
   description,
   minimum,
   maximum,
 });
-const obj = (properties: Record<string, unknown>, required: string[]) => ({
-  type: "object",
-  properties,
-  required,
-  additionalProperties: false,
-});
+const obj = schemaObject;
 const TOPIC = str("An AgenTrux topic id");
 
 const text = textResult;

@@ -1,4 +1,11 @@
-import { type AgentTool, guardTool, type ToolParams, textResult } from "@openclaw-bundle/shared";
+import {
+  type AgentTool,
+  guardTool,
+  schemaObject,
+  schemaString,
+  type ToolParams,
+  textResult,
+} from "@openclaw-bundle/shared";
 import { meshError } from "./mesh/requests.ts";
 import type { MeshService } from "./service.ts";
 
@@ -11,13 +18,8 @@ import type { MeshService } from "./service.ts";
 type Params = ToolParams;
 export type MeshTool = AgentTool;
 
-const str = (description: string) => ({ type: "string", description });
-const obj = (properties: Record<string, unknown>, required: string[]) => ({
-  type: "object",
-  properties,
-  required,
-  additionalProperties: false,
-});
+const str = schemaString;
+const obj = schemaObject;
 const TARGET = str("A node id, an agent id, or tags:<tag>");
 
 const text = textResult;

@@ -36,4 +36,12 @@ export {
 } from "./plugin-kit.ts";
 export { isSecretKey, REDACTED, redact, redactString, registerSecret } from "./redact.ts";
 export { SingleFlight, singleFlight } from "./single-flight.ts";
-export { type AgentTool, guardTool, type ToolParams, type ToolResult, textResult } from "./tool-kit.ts";
+export {
+  type AgentTool,
+  guardTool,
+  schemaObject,
+  schemaString,
+  type ToolParams,
+  type ToolResult,
+  textResult,
+} from "./tool-kit.ts";

@@ -38,3 +38,14 @@ export function guardTool(
     }
   };
 }
+
+/** JSON Schema pieces for tool parameters. */
+export const schemaString = (description: string) => ({ type: "string", description });
+
+/** A closed object: unknown arguments are refused by the host before the tool runs. */
+export const schemaObject = (properties: Record<string, unknown>, required: string[]) => ({
+  type: "object",
+  properties,
+  required,
+  additionalProperties: false,
+});
