@@ -1,10 +1,13 @@
-import { definePluginEntry } from "openclaw/plugin-sdk/plugin-entry";
+import { defineChannelPluginEntry } from "openclaw/plugin-sdk/channel-core";
+import { createChannelPlugin } from "./src/channel.ts";
 import { MANIFEST } from "./src/manifest.ts";
-import { registerAgentrux } from "./src/plugin.ts";
+import { registerAgentrux, registerExecPolicy } from "./src/plugin.ts";
 
-export default definePluginEntry({
+export default defineChannelPluginEntry({
   id: MANIFEST.id,
   name: MANIFEST.name,
   description: MANIFEST.description,
-  register: registerAgentrux,
+  plugin: createChannelPlugin(),
+  registerFull: registerAgentrux,
+  registerCapabilities: registerExecPolicy,
 });

@@ -3,19 +3,32 @@ import os from "node:os";
 import path from "node:path";
 import { createLogger } from "@openclaw-bundle/shared";
 import { agentruxConfig } from "../../extensions/agentrux/src/config-schema.ts";
+import type { TurnRequest } from "../../extensions/agentrux/src/dispatch.ts";
 import { AgentruxService, type Config } from "../../extensions/agentrux/src/service.ts";
 import { type MockBroker, startBrokerWithScript } from "../mocks/broker/server.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
 
 // AgenTrux ingress benchmarks (issue 4). The service runs as in a gateway, against the mock
-// broker; its agent endpoint is the mock LLM's /v1/chat/completions (the same OpenAI-compatible
-// contract the gateway serves), so the figures are the plugin's own path, not an agent's thinking.
+// broker; its agent turn goes straight to the mock LLM's /v1/chat/completions instead of the
+// host's channel pipeline, so the figures are the plugin's own path, not an agent's thinking.
 // Baseline, measured in the same run: the broker's own publish + read round trip over HTTP.
 
 const quiet = createLogger({ extension: "bench", sink: { info() {}, warn() {}, error() {}, debug() {} } });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)] as number;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The agent turn as a bare model call: what the host pipeline would add is not this plugin's cost. */
+async function llmTurn(llm: MockLlm, t: TurnRequest): Promise<string> {
+  const res = await fetch(`${llm.url.replace(/\/v1$/, "")}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "mock-model", messages: [{ role: "user", content: t.bodyForAgent }] }),
+    signal: t.signal,
+  });
+  const j = (await res.json()) as { choices?: Array<{ message?: { content?: string } }> };
+  return j.choices?.[0]?.message?.content ?? "";
+}
 
 interface Rig {
   broker: MockBroker;
@@ -46,13 +59,7 @@ async function rig(pollIntervalMs: number): Promise<Rig> {
     llm,
     home,
     config,
-    service: () =>
-      new AgentruxService(
-        config,
-        quiet,
-        () => ({ url: llm.url.replace(/\/v1$/, ""), token: undefined }),
-        home,
-      ),
+    service: () => new AgentruxService(config, quiet, (t: TurnRequest) => llmTurn(llm, t), home),
   };
 }
 

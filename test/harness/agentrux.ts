@@ -65,3 +65,22 @@ export async function awaitResponse(
 export async function brokerCalls(control: BrokerControl): Promise<Record<string, number>> {
   return (await control("/calls")) as Record<string, number>;
 }
+
+/**
+ * Waits until a gateway's AgenTrux channel reads its command topic. A first start skips what was
+ * published before it found the topic's newest event, so tests publish only after this.
+ */
+export async function awaitChannelUp(
+  status: () => Promise<{ state: string; waterline?: number }>,
+  ms = 60_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  let last = "";
+  while (Date.now() < end) {
+    const s = await status();
+    if (s.waterline !== undefined) return;
+    last = JSON.stringify(s);
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  throw new Error(`the AgenTrux channel did not start within ${ms} ms: ${last}`);
+}

@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { conversationPeer } from "../../extensions/agentrux/src/session.ts";
 import {
+  awaitChannelUp,
   awaitResponse,
   httpControl,
   publishRequest,
@@ -68,8 +70,11 @@ const gateways = useGateways(() => [
   },
 ]);
 
+beforeAll(() => awaitChannelUp(() => gateways.byName("commands").call<Status>(`${ID}.status`)));
+
 interface Status {
   state: string;
+  waterline?: number;
   activation?: string;
   sse?: string;
   counters?: { received: number; dispatched: number; deduplicated: number; failed: number };
@@ -95,6 +100,65 @@ describe("AgenTrux in a real gateway", () => {
     expect(p, p.message).toMatchObject({ request_id: "req-1", status: "completed" });
     expect(p.message).toContain("hello from an outside client");
     expect(llm.requests.at(-1)?.lastUserText).toContain("BEGIN AGENTRUX MESSAGE");
+  });
+
+  it("runs the request as a channel turn, in a session of its own per conversation", async () => {
+    const g = gateways.byName("commands");
+    const sessions = await g.call<{ sessions: Array<{ key: string }> }>("sessions.list", {});
+    const keys = sessions.sessions.map((x) => x.key);
+    // The client's conversation key is hashed with the command topic: never raw in a session key.
+    expect(keys).toContain(
+      `agent:main:agentrux-openclaw-plugin:default:direct:${conversationPeer("cmd", "c1")}`,
+    );
+    expect(keys.join(" ")).not.toContain("openai-user");
+  });
+
+  it("is a channel of the gateway: listed in channels.status, and `send` publishes to a topic", async () => {
+    const g = gateways.byName("commands");
+    const channels = await g.call<{ channelAccounts: Record<string, unknown[]> }>("channels.status", {});
+    expect(channels.channelAccounts[ID]).toEqual([
+      expect.objectContaining({ accountId: "default", configured: true, running: true, connected: true }),
+    ]);
+    await g.call("send", {
+      channel: ID,
+      to: "res",
+      message: "a note from the operator",
+      idempotencyKey: "send-1",
+    });
+    const { items } = (await control()("/topics/res/events")) as {
+      items: Array<{ type: string; payload: { message?: string } }>;
+    };
+    expect(items.filter((e) => e.type === "openclaw.message").map((e) => e.payload)).toEqual([
+      { message: "a note from the operator" },
+    ]);
+  });
+
+  it("gives two requests of one conversation, published together, an answer each", async () => {
+    llm.setBehavior({ chunkDelayMs: 30 });
+    try {
+      await publish("same-1", "first of two in one conversation", "shared");
+      await publish("same-2", "second of two in one conversation", "shared");
+      const [a, b] = [await answerTo("same-1", 90_000), await answerTo("same-2", 90_000)];
+      expect(a, a.message).toMatchObject({ status: "completed" });
+      expect(a.message).toContain("first of two");
+      expect(b, b.message).toMatchObject({ status: "completed" });
+      expect(b.message).toContain("second of two");
+    } finally {
+      llm.setBehavior({});
+    }
+  });
+
+  it("answers failed when the agent's model fails", async () => {
+    llm.setBehavior({ failNext: { status: 400, message: "model refused the request", count: 5 } });
+    try {
+      await publish("boom-1", "this turn will fail", "boom");
+      const p = await answerTo("boom-1", 90_000);
+      expect(p, p.message).toMatchObject({ request_id: "boom-1", status: "failed" });
+      // The host's own account of the failure, not an empty "completed".
+      expect(p.message).toMatch(/model refused the request|HTTP 400|failed/i);
+    } finally {
+      llm.setBehavior({});
+    }
   });
 
   it("still answers with the SSE streams cut, and once only across a gateway restart", async () => {

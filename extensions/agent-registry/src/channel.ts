@@ -1,12 +1,19 @@
 import os from "node:os";
 import path from "node:path";
 import {
+  type ConfiguredAccount,
+  channelTarget,
+  channelTurnConfig,
+  configuredAccount,
   createLogger,
   derefEnv,
   errorMessage,
   type Logger,
   liveSlot,
-  type ResolvedConfig,
+  pluginEntryConfig,
+  replyText,
+  singleAccountChannel,
+  untilAborted,
 } from "@openclaw-bundle/shared";
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core";
 import { dispatchInboundDirectDm } from "openclaw/plugin-sdk/channel-inbound";
@@ -28,58 +35,23 @@ export const ACCOUNT_ID = "default";
 /** The running account, for the gateway methods and the tool (register() runs more than once). */
 export const liveAccount = liveSlot<AgentRegistryAccount>(PLUGIN_ID);
 
-export interface ChannelAccount {
-  accountId: string;
-  enabled: boolean;
-  configured: boolean;
-  resolved: ResolvedConfig<AgentRegistryConfig>;
-  config?: ResolvedAccount;
-}
+export type ChannelAccount = ConfiguredAccount<AgentRegistryConfig, ResolvedAccount>;
 
 export function resolveAccount(
   cfg: OpenClawConfig | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): ChannelAccount {
-  const raw = (cfg as { plugins?: { entries?: Record<string, { config?: unknown }> } } | undefined)?.plugins
-    ?.entries?.[PLUGIN_ID]?.config;
-  const resolved = resolveAgentRegistry(raw);
-  if (!resolved.ok)
+  return configuredAccount(ACCOUNT_ID, resolveAgentRegistry(pluginEntryConfig(cfg, PLUGIN_ID)), (c) => {
+    const hostname = c.hostname as string;
     return {
-      accountId: ACCOUNT_ID,
-      enabled: resolved.status.state !== "disabled",
-      configured: false,
-      resolved,
-    };
-  const c = resolved.config;
-  const hostname = c.hostname as string;
-  return {
-    accountId: ACCOUNT_ID,
-    enabled: true,
-    configured: true,
-    resolved,
-    config: {
       ...c,
       registryUrl: c.registryUrl as string,
       hostname,
       installationId: c.installationId ?? hostname,
       apiKey: derefEnv(c.registryApiKey, env),
-    },
-  };
+    };
+  });
 }
-
-/**
- * Each remote agent gets a session of its own, whatever `session.dmScope` says for people:
- * another agent's words never join the operator's main session.
- */
-function isolatedDms(cfg: OpenClawConfig): OpenClawConfig {
-  const session = (cfg as { session?: Record<string, unknown> }).session ?? {};
-  return { ...cfg, session: { ...session, dmScope: "per-account-channel-peer" } } as OpenClawConfig;
-}
-
-const replyText = (payload: unknown) =>
-  payload && typeof payload === "object" && typeof (payload as { text?: unknown }).text === "string"
-    ? (payload as { text: string }).text
-    : "";
 
 export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
   const turn = async (
@@ -95,7 +67,8 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
     let failure: unknown;
     await dispatchInboundDirectDm({
       channelIngress: "unsupported",
-      cfg: isolatedDms(cfg),
+      // Each remote agent gets a session of its own; its words never join the operator's main session.
+      cfg: channelTurnConfig(cfg, CHANNEL_ID, ACCOUNT_ID),
       channel: CHANNEL_ID,
       channelLabel: "Agent Registry",
       accountId: ACCOUNT_ID,
@@ -130,42 +103,21 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
   };
 
   return {
-    id: CHANNEL_ID,
-    meta: {
+    ...singleAccountChannel({
       id: CHANNEL_ID,
+      accountId: ACCOUNT_ID,
       label: "Agent Registry",
-      selectionLabel: "Agent Registry",
-      docsPath: "/channels/agent-registry",
       blurb: "Agent-to-agent messages through an Agent Registry, over Pilot P2P or the registry's relay.",
-    },
-    capabilities: {
-      chatTypes: ["direct"],
-      media: false,
-      reactions: false,
-      threads: false,
-      nativeCommands: false,
       blockStreaming: true,
-    },
-    reload: { configPrefixes: [`plugins.entries.${PLUGIN_ID}`] },
-    config: {
-      listAccountIds: () => [ACCOUNT_ID],
-      defaultAccountId: () => ACCOUNT_ID,
-      resolveAccount: (cfg) => resolveAccount(cfg),
-      isEnabled: (a) => a.enabled,
-      isConfigured: (a) => a.configured,
-      describeAccount: (a) => ({ accountId: a.accountId, enabled: a.enabled, configured: a.configured }),
-    },
-    messaging: {
-      normalizeTarget: (raw: string) => raw.trim().replace(new RegExp(`^${CHANNEL_ID}:`), "") || undefined,
-      inferTargetChatType: () => "direct",
-    },
+      resolveAccount: (cfg) => resolveAccount(cfg as OpenClawConfig),
+    }),
     outbound: {
       deliveryMode: "gateway",
       textChunkLimit: 32_000,
       sendText: async ({ to, text }) => {
         const account = liveAccount.get();
         if (!account) throw new Error("the agent-registry channel is not running");
-        const hostname = String(to).replace(new RegExp(`^${CHANNEL_ID}:`), "");
+        const hostname = channelTarget(CHANNEL_ID, to);
         const r = await account.sendText(hostname, text);
         return { channel: CHANNEL_ID, messageId: r.messageId };
       },
@@ -195,10 +147,7 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
         await account.start();
         ctx.setStatus({ ...ctx.getStatus(), accountId: ACCOUNT_ID, running: true, connected: true });
         // The gateway restarts an account whose start returns: stay until it aborts us.
-        await new Promise<void>((resolve) => {
-          if (ctx.abortSignal.aborted) resolve();
-          else ctx.abortSignal.addEventListener("abort", () => resolve(), { once: true });
-        });
+        await untilAborted(ctx.abortSignal);
         await account.stop();
         if (liveAccount.get() === account) liveAccount.set(undefined);
         ctx.setStatus({ ...ctx.getStatus(), running: false, connected: false });

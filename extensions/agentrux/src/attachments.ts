@@ -75,30 +75,22 @@ export async function describeInbound(
 }
 
 /**
- * Uploads made during a turn, by conversation. The tool knows its session key; the dispatcher
- * knows the conversation it opened the session for (`agentrux:<conversation_key>`).
+ * Uploads made during a turn, by conversation peer (session.ts). The tool knows its session key,
+ * the dispatcher the peer it runs the turn for; both name the same conversation.
  */
 export class Outbox {
-  readonly #byConversation = new Map<string, OutboundAttachment[]>();
+  readonly #byPeer = new Map<string, OutboundAttachment[]>();
 
-  /** The conversation a session key belongs to, when it is an AgenTrux one. */
-  static conversationOf(sessionKey: string | undefined): string | undefined {
-    const m = /(?:^|:)openai-user:agentrux:(.+)$/i.exec(sessionKey ?? "");
-    return m?.[1]?.toLowerCase();
-  }
-
-  add(conversation: string, a: OutboundAttachment): void {
-    const key = conversation.toLowerCase();
-    const list = this.#byConversation.get(key) ?? [];
+  add(peer: string, a: OutboundAttachment): void {
+    const list = this.#byPeer.get(peer) ?? [];
     list.push(a);
-    this.#byConversation.set(key, list);
+    this.#byPeer.set(peer, list);
   }
 
   /** What the turn uploaded, handed over once. */
-  take(conversation: string): OutboundAttachment[] {
-    const key = conversation.toLowerCase();
-    const list = this.#byConversation.get(key) ?? [];
-    this.#byConversation.delete(key);
+  take(peer: string): OutboundAttachment[] {
+    const list = this.#byPeer.get(peer) ?? [];
+    this.#byPeer.delete(peer);
     return list;
   }
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { execDecision } from "./exec-policy.ts";
+import { conversationPeer } from "./session.ts";
 
-const AGENTRUX = "agent:main:openai-user:agentrux:c1";
+const AGENTRUX = `agent:main:agentrux-openclaw-plugin:default:direct:${conversationPeer("cmd", "c1")}`;
 const on = { enabled: true, allowedCommands: ["ls", "git"] };
 
 describe("execPolicy", () => {
@@ -36,6 +37,15 @@ describe("execPolicy", () => {
         "exec",
         { command: "rm -rf /" },
         "agent:main:main",
+      ),
+    ).toBeUndefined();
+    // Another channel's direct session, even with a peer id of the same shape.
+    expect(
+      execDecision(
+        { enabled: false, allowedCommands: [] },
+        "exec",
+        { command: "ls" },
+        AGENTRUX.replace("agentrux-openclaw-plugin", "agent-registry"),
       ),
     ).toBeUndefined();
   });

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { Outbox } from "./attachments.ts";
+import { peerOfSession } from "./session.ts";
 
 /**
  * `execPolicy` (EXTERNAL-APIS.md section 1; parsed but never enforced by the public plugin): in a
@@ -24,7 +24,7 @@ export function execDecision(
   params: Record<string, unknown>,
   sessionKey: string | undefined,
 ): { block: true; blockReason: string } | undefined {
-  if (!SHELL_TOOLS.has(toolName) || Outbox.conversationOf(sessionKey) === undefined) return undefined;
+  if (!SHELL_TOOLS.has(toolName) || peerOfSession(sessionKey) === undefined) return undefined;
   const deny = (why: string) => ({
     block: true as const,
     blockReason: `AgenTrux execPolicy: ${why}`,

@@ -7,5 +7,6 @@ export const MANIFEST = {
   name: "AgenTrux",
   description: "AgenTrux pub/sub channel: commands in, results out",
   config: agentruxConfig,
+  channels: ["agentrux-openclaw-plugin"],
   tools: TOOL_NAMES,
 } as const;

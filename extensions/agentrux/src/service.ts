@@ -13,12 +13,13 @@ import { type Outcome, postActivate, runActivation } from "./activation.ts";
 import { describeInbound, Outbox } from "./attachments.ts";
 import { AgentruxClient } from "./client.ts";
 import type { AgentruxConfig } from "./config-schema.ts";
-import { dispatchRequest } from "./dispatch.ts";
+import { dispatchRequest, type TurnRequest } from "./dispatch.ts";
 import { Ingress } from "./ingress.ts";
 
 /**
- * The AgenTrux service: activation at start, then pull ingress driven by SSE hints (reconnected
- * with backoff) and a safety poller; each request answered on the result topic.
+ * The AgenTrux account: activation at start, then pull ingress driven by SSE hints (reconnected
+ * with backoff) and a safety poller; each request a turn of the host's channel pipeline
+ * (`runTurn`), answered on the result topic.
  */
 
 /** How long a stop waits for aborted turns to unwind and the last state to be saved. */
@@ -43,20 +44,15 @@ export class AgentruxService {
   readonly outbox = new Outbox();
   readonly #c: Config;
   readonly #log: Logger;
-  readonly #gateway: () => { url: string; token: string | undefined };
+  readonly #runTurn: (t: TurnRequest) => Promise<string>;
   readonly #dir: string;
   #abort = new AbortController();
   #poller: Periodic | undefined;
 
-  constructor(
-    c: Config,
-    log: Logger,
-    gateway: () => { url: string; token: string | undefined },
-    home = os.homedir(),
-  ) {
+  constructor(c: Config, log: Logger, runTurn: (t: TurnRequest) => Promise<string>, home = os.homedir()) {
     this.#c = c;
     this.#log = log;
-    this.#gateway = gateway;
+    this.#runTurn = runTurn;
     this.#dir = path.join(home, ".agentrux");
   }
 
@@ -130,10 +126,10 @@ export class AgentruxService {
       read: (t, after, limit) => client.read(t, after, limit),
       dispatch: (ev) =>
         dispatchRequest(ev, {
-          agentId: this.#c.agentId,
+          commandTopic: this.#c.commandTopicId,
           resultTopic: this.#c.resultTopicId,
           timeoutMs: this.#c.subagentTimeoutMs,
-          gateway: this.#gateway,
+          runTurn: this.#runTurn,
           publish: (t, e) => client.publish(t, e),
           signal: this.#abort.signal,
           describeAttachments: (a) => describeInbound(client, this.#c.commandTopicId, a),

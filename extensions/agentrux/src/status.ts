@@ -36,10 +36,17 @@ export function agentruxStatus(
     agentId: c.agentId,
   };
   if (!live)
-    return { ...base, state: "idle", reason: "configured; the AgenTrux service has not started yet" };
+    return { ...base, state: "idle", reason: "configured; the AgenTrux channel has not started yet" };
   const activation = live.activation?.state;
   if (!live.running)
     return { ...base, state: "degraded", reason: live.lastError ?? "not running", activation };
+  if (live.ingress?.waterline === undefined)
+    return {
+      ...base,
+      state: "idle",
+      reason: "starting: finding the command topic's newest event (a first start skips what came before)",
+      activation,
+    };
   return {
     ...base,
     state: live.sse === "open" ? "running" : "degraded",

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockBroker, startBrokerWithScript } from "../../../test/mocks/broker/server.ts";
 import { agentruxConfig } from "./config-schema.ts";
 import { AgentruxService, type Config } from "./service.ts";
+import { conversationPeer } from "./session.ts";
 import { type AgentruxTool, createTools } from "./tools.ts";
 
 // The agent tools against the mock broker, with a real AgentruxService behind them (its ingress
@@ -38,7 +39,9 @@ beforeAll(async () => {
   service = new AgentruxService(
     config,
     createLogger({ extension: "test", sink }),
-    () => ({ url: "http://127.0.0.1:9", token: undefined }),
+    async () => {
+      throw new Error("no agent turns in this test");
+    },
     home,
   );
   await service.start();
@@ -140,12 +143,13 @@ describe("AgenTrux tools", () => {
 
   it("uploads workspace files only, and attaches uploads of an AgenTrux turn to its answer", async () => {
     await fs.writeFile(path.join(workspace, "report.md"), "# report\n");
-    const key = "agent:main:openai-user:agentrux:Conv-7";
+    const peer = conversationPeer("cmd", "Conv-7");
+    const key = `agent:main:agentrux-openclaw-plugin:default:direct:${peer}`;
     const r = await run("agentrux_upload", { path: "report.md", content_type: "text/markdown" }, key);
     expect(r.text).toMatch(/^uploaded report.md \(9 bytes\) as \S+; attached to the answer$/);
     const got = await fetch(r.details.download_url as string);
     expect(await got.text()).toBe("# report\n");
-    expect(service.outbox.take("conv-7")).toEqual([
+    expect(service.outbox.take(peer)).toEqual([
       expect.objectContaining({ name: "report.md", content_type: "text/markdown", size: 9 }),
     ]);
     expect((await run("agentrux_upload", { path: "../../etc/passwd" })).text).toMatch(

@@ -11,9 +11,9 @@ import {
   textResult,
 } from "@openclaw-bundle/shared";
 import { CODE_PATTERN } from "./activation.ts";
-import { Outbox } from "./attachments.ts";
 import { type AgentruxClient, agentruxError, type TopicEvent, uploadObject } from "./client.ts";
 import type { AgentruxService, Config } from "./service.ts";
+import { peerOfSession } from "./session.ts";
 
 /**
  * The agent tools of EXTERNAL-APIS.md section 1. Each validates its arguments, bounds what it
@@ -300,11 +300,13 @@ export function createTools(
             : "application/octet-stream";
         const topic = p.topic_id ? need(p, "topic_id") : config.resultTopicId;
         const up = await uploadObject(client(), topic, bytes, name, contentType);
-        const conversation = Outbox.conversationOf(ctx.sessionKey);
         const attachment = { name, content_type: contentType, size: bytes.byteLength, ...up };
-        if (conversation && topic === config.resultTopicId) live()?.outbox.add(conversation, attachment);
+        // Only an upload to the result topic, in a turn answering a request, rides on the answer.
+        const peer = topic === config.resultTopicId ? peerOfSession(ctx.sessionKey) : undefined;
+        const outbox = peer ? live()?.outbox : undefined;
+        outbox?.add(peer as string, attachment);
         return text(
-          `uploaded ${name} (${bytes.byteLength} bytes) as ${up.object_id}${conversation ? "; attached to the answer" : ""}`,
+          `uploaded ${name} (${bytes.byteLength} bytes) as ${up.object_id}${outbox ? "; attached to the answer" : ""}`,
           attachment,
         );
       }),

@@ -6,6 +6,18 @@ export {
   DEFAULT_BACKOFF_MAX_MS,
   sleep,
 } from "./backoff.ts";
+export {
+  abortable,
+  type ChannelAccountBase,
+  type ConfiguredAccount,
+  channelTarget,
+  channelTurnConfig,
+  configuredAccount,
+  pluginEntryConfig,
+  replyText,
+  singleAccountChannel,
+  untilAborted,
+} from "./channel-kit.ts";
 export { type ConfigSchemaDefinition, defineConfigSchema, describeIssues, parseList } from "./config.ts";
 export { BoundedSet } from "./dedup.ts";
 export { BundleError, errorFactory, errorMessage, isBundleError, SHARED_CODES } from "./errors.ts";

@@ -1,0 +1,120 @@
+import os from "node:os";
+import {
+  type ConfiguredAccount,
+  channelTarget,
+  configuredAccount,
+  createLogger,
+  liveSlot,
+  pluginEntryConfig,
+  singleAccountChannel,
+  untilAborted,
+} from "@openclaw-bundle/shared";
+import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core";
+import type { AgentruxConfig } from "./config-schema.ts";
+import { AgentruxService, type Config } from "./service.ts";
+import { ACCOUNT_ID, CHANNEL_ID } from "./session.ts";
+import { PLUGIN_ID, resolveAgentrux } from "./status.ts";
+import { runAgentTurn } from "./turn.ts";
+
+/**
+ * The AgenTrux channel: one account (`default`) whose settings are the plugin's config (the env
+ * contract writes them there). `startAccount` runs an AgentruxService until the gateway aborts
+ * it; each request becomes a turn of the configured agent in its conversation's own session.
+ * Outbound, the channel's targets are topics: `sendText` publishes an `openclaw.message` event.
+ */
+
+/** The running account, for the status method and the tools (register() runs more than once). */
+export const liveService = liveSlot<AgentruxService>(PLUGIN_ID);
+
+/** Event type of what the agent or an operator sends to a topic outside a request's answer. */
+export const MESSAGE_TYPE = "openclaw.message";
+
+export type ChannelAccount = ConfiguredAccount<AgentruxConfig, Config>;
+
+export function resolveAccount(cfg: unknown): ChannelAccount {
+  return configuredAccount(
+    ACCOUNT_ID,
+    resolveAgentrux(pluginEntryConfig(cfg, PLUGIN_ID)),
+    (c) => c as Config,
+  );
+}
+
+export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
+  return {
+    ...singleAccountChannel({
+      id: CHANNEL_ID,
+      accountId: ACCOUNT_ID,
+      label: "AgenTrux",
+      blurb: "Commands in and results out through AgenTrux authenticated pub/sub topics.",
+      // A request gets one answer event, not one per block.
+      blockStreaming: false,
+      resolveAccount,
+    }),
+    outbound: {
+      deliveryMode: "gateway",
+      textChunkLimit: 100_000,
+      sendText: async ({ to, text }: { to: string; text: string }) => {
+        const client = liveService.get()?.client;
+        if (!client) throw new Error("the AgenTrux channel is not connected (no credentials or not started)");
+        const topic = channelTarget(CHANNEL_ID, to);
+        if (!topic) throw new Error(`an AgenTrux target is a topic id (got ${JSON.stringify(to)})`);
+        const eventId = await client.publish(topic, { type: MESSAGE_TYPE, payload: { message: text } });
+        return { channel: CHANNEL_ID, messageId: eventId };
+      },
+    },
+    gateway: {
+      startAccount: async (ctx: {
+        account: ChannelAccount;
+        cfg: OpenClawConfig;
+        abortSignal: AbortSignal;
+        log?: unknown;
+        getStatus(): Record<string, unknown>;
+        setStatus(s: Record<string, unknown>): void;
+      }) => {
+        const config = ctx.account.config;
+        if (!config)
+          throw new Error(
+            `${PLUGIN_ID}: ${ctx.account.resolved.ok ? "not configured" : ctx.account.resolved.status.reason}`,
+          );
+        await liveService.get()?.stop();
+        // The account's lines go to the gateway's own log, like every other extension's.
+        const logger = createLogger({
+          extension: PLUGIN_ID,
+          ...(ctx.log ? { sink: ctx.log as never } : {}),
+        });
+        const service = new AgentruxService(
+          config,
+          logger,
+          (t) =>
+            runAgentTurn(
+              ctx.cfg,
+              {
+                agentId: config.agentId,
+                peer: t.peer,
+                label: `AgenTrux conversation ${t.peer.slice(0, 8)}`,
+                messageId: t.messageId,
+                rawBody: t.rawBody,
+                bodyForAgent: t.bodyForAgent,
+                signal: t.signal,
+              },
+              logger,
+            ),
+          os.homedir(),
+        );
+        liveService.set(service);
+        await service.start();
+        ctx.setStatus({
+          ...ctx.getStatus(),
+          accountId: ACCOUNT_ID,
+          running: true,
+          connected: service.running,
+        });
+        // The gateway restarts an account whose start returns: stay until it aborts us.
+        await untilAborted(ctx.abortSignal);
+        await service.stop();
+        if (liveService.get() === service) liveService.set(undefined);
+        ctx.setStatus({ ...ctx.getStatus(), running: false, connected: false });
+      },
+    },
+  } as unknown as ChannelPlugin<ChannelAccount>;
+}
