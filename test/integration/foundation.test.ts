@@ -64,9 +64,12 @@ describe("foundation: four extensions in real gateways", () => {
         // The mesh is real: a node with no peers to dial runs on its own.
         expect(s.state).toBe("running");
       } else if (id === "agentrux-openclaw-plugin") {
-        // Configured but never activated: degraded, saying how to activate (no network call made).
-        expect(s.state).toBe("degraded");
-        expect(s.reason).toMatch(/no AgenTrux credentials.*BOOTSTRAP\.md/);
+        // Configured but never activated: once the channel starts, degraded, saying how to
+        // activate (no network call made).
+        await expect
+          .poll(async () => (await g.call<Status>(`${id}.status`)).state, { timeout: 30_000 })
+          .toBe("degraded");
+        expect((await g.call<Status>(`${id}.status`)).reason).toMatch(/no AgenTrux credentials.*BOOTSTRAP\.md/);
       } else if (id === "auth-manager-lease-telemetry") {
         // The lease service is real: a broker that does not answer is a degraded state with a reason.
         expect(s.state).toBe("degraded");
