@@ -69,7 +69,9 @@ describe("foundation: four extensions in real gateways", () => {
         await expect
           .poll(async () => (await g.call<Status>(`${id}.status`)).state, { timeout: 30_000 })
           .toBe("degraded");
-        expect((await g.call<Status>(`${id}.status`)).reason).toMatch(/no AgenTrux credentials.*BOOTSTRAP\.md/);
+        expect((await g.call<Status>(`${id}.status`)).reason).toMatch(
+          /no AgenTrux credentials.*BOOTSTRAP\.md/,
+        );
       } else if (id === "auth-manager-lease-telemetry") {
         // The lease service is real: a broker that does not answer is a degraded state with a reason.
         expect(s.state).toBe("degraded");

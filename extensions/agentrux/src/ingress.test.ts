@@ -24,10 +24,11 @@ const read = async (_t: string, after: number, limit: number) => {
   await new Promise((r) => setTimeout(r, 1));
   return topic.filter((e) => e.sequence_no > after).slice(0, limit);
 };
-const ingress = (seen: string[]) =>
+const ingress = (seen: string[], memory?: number) =>
   new Ingress({
     dir,
     topic: "cmd",
+    memory,
     read,
     dispatch: async (ev) => void seen.push((ev.payload as { request_id: string }).request_id),
   });
@@ -101,6 +102,31 @@ describe("ingress", () => {
     await second.idle();
     expect(after).toEqual(["r3"]);
     expect(JSON.parse(await fs.readFile(waterlineFile(), "utf8"))).toEqual({ cmd: 3 });
+  });
+
+  const MEMORY = 40;
+  it("keeps its request-id memory bounded on disk, remembering the newest ids across a restart", async () => {
+    const seen: string[] = [];
+    const first = ingress(seen, MEMORY);
+    await first.drain();
+    const n = MEMORY + 50;
+    for (let i = 0; i < n; i++) publish(`q${i}`);
+    await first.drain();
+    await first.idle();
+    expect(seen).toHaveLength(n);
+    const saved = JSON.parse(await fs.readFile(path.join(dir, "dedup.json"), "utf8")) as {
+      requestIds: string[];
+    };
+    expect(saved.requestIds).toHaveLength(MEMORY);
+    expect(saved.requestIds).not.toContain("q0");
+    // A retried recent request after a restart is still dropped; the oldest were forgotten.
+    publish(`q${n - 1}`);
+    const after: string[] = [];
+    const second = ingress(after, MEMORY);
+    await second.drain();
+    await second.idle();
+    expect(after).toEqual([]);
+    expect(second.counters.deduplicated).toBe(1);
   });
 
   it("counts a failed dispatch and moves on", async () => {

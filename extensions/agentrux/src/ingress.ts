@@ -38,6 +38,8 @@ export interface IngressOptions {
   dispatch: (ev: TopicEvent) => Promise<void>;
   /** Events handled at once (default 1: strictly in order). */
   maxConcurrency?: number;
+  /** Event and request ids remembered, in memory and on disk (default REQUEST_ID_MEMORY). */
+  memory?: number;
 }
 
 export function requestIdOf(ev: TopicEvent): string | undefined {
@@ -52,8 +54,9 @@ export class Ingress {
   readonly counters: IngressCounters = { received: 0, dispatched: 0, deduplicated: 0, failed: 0 };
   readonly #o: IngressOptions;
   readonly #max: number;
-  readonly #events = new BoundedSet<string>(REQUEST_ID_MEMORY);
-  readonly #requests = new BoundedSet<string>(REQUEST_ID_MEMORY);
+  readonly #memory: number;
+  readonly #events: BoundedSet<string>;
+  readonly #requests: BoundedSet<string>;
   readonly #recent: string[] = [];
   /** Keys being handled now (persisted), and keys a previous run left unfinished. */
   readonly #inflight = new Set<string>();
@@ -75,6 +78,9 @@ export class Ingress {
   constructor(o: IngressOptions) {
     this.#o = o;
     this.#max = Math.max(1, o.maxConcurrency ?? 1);
+    this.#memory = Math.min(REQUEST_ID_MEMORY, Math.max(1, o.memory ?? REQUEST_ID_MEMORY));
+    this.#events = new BoundedSet<string>(this.#memory);
+    this.#requests = new BoundedSet<string>(this.#memory);
   }
 
   get waterline(): number | undefined {
@@ -141,7 +147,7 @@ export class Ingress {
   #remember(key: string): void {
     if (!this.#requests.add(key)) return;
     this.#recent.push(key);
-    if (this.#recent.length > REQUEST_ID_MEMORY) this.#recent.shift();
+    if (this.#recent.length > this.#memory) this.#recent.shift();
   }
 
   /** Queued so that files are written in the order their states were reached. */

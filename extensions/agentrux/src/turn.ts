@@ -6,6 +6,7 @@ import {
   resolveChannelInboundRouteEnvelope,
 } from "openclaw/plugin-sdk/channel-inbound";
 import { createChannelReplyPipeline } from "openclaw/plugin-sdk/channel-reply-pipeline";
+import { agentruxError } from "./client.ts";
 import { ACCOUNT_ID, CHANNEL_ID } from "./session.ts";
 
 /**
@@ -28,10 +29,7 @@ export interface TurnInput {
   signal: AbortSignal;
 }
 
-/** The agent failed the turn (the pipeline delivered an error, or dispatch failed). */
-export class TurnFailed extends Error {}
-
-/** Runs the turn; resolves with the reply text, rejects with TurnFailed when the agent failed. */
+/** Runs the turn; resolves with the reply text, rejects with AGENTRUX_ERR_TURN_FAILED when the agent failed. */
 export async function runAgentTurn(cfg: OpenClawConfig, t: TurnInput, logger: Logger): Promise<string> {
   // Clients' conversations are isolated, and routed to the configured agent only.
   const routed = channelTurnConfig(cfg, CHANNEL_ID, ACCOUNT_ID, t.agentId);
@@ -68,7 +66,7 @@ export async function runAgentTurn(cfg: OpenClawConfig, t: TurnInput, logger: Lo
     access: { commands: { authorized: false } },
     channelIngress: "unsupported",
     extra: { NativeDirectUserId: t.peer, OriginatingChannel: CHANNEL_ID },
-  } as never);
+  });
   const { onModelSelected, ...replyPipeline } = createChannelReplyPipeline({
     cfg: routed,
     agentId: route.agentId,
@@ -77,7 +75,7 @@ export async function runAgentTurn(cfg: OpenClawConfig, t: TurnInput, logger: Lo
   });
   const parts: string[] = [];
   let failure: string | undefined;
-  await dispatchChannelInboundTurn({
+  const result = await dispatchChannelInboundTurn({
     cfg: routed,
     channel: CHANNEL_ID,
     accountId: ACCOUNT_ID,
@@ -101,7 +99,13 @@ export async function runAgentTurn(cfg: OpenClawConfig, t: TurnInput, logger: Lo
     },
     replyPipeline,
     replyOptions: { onModelSelected, abortSignal: t.signal },
-  } as never);
-  if (failure !== undefined) throw new TurnFailed(failure);
+  });
+  if (failure !== undefined) throw agentruxError("TURN_FAILED", failure);
+  // A turn the host declined would otherwise read as an empty answer.
+  if (!result.dispatched)
+    throw agentruxError(
+      "TURN_FAILED",
+      `the gateway did not run the turn (${result.admission.kind}${result.admission.reason ? `: ${result.admission.reason}` : ""})`,
+    );
   return parts.join("\n\n");
 }
