@@ -102,13 +102,10 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
           os.homedir(),
         );
         liveService.set(service);
+        ctx.setStatus({ ...ctx.getStatus(), accountId: ACCOUNT_ID, running: true, connected: false });
+        // Connected once it has credentials and reads the command topic: at start, or later.
+        service.onRunning = () => ctx.setStatus({ ...ctx.getStatus(), connected: true });
         await service.start();
-        ctx.setStatus({
-          ...ctx.getStatus(),
-          accountId: ACCOUNT_ID,
-          running: true,
-          connected: service.running,
-        });
         // The gateway restarts an account whose start returns: stay until it aborts us.
         await untilAborted(ctx.abortSignal);
         await service.stop();

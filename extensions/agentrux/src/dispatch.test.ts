@@ -49,7 +49,7 @@ describe("dispatchRequest", () => {
       event({ request_id: "r1", conversation_key: "conv", message: "hi" }, { correlation_id: "c9" }),
       deps,
     );
-    expect(turns[0]).toMatchObject({ peer: conversationPeer("cmd", "conv"), rawBody: "hi", requestId: "r1" });
+    expect(turns[0]).toMatchObject({ peer: conversationPeer("cmd", "conv"), rawBody: "hi" });
     expect(turns[0]?.bodyForAgent).toContain("BEGIN AGENTRUX MESSAGE");
     expect(turns[0]?.messageId).toMatch(/^ev-1\.[0-9a-f]{8}$/);
     expect(published).toEqual([

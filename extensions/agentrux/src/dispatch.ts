@@ -49,8 +49,6 @@ export function wrapInbound(text: string, from: string): string {
 export interface TurnRequest {
   /** The conversation's peer id (session.ts). */
   peer: string;
-  conversationKey: string;
-  requestId: string;
   /** Unique per attempt: see agentAnswer. */
   messageId: string;
   rawBody: string;
@@ -100,7 +98,6 @@ export async function dispatchRequest(ev: TopicEvent, d: DispatchDeps): Promise<
     answer = await agentAnswer(d, {
       peer,
       conversationKey,
-      requestId,
       eventId: ev.event_id,
       text,
       files: p.attachments,
@@ -125,7 +122,6 @@ async function agentAnswer(
   r: {
     peer: string;
     conversationKey: string;
-    requestId: string;
     eventId: string;
     text: string;
     files?: InboundAttachment[];
@@ -144,8 +140,6 @@ async function agentAnswer(
     const message = await abortable(
       d.runTurn({
         peer: r.peer,
-        conversationKey: r.conversationKey,
-        requestId: r.requestId,
         // This plugin's own dedup decides what runs; a turn redone after a stop must not look
         // to the host like a repeat of the one it abandoned, so each attempt has its own id.
         messageId: `${r.eventId}.${randomUUID().slice(0, 8)}`,

@@ -8,7 +8,8 @@ import { TOOL_NAMES } from "./tool-names.ts";
 import { createTools } from "./tools.ts";
 
 /**
- * The full-runtime half of the entry: the status method, the tools and the start-up note. The ingress itself is the channel account (channel.ts).
+ * The full-runtime half of the entry: the status method, the tools and the start-up note. The
+ * ingress itself is the channel account (channel.ts).
  */
 export function registerAgentrux(api: OpenClawPluginApi): void {
   const logger = createLogger({ extension: PLUGIN_ID, sink: api.logger });
@@ -32,7 +33,7 @@ export function registerExecPolicy(api: OpenClawPluginApi): void {
   const resolved = resolveAgentrux(api.pluginConfig);
   if (!resolved.ok) return;
   const policy = resolved.config.execPolicy;
-  api.on("before_tool_call", (event, ctx) => {
-    return execDecision(policy, event.toolName, event.params, ctx.sessionKey);
-  });
+  api.on("before_tool_call", (event, ctx) =>
+    execDecision(policy, event.toolName, event.params, ctx.sessionKey),
+  );
 }

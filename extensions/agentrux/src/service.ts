@@ -42,6 +42,8 @@ export class AgentruxService {
   client: AgentruxClient | undefined;
   credentials: { script_id: string; client_secret: string } | undefined;
   readonly outbox = new Outbox();
+  /** Called once the ingress runs (at start, or after a later activation). */
+  onRunning: (() => void) | undefined;
   readonly #c: Config;
   readonly #log: Logger;
   readonly #runTurn: (t: TurnRequest) => Promise<string>;
@@ -139,6 +141,7 @@ export class AgentruxService {
     this.ingress = ingress;
     this.client = client;
     this.credentials = creds;
+    this.onRunning?.();
     const drain = () =>
       ingress.drain().catch((err) => {
         this.lastError = errorMessage(err);
