@@ -4,7 +4,7 @@ import type { IpcHandler } from "./ipc.ts";
 import type { Log } from "./log.ts";
 import type { RendezvousClient } from "./rendezvous-client.ts";
 import type { PilotState } from "./state.ts";
-import { MAX_DATA_BYTES, MAX_JUSTIFICATION, type NodeView } from "./wire.ts";
+import { checkMessageData, MAX_JUSTIFICATION, type NodeView } from "./wire.ts";
 
 /**
  * The daemon's answers to pilotctl's sub-commands, by IPC command name. Each returns exactly the
@@ -99,18 +99,8 @@ export function createHandler(ctx: DaemonContext): IpcHandler {
     async "send-message"(args) {
       const target = required(args, "target", "a target (address, hostname or node id)");
       const data = required(args, "data", "--data");
-      const type = arg(args, "type") ?? "text";
-      if (type !== "text" && type !== "json")
-        throw new PilotError("invalid_argument", `--type must be text or json (got ${JSON.stringify(type)})`);
-      if (type === "json")
-        try {
-          JSON.parse(data);
-        } catch {
-          throw new PilotError("invalid_argument", "--type json needs --data that is valid JSON");
-        }
+      const type = checkMessageData(data, arg(args, "type"));
       const bytes = Buffer.byteLength(data);
-      if (bytes > MAX_DATA_BYTES)
-        throw new PilotError("invalid_argument", `--data is ${bytes} bytes; the limit is ${MAX_DATA_BYTES}`);
       const id = await resolvePeer(ctx, target, "send to");
       if (!state.isTrusted(id))
         throw new PilotError(

@@ -1,6 +1,6 @@
 import { parseTarget } from "./address.ts";
 import { PilotError } from "./errors.ts";
-import { MAX_DATA_BYTES } from "./wire.ts";
+import { checkMessageData } from "./wire.ts";
 
 /**
  * pilotctl's command line and text output, pure (no socket, no process) so it is unit-tested:
@@ -60,17 +60,7 @@ export const COMMANDS: Record<string, Command> = {
       const data = f.data;
       if (typeof data !== "string" || data === "")
         throw new PilotError("invalid_argument", "--data is required");
-      const type = f.type ?? "text";
-      if (type !== "text" && type !== "json")
-        throw new PilotError("invalid_argument", `--type must be text or json (got ${JSON.stringify(type)})`);
-      if (type === "json")
-        try {
-          JSON.parse(data);
-        } catch {
-          throw new PilotError("invalid_argument", "--type json needs --data that is valid JSON");
-        }
-      if (Buffer.byteLength(data) > MAX_DATA_BYTES)
-        throw new PilotError("invalid_argument", `--data is larger than ${MAX_DATA_BYTES} bytes`);
+      const type = checkMessageData(data, typeof f.type === "string" ? f.type : undefined);
       return { target: pos[0], data, type };
     },
     text: (d) => `sent ${d.bytes} bytes (${d.type}) to ${d.target}${d.ack ? ", acknowledged" : ""}`,

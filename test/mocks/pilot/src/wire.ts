@@ -1,3 +1,5 @@
+import { PilotError } from "./errors.ts";
+
 /**
  * Shapes shared by the rendezvous (`../rendezvous.ts`, where the protocol is documented) and the
  * daemon's client of it, so the two cannot drift apart.
@@ -12,6 +14,23 @@ export const registrationMessage = (nonce: string, publicKey: string) =>
 
 /** Message data is bounded end to end (pilotctl, daemon, rendezvous) at 1 MiB of UTF-8. */
 export const MAX_DATA_BYTES = 1024 * 1024;
+
+/** The checks `send-message` makes of its payload, the same in pilotctl and in the daemon. */
+export function checkMessageData(data: string, type: string | undefined): "text" | "json" {
+  const t = type ?? "text";
+  if (t !== "text" && t !== "json")
+    throw new PilotError("invalid_argument", `--type must be text or json (got ${JSON.stringify(t)})`);
+  if (t === "json")
+    try {
+      JSON.parse(data);
+    } catch {
+      throw new PilotError("invalid_argument", "--type json needs --data that is valid JSON");
+    }
+  const bytes = Buffer.byteLength(data);
+  if (bytes > MAX_DATA_BYTES)
+    throw new PilotError("invalid_argument", `--data is ${bytes} bytes; the limit is ${MAX_DATA_BYTES}`);
+  return t;
+}
 export const MAX_JUSTIFICATION = 1024;
 
 export interface NodeView {
