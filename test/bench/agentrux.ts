@@ -7,6 +7,7 @@ import type { TurnRequest } from "../../extensions/agentrux/src/dispatch.ts";
 import { AgentruxService, type Config } from "../../extensions/agentrux/src/service.ts";
 import { type MockBroker, startBrokerWithScript } from "../mocks/broker/server.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
+import { channelBench } from "./lib/agentrux-channel.ts";
 
 // AgenTrux ingress benchmarks (issue 4). The service runs as in a gateway, against the mock
 // broker; its agent turn goes straight to the mock LLM's /v1/chat/completions instead of the
@@ -178,4 +179,5 @@ async function soakBench(): Promise<void> {
 export async function run(): Promise<void> {
   await latencyBench();
   await soakBench();
+  await channelBench();
 }
