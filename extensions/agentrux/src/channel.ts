@@ -88,15 +88,7 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
           (t) =>
             runAgentTurn(
               ctx.cfg,
-              {
-                agentId: config.agentId,
-                peer: t.peer,
-                label: `AgenTrux conversation ${t.peer.slice(0, 8)}`,
-                messageId: t.messageId,
-                rawBody: t.rawBody,
-                bodyForAgent: t.bodyForAgent,
-                signal: t.signal,
-              },
+              { ...t, agentId: config.agentId, label: `AgenTrux conversation ${t.peer.slice(0, 8)}` },
               logger,
             ),
           os.homedir(),

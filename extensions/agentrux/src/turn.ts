@@ -7,6 +7,7 @@ import {
 } from "openclaw/plugin-sdk/channel-inbound";
 import { createChannelReplyPipeline } from "openclaw/plugin-sdk/channel-reply-pipeline";
 import { agentruxError } from "./client.ts";
+import type { TurnRequest } from "./dispatch.ts";
 import { ACCOUNT_ID, CHANNEL_ID } from "./session.ts";
 
 /**
@@ -16,17 +17,11 @@ import { ACCOUNT_ID, CHANNEL_ID } from "./session.ts";
  * one because that helper offers no way to abort the run, and `subagentTimeoutMs` must.
  */
 
-export interface TurnInput {
+/** The request as dispatch.ts hands it over, plus what the account adds. */
+export interface TurnInput extends TurnRequest {
   agentId: string;
-  /** The conversation's peer id (session.ts), the last part of its session key. */
-  peer: string;
   /** How the conversation is named in the session list; never trusted text. */
   label: string;
-  messageId: string;
-  rawBody: string;
-  /** What the agent sees: the wrapped text with its attachments. */
-  bodyForAgent: string;
-  signal: AbortSignal;
 }
 
 /** Runs the turn; resolves with the reply text, rejects with AGENTRUX_ERR_TURN_FAILED when the agent failed. */

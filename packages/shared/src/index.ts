@@ -8,7 +8,6 @@ export {
 } from "./backoff.ts";
 export {
   abortable,
-  type ChannelAccountBase,
   type ConfiguredAccount,
   channelTarget,
   channelTurnConfig,
