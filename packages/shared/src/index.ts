@@ -23,8 +23,6 @@ export { BundleError, errorFactory, errorMessage, isBundleError, SHARED_CODES } 
 export { derefEnv, type LocalEndpoint, localGatewayFrom } from "./local-gateway.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogSink } from "./logger.ts";
 export {
-  CronJob,
-  type CronJobOptions,
   Heartbeat,
   type HeartbeatOptions,
   Periodic,

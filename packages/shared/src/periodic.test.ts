@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CronJob, Heartbeat, Periodic } from "./periodic.ts";
+import { Heartbeat, Periodic } from "./periodic.ts";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -64,26 +64,4 @@ describe("Heartbeat", () => {
     expect(stale).toEqual([2]);
     expect(pings).toBe(4);
   });
-});
-
-describe("CronJob", () => {
-  it("refuses a bad expression, naming it", () => {
-    expect(() => new CronJob({ name: "lease", expression: "99 * * * *" }, () => {})).toThrow(
-      /lease: invalid cron expression "99 \* \* \* \*"/,
-    );
-  });
-
-  it("runs every second and skips ticks while a run is in flight", async () => {
-    let runs = 0;
-    const job = new CronJob({ name: "flush", expression: "* * * * * *" }, async () => {
-      runs++;
-      await new Promise((r) => setTimeout(r, 1500));
-    });
-    job.start();
-    await new Promise((r) => setTimeout(r, 3200));
-    await job.stop();
-    // Three ticks fit in 3.2 s; with overlap prevention the second is skipped.
-    expect(runs).toBeGreaterThanOrEqual(1);
-    expect(runs).toBeLessThanOrEqual(2);
-  }, 10_000);
 });

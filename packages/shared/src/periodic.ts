@@ -1,6 +1,3 @@
-import cron, { type ScheduledTask } from "node-cron";
-import { errorMessage } from "./errors.ts";
-
 export interface PeriodicOptions {
   name: string;
   intervalMs: number;
@@ -151,70 +148,4 @@ export class Heartbeat {
       // A failed send shows up as a missed ack; the next tick decides.
     }
   }
-}
-
-export interface CronJobOptions {
-  name: string;
-  /** node-cron expression, seconds first allowed: `*\/30 * * * * *`. */
-  expression: string;
-  /** Random delay (ms) added to each run, so a fleet does not hit a broker at the same second. */
-  maxRandomDelayMs?: number;
-  onError?: (err: unknown) => void;
-}
-
-/**
- * A calendar-style job on node-cron, with its overlap prevention on (a slow run makes the next
- * tick skip, not pile up) and its timer unref'd. For "every N ms from the last run", use Periodic.
- */
-export class CronJob {
-  readonly #task: ScheduledTask;
-  #stopped = false;
-
-  constructor(opts: CronJobOptions, task: () => unknown) {
-    const check = cron.validateDetailed(opts.expression);
-    if (!check.valid) {
-      const why = check.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
-      throw new RangeError(`${opts.name}: invalid cron expression "${opts.expression}" (${why})`);
-    }
-    this.#task = cron.createTask(
-      opts.expression,
-      async () => {
-        try {
-          await task();
-        } catch (err) {
-          opts.onError?.(err);
-        }
-      },
-      {
-        name: opts.name,
-        noOverlap: true,
-        unref: true,
-        suppressMissedWarning: true,
-        ...(opts.maxRandomDelayMs ? { maxRandomDelay: opts.maxRandomDelayMs } : {}),
-        logger: silentCronLogger(opts.onError),
-      },
-    );
-  }
-
-  start(): void {
-    if (!this.#stopped) void this.#task.start();
-  }
-
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    await this.#task.destroy();
-  }
-}
-
-/** node-cron logs to console by default; the bundle logs only through its own logger. */
-function silentCronLogger(onError?: (err: unknown) => void) {
-  return {
-    info() {},
-    warn() {},
-    debug() {},
-    error(message: string | Error, err?: Error) {
-      onError?.(err ?? (message instanceof Error ? message : new Error(errorMessage(message))));
-    },
-  };
 }
