@@ -19,13 +19,13 @@ COPY extensions/clawmatrix/package.json extensions/clawmatrix/
 COPY extensions/agentrux/package.json extensions/agentrux/
 COPY extensions/agent-registry/package.json extensions/agent-registry/
 COPY extensions/auth-manager/package.json extensions/auth-manager/
-# --legacy-peer-deps: the extensions' peer `openclaw` is the image's own (the gateway resolves
+# `npm ci`: exactly the lock file, as CI installs it. --legacy-peer-deps: the extensions' peer `openclaw` is the image's own (the gateway resolves
 # plugin-sdk imports itself), so it must not be installed a second time.
 # Behind a TLS-intercepting proxy, put its CA in scripts/docker/ca/*.pem: trusted by npm in this
 # stage only, never copied into the image.
 COPY scripts/docker/ca/ /tmp/build-ca/
 RUN if ls /tmp/build-ca/*.pem >/dev/null 2>&1; then cat /tmp/build-ca/*.pem > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi \
- && npm install --omit=dev --legacy-peer-deps --ignore-scripts --no-audit --no-fund --loglevel=error \
+ && npm ci --omit=dev --legacy-peer-deps --ignore-scripts --no-audit --no-fund --loglevel=error \
  && npm cache clean --force >/dev/null 2>&1 \
  && rm -rf /tmp/build-ca /tmp/build-ca.pem
 
