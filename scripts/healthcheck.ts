@@ -2,11 +2,13 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import JSON5 from "json5";
+// The module itself, not the shared package's barrel: this runs every few seconds and the barrel
+// loads winston and zod.
+import { BUNDLE_EXTENSIONS, healthPath } from "../packages/shared/src/bundle.ts";
 
 // The image's HEALTHCHECK: healthy when the gateway is ready and no enabled extension of the
 // bundle is in an unhealthy state (error, invalid, unconfigured). Exit 0 healthy, 1 not; one
 // line saying why on stdout (docker inspect shows it).
-const BUNDLE = ["clawmatrix", "agentrux-openclaw-plugin", "agent-registry", "auth-manager-lease-telemetry"];
 const stateDir = process.env.OPENCLAW_STATE_DIR || path.join(process.env.HOME || os.homedir(), ".openclaw");
 const configPath = process.env.OPENCLAW_CONFIG_PATH || path.join(stateDir, "openclaw.json");
 
@@ -19,9 +21,9 @@ async function main(): Promise<string | undefined> {
   const get = (p: string) => fetch(`${base}${p}`, { signal: AbortSignal.timeout(4000) });
   const ready = await get("/readyz");
   if (!ready.ok) return `gateway not ready (/readyz ${ready.status})`;
-  for (const id of BUNDLE) {
+  for (const { id } of BUNDLE_EXTENSIONS) {
     if (config.plugins?.entries?.[id]?.enabled !== true) continue;
-    const r = await get(`/bundle/health/${id}`);
+    const r = await get(healthPath(id));
     const body = (await r.json().catch(() => ({}))) as { state?: string };
     if (!r.ok) return `${id} is ${body.state ?? `unhealthy (${r.status})`}`;
   }

@@ -1,10 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { MANIFEST as agentRegistry } from "../extensions/agent-registry/src/manifest.ts";
-import { MANIFEST as agentrux } from "../extensions/agentrux/src/manifest.ts";
-import { MANIFEST as authManager } from "../extensions/auth-manager/src/manifest.ts";
-import { MANIFEST as clawmatrix } from "../extensions/clawmatrix/src/manifest.ts";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { BUNDLE_EXTENSIONS } from "@openclaw-bundle/shared";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -21,15 +18,7 @@ interface ManifestSource {
   channels?: readonly string[];
 }
 
-/** Extension folder -> its manifest source. The zod schema is the one source of the JSON Schema. */
-export const EXTENSIONS: Record<string, ManifestSource> = {
-  clawmatrix,
-  agentrux,
-  "agent-registry": agentRegistry,
-  "auth-manager": authManager,
-};
-
-export function renderManifest(src: ManifestSource, version: string): string {
+function renderManifest(src: ManifestSource, version: string): string {
   const manifest = {
     id: src.id,
     name: src.name,
@@ -63,22 +52,33 @@ export function renderManifest(src: ManifestSource, version: string): string {
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
 
-export function manifestPath(dir: string): string {
-  return path.join(ROOT, "extensions", dir, "openclaw.plugin.json");
-}
-
-export function expectedManifests(): Array<{ file: string; text: string }> {
-  return Object.entries(EXTENSIONS).map(([dir, src]) => {
-    const pkg = JSON.parse(readFileSync(path.join(ROOT, "extensions", dir, "package.json"), "utf8"));
-    return { file: manifestPath(dir), text: renderManifest(src, pkg.version) };
-  });
+/**
+ * Each bundle extension's `src/manifest.ts` (the zod schema there is the one source of the JSON
+ * Schema), rendered; an extension whose manifest declares another plugin id than the bundle's list
+ * stops the run, because the config step and the healthcheck would address a plugin that is not there.
+ */
+async function expectedManifests(): Promise<Array<{ file: string; text: string }>> {
+  return Promise.all(
+    BUNDLE_EXTENSIONS.map(async ({ id, folder }) => {
+      const dir = path.join(ROOT, "extensions", folder);
+      const { MANIFEST } = (await import(pathToFileURL(path.join(dir, "src/manifest.ts")).href)) as {
+        MANIFEST: ManifestSource;
+      };
+      if (MANIFEST.id !== id)
+        throw new Error(
+          `extensions/${folder}/src/manifest.ts declares id "${MANIFEST.id}"; packages/shared/src/bundle.ts says "${id}"`,
+        );
+      const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
+      return { file: path.join(dir, "openclaw.plugin.json"), text: renderManifest(MANIFEST, pkg.version) };
+    }),
+  );
 }
 
 // `node scripts/manifests.ts` writes them; `--check` fails when a committed one is stale.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const check = process.argv.includes("--check");
   let stale = 0;
-  for (const { file, text } of expectedManifests()) {
+  for (const { file, text } of await expectedManifests()) {
     let current = "";
     try {
       current = readFileSync(file, "utf8");

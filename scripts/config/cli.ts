@@ -14,8 +14,8 @@ import { readSettings, type Settings } from "./settings.ts";
  * Exit codes: 0 ok, 2 bad environment (one line per problem), 3 unreadable config file.
  */
 
-export const EXIT_BAD_ENV = 2;
-export const EXIT_BAD_FILE = 3;
+const EXIT_BAD_ENV = 2;
+const EXIT_BAD_FILE = 3;
 
 const BUNDLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -31,7 +31,7 @@ export interface Paths {
   agentruxDir: string;
 }
 
-export function resolvePaths(env: NodeJS.ProcessEnv): Paths {
+function resolvePaths(env: NodeJS.ProcessEnv): Paths {
   const home = env.HOME || os.homedir();
   const stateDir = env.OPENCLAW_STATE_DIR || path.join(home, ".openclaw");
   const bundleDir = env.OPENCLAW_BUNDLE_DIR || BUNDLE_DIR;

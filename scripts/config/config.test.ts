@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read deep paths of plain JSON
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { BUNDLE_EXTENSIONS } from "@openclaw-bundle/shared";
 import { describe, expect, it } from "vitest";
 import { desiredConfig, type PlatformConfig, platformConfigSchema } from "./patch.ts";
 import { readSettings, type Settings } from "./settings.ts";
@@ -143,14 +144,9 @@ describe("desiredConfig", () => {
     expect(c.gateway).toMatchObject({ port: 18789, bind: "lan", customKey: "mine", auth: { mode: "token" } });
     expect(c.agents).toEqual(user.agents);
     expect(c.plugins.entries["my-plugin"]).toEqual({ enabled: true });
-    expect(c.plugins.allow).toEqual([
-      "my-plugin",
-      "clawmatrix",
-      "agentrux-openclaw-plugin",
-      "agent-registry",
-      "auth-manager-lease-telemetry",
-    ]);
-    expect(c.plugins.load.paths).toContain("/opt/bundle/extensions/auth-manager");
+    // platform-config.json loads and allows every extension of the bundle.
+    expect(c.plugins.allow).toEqual(["my-plugin", ...BUNDLE_EXTENSIONS.map((e) => e.id)]);
+    expect(c.plugins.load.paths).toEqual(BUNDLE_EXTENSIONS.map((e) => `/opt/bundle/extensions/${e.folder}`));
     expect(c.logging.file).toBe("/home/node/.openclaw/logs/gateway.log");
     // The user's handoffTimeout stays; peers belong to CLAWMATRIX_PEERS, which is unset.
     expect(c.plugins.entries.clawmatrix.config).toEqual({

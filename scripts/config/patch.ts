@@ -1,5 +1,6 @@
+import { BUNDLE_EXTENSIONS, type BundleExtensionId } from "@openclaw-bundle/shared";
 import { z } from "zod";
-import { EXTENSION_IDS, type ExtensionId, type Settings } from "./settings.ts";
+import type { Settings } from "./settings.ts";
 
 /**
  * Brings a parsed openclaw.json to the desired state. Pure: (current config, settings, platform
@@ -7,10 +8,10 @@ import { EXTENSION_IDS, type ExtensionId, type Settings } from "./settings.ts";
  * other key is carried over untouched and in its original order.
  */
 
-export const PROVIDER_ID = "bundle-llm";
+const PROVIDER_ID = "bundle-llm";
 
 /** Config keys (relative to `plugins.entries.<id>.config`) that belong to env. */
-export const MANAGED_CONFIG_KEYS: Record<ExtensionId, string[]> = {
+const MANAGED_CONFIG_KEYS: Record<BundleExtensionId, string[]> = {
   clawmatrix: [
     "nodeId",
     "secret",
@@ -53,7 +54,7 @@ export const MANAGED_CONFIG_KEYS: Record<ExtensionId, string[]> = {
   ],
 };
 
-const CONDITIONS = ["always", "serves-models", ...EXTENSION_IDS] as const;
+const CONDITIONS = ["always", "serves-models", ...BUNDLE_EXTENSIONS.map((e) => e.id)] as const;
 const jsonValue: z.ZodType<unknown> = z.json();
 const addList = z.object({ $add: z.array(z.union([z.string(), z.number()])) }).strict();
 
@@ -79,12 +80,12 @@ export const platformConfigSchema = z
   .strict();
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 
-export interface PatchContext {
+interface PatchContext {
   extensionsDir: string;
   stateDir: string;
 }
 
-export interface PatchResult {
+interface PatchResult {
   config: Record<string, unknown>;
   changed: boolean;
   /** One line per extension: enabled, or disabled and which variable enables it. */
@@ -196,7 +197,7 @@ export function desiredConfig(
   meshProviders(config, s);
 
   // Extensions: on or off from env; env-mapped keys set, or removed when their variable is absent.
-  for (const id of EXTENSION_IDS) {
+  for (const { id } of BUNDLE_EXTENSIONS) {
     const ext = s.extensions[id];
     const base = `plugins.entries.${id}`;
     setPath(config, `${base}.enabled`, ext.enabled);

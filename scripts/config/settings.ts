@@ -1,4 +1,5 @@
 import os from "node:os";
+import type { BundleExtensionId } from "@openclaw-bundle/shared";
 import type { z } from "zod";
 import { ROTATION_POLICIES } from "../../extensions/auth-manager/src/config-schema.ts";
 import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
@@ -10,23 +11,7 @@ import { type Env, EnvReader } from "./env-fields.ts";
  * reports all of them, one line each.
  */
 
-export const EXTENSION_IDS = [
-  "clawmatrix",
-  "agentrux-openclaw-plugin",
-  "agent-registry",
-  "auth-manager-lease-telemetry",
-] as const;
-export type ExtensionId = (typeof EXTENSION_IDS)[number];
-
-/** Folder under the bundle's extensions directory for each plugin id. */
-export const EXTENSION_FOLDERS: Record<ExtensionId, string> = {
-  clawmatrix: "clawmatrix",
-  "agentrux-openclaw-plugin": "agentrux",
-  "agent-registry": "agent-registry",
-  "auth-manager-lease-telemetry": "auth-manager",
-};
-
-export interface ExtensionSettings {
+interface ExtensionSettings {
   enabled: boolean;
   /** Why it is off, naming the variable that turns it on. */
   disabledReason?: string;
@@ -38,7 +23,7 @@ export interface Settings {
   gateway: { port: number; bind: string; tokenRef: string | undefined };
   /** The agents' default model, when the env names an OpenAI-compatible endpoint. */
   llm?: { baseUrl: string; apiKeyRef?: string; model: string };
-  extensions: Record<ExtensionId, ExtensionSettings>;
+  extensions: Record<BundleExtensionId, ExtensionSettings>;
   /** True when the mesh serves models, so the gateway's chatCompletions endpoint must be on. */
   servesModels: boolean;
   /** One-time AgenTrux activation code (a secret: never printed). */
@@ -48,14 +33,14 @@ export interface Settings {
   secretVars: string[];
 }
 
-export type SettingsResult = { ok: true; settings: Settings } | { ok: false; problems: string[] };
+type SettingsResult = { ok: true; settings: Settings } | { ok: false; problems: string[] };
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const ID_EXPECTED = "1-128 characters of [A-Za-z0-9._-], starting with a letter or digit";
 const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const HOST_PORT = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-export const GATEWAY_BINDS = ["lan", "loopback", "auto", "tailnet"] as const;
+const GATEWAY_BINDS = ["lan", "loopback", "auto", "tailnet"] as const;
 
 function defaultHost(env: Env): string {
   const h = env.HOSTNAME?.trim() || os.hostname();
@@ -236,7 +221,7 @@ export function readSettings(env: Env): SettingsResult {
   });
   const m = mesh(r, host);
   const reg = registry(r, host);
-  const extensions: Record<ExtensionId, ExtensionSettings> = {
+  const extensions: Record<BundleExtensionId, ExtensionSettings> = {
     clawmatrix: m.ext,
     "agentrux-openclaw-plugin": agentrux(r),
     "agent-registry": reg.ext,

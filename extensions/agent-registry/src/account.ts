@@ -23,7 +23,7 @@ import { encodeMessage } from "./wire.ts";
  * and removed from an inbox only once handled, so a crash loses nothing and repeats nothing.
  */
 
-export const SEEN_CAPACITY = 10_000;
+const SEEN_CAPACITY = 10_000;
 const PILOT_CHECK_MS = 10_000;
 const TRUST_POLL_MS = 500;
 const ANSWER_POLL_MS = 1_000;
@@ -35,7 +35,7 @@ export type ResolvedAccount = AgentRegistryConfig & {
   apiKey?: string;
 };
 
-export interface AccountDeps {
+interface AccountDeps {
   config: ResolvedAccount;
   logger: Logger;
   home: string;

@@ -1,13 +1,12 @@
 import { defineConfigSchema } from "@openclaw-bundle/shared";
 import { z } from "zod";
 
-export const DEFAULT_REGISTRY_URL = "http://localhost:8001";
-export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 60;
-export const DEFAULT_MAX_HEARTBEAT_FAILURES = 3;
-export const DEFAULT_POLL_INTERVAL_SECONDS = 15;
-export const DEFAULT_PILOT_PORT = 4000;
+const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 60;
+const DEFAULT_MAX_HEARTBEAT_FAILURES = 3;
+const DEFAULT_POLL_INTERVAL_SECONDS = 15;
+const DEFAULT_PILOT_PORT = 4000;
 export const MAX_CAPABILITIES = 20;
-export const DEFAULT_CONTACT_TIMEOUT_SECONDS = 30;
+const DEFAULT_CONTACT_TIMEOUT_SECONDS = 30;
 
 export const agentRegistryConfig = defineConfigSchema(
   z

@@ -5,7 +5,7 @@ import type { AgentRecord, RegistryClient } from "./registry-client.ts";
  * who holds a node id now); what it said last is kept, bounded, for when it cannot be reached.
  */
 
-export const PEER_CACHE_SIZE = 1000;
+const PEER_CACHE_SIZE = 1000;
 
 export interface Peer {
   hostname: string;
@@ -15,7 +15,7 @@ export interface Peer {
   known: boolean;
 }
 
-export function peerOf(r: AgentRecord): Peer {
+function peerOf(r: AgentRecord): Peer {
   return {
     hostname: r.hostname,
     ...(r.installation_id ? { installationId: r.installation_id } : {}),

@@ -8,8 +8,8 @@ import { isRegistryError, type RegisterBody, type RegistryClient } from "./regis
  * whole, current description, so what was added since (a Pilot node id) is never lost.
  */
 
-export type HeartbeatOutcome = "ok" | "not-found" | "failed";
-export type HeartbeatAction = "none" | "retry" | "reregister";
+type HeartbeatOutcome = "ok" | "not-found" | "failed";
+type HeartbeatAction = "none" | "retry" | "reregister";
 
 /** What to do after a heartbeat, given how many had failed in a row before it. */
 export function heartbeatPolicy(
@@ -24,7 +24,7 @@ export function heartbeatPolicy(
   return failures >= maxFailures ? { failures: 0, action: "reregister" } : { failures, action: "retry" };
 }
 
-export interface RegistrationOptions {
+interface RegistrationOptions {
   client: RegistryClient;
   /** The body to register with, read at every registration. */
   body: () => RegisterBody;
@@ -33,7 +33,7 @@ export interface RegistrationOptions {
   logger: Logger;
 }
 
-export type RegistrationState = "idle" | "registering" | "registered" | "failing";
+type RegistrationState = "idle" | "registering" | "registered" | "failing";
 
 export class Registration {
   state: RegistrationState = "idle";

@@ -10,10 +10,10 @@ import { MAX_CAPABILITIES } from "./config-schema.ts";
  * so no 307 redirect is ever needed.
  */
 
-export const registryError = errorFactory("REGISTRY_ERR");
-export const DEFAULT_REGISTRY_TIMEOUT_MS = 10_000;
-export const DEFAULT_SEARCH_LIMIT = 20;
-export const MAX_SEARCH_LIMIT = 50;
+const registryError = errorFactory("REGISTRY_ERR");
+const DEFAULT_REGISTRY_TIMEOUT_MS = 10_000;
+const DEFAULT_SEARCH_LIMIT = 20;
+const MAX_SEARCH_LIMIT = 50;
 /** Answers are small JSON documents; anything larger is a broken or hostile server. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 const MAX_DETAIL_CHARS = 200;
@@ -28,7 +28,7 @@ export interface RegisterBody {
   capabilities?: string[];
 }
 
-export interface RegistryClientOptions {
+interface RegistryClientOptions {
   baseUrl: string;
   apiKey?: string;
   timeoutMs?: number;
@@ -249,13 +249,13 @@ export class RegistryClient {
   }
 }
 
-export interface SearchOptions {
+interface SearchOptions {
   q?: string;
   capabilities?: string[];
   limit?: number;
 }
 
-export type RelaySend = Omit<RelayMessage, "message_id" | "created_at">;
+type RelaySend = Omit<RelayMessage, "message_id" | "created_at">;
 
 /** For lookups where 404 means "no such agent" rather than a failure. */
 async function unless404<T>(call: Promise<T>): Promise<T | undefined> {
@@ -267,7 +267,7 @@ async function unless404<T>(call: Promise<T>): Promise<T | undefined> {
   }
 }
 
-export function clampLimit(limit: number | undefined): number {
+function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_SEARCH_LIMIT;
   return Math.min(MAX_SEARCH_LIMIT, Math.max(1, Math.trunc(limit)));
 }
@@ -292,7 +292,7 @@ async function readCapped(res: Response, where: string): Promise<string> {
 }
 
 /** FastAPI's `detail`: a string, or for 422 a list of `{ loc, msg }`; else the raw text. */
-export function fastApiDetail(raw: string): string {
+function fastApiDetail(raw: string): string {
   let detail: unknown;
   try {
     detail = (JSON.parse(raw) as { detail?: unknown })?.detail;

@@ -8,7 +8,7 @@ import { z } from "zod";
  * sender's identity never comes from here: it is the transport's (Pilot address, relay account).
  */
 
-export const WIRE_VERSION = 1;
+const WIRE_VERSION = 1;
 /** Larger bodies are cut, with a note, rather than refused: the sender cannot be asked again. */
 export const MAX_TEXT_CHARS = 32_000;
 

@@ -17,7 +17,7 @@ export const BOOTSTRAP = "BOOTSTRAP.md";
 export const CREDENTIALS = "credentials.json";
 const MAX_BOOTSTRAP_BYTES = 64 * 1024;
 
-export const credentialsSchema = z.object({
+const credentialsSchema = z.object({
   script_id: z.string().min(1).max(256),
   client_secret: z.string().min(1).max(1024),
   grants: z
@@ -28,7 +28,7 @@ export const credentialsSchema = z.object({
 });
 export type Credentials = z.infer<typeof credentialsSchema>;
 
-export type ActivateAnswer =
+type ActivateAnswer =
   | { kind: "ok"; credentials: Credentials }
   | { kind: "refused"; status: number; code?: string; message?: string }
   | { kind: "transient"; detail: string };
@@ -108,7 +108,7 @@ async function setAside(
   return name;
 }
 
-export interface ActivationDeps {
+interface ActivationDeps {
   activate: (code: string) => Promise<ActivateAnswer>;
   now?: () => Date;
 }

@@ -8,7 +8,7 @@ import { type AgentruxClient, downloadUrl } from "./client.ts";
  * `openclaw.response`.
  */
 
-export const INLINE_LIMIT = 50 * 1024;
+const INLINE_LIMIT = 50 * 1024;
 
 export interface InboundAttachment {
   name: string;
@@ -26,7 +26,7 @@ export interface OutboundAttachment {
 
 const TEXTUAL = /^(text\/|application\/(json|xml|yaml|x-yaml|csv|x-ndjson)\b)|\+(json|xml)\b/i;
 
-export const isTextual = (contentType: string) => TEXTUAL.test(contentType);
+const isTextual = (contentType: string) => TEXTUAL.test(contentType);
 
 /** Reads at most `limit + 1` bytes, so an oversized body is noticed without reading all of it. */
 async function readCapped(url: string, limit: number): Promise<Uint8Array | undefined> {

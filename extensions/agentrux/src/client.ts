@@ -1,11 +1,4 @@
-import {
-  Backoff,
-  BundleError,
-  errorFactory,
-  errorMessage,
-  singleFlight,
-  sleep,
-} from "@openclaw-bundle/shared";
+import { Backoff, errorFactory, errorMessage, singleFlight, sleep } from "@openclaw-bundle/shared";
 import { z } from "zod";
 
 /**
@@ -16,7 +9,7 @@ import { z } from "zod";
  */
 
 export const agentruxError = errorFactory("AGENTRUX_ERR");
-export const MAX_ATTEMPTS = 4;
+const MAX_ATTEMPTS = 4;
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 const tokenAnswer = z.object({
@@ -24,7 +17,7 @@ const tokenAnswer = z.object({
   refresh_token: z.string().min(1).max(1024),
   expires_at: z.string().max(64),
 });
-export const eventSchema = z.object({
+const eventSchema = z.object({
   event_id: z.string().min(1).max(256),
   sequence_no: z.number().int().min(0),
   type: z.string().max(256),
@@ -35,7 +28,7 @@ export const eventSchema = z.object({
 export type TopicEvent = z.infer<typeof eventSchema>;
 const page = z.object({ items: z.array(eventSchema).max(1000) });
 
-export interface ClientOptions {
+interface ClientOptions {
   baseUrl: string;
   scriptId: string;
   clientSecret: string;
@@ -194,7 +187,7 @@ export async function downloadUrl(client: AgentruxClient, topic: string, objectI
   return r.download_url;
 }
 
-export interface Uploaded {
+interface Uploaded {
   object_id: string;
   download_url: string;
 }
@@ -225,6 +218,3 @@ export async function uploadObject(
     typeof r.download_url === "string" ? r.download_url : await downloadUrl(client, topic, r.object_id);
   return { object_id: r.object_id, download_url: url };
 }
-
-export const isAgentruxError = (err: unknown, code?: string) =>
-  err instanceof BundleError && (!code || err.code === `AGENTRUX_ERR_${code}`);

@@ -2,10 +2,10 @@ import { defineConfigSchema } from "@openclaw-bundle/shared";
 import { z } from "zod";
 
 /** Defaults of the AgenTrux OpenClaw plugin 0.7.4 this bundle stays compatible with. */
-export const DEFAULT_BASE_URL = "https://api.agentrux.com";
-export const DEFAULT_POLL_INTERVAL_MS = 60_000;
-export const DEFAULT_MAX_CONCURRENCY = 3;
-export const DEFAULT_SUBAGENT_TIMEOUT_MS = 120_000;
+const DEFAULT_BASE_URL = "https://api.agentrux.com";
+const DEFAULT_POLL_INTERVAL_MS = 60_000;
+const DEFAULT_MAX_CONCURRENCY = 3;
+const DEFAULT_SUBAGENT_TIMEOUT_MS = 120_000;
 
 const topicId = z.string().min(1).max(256);
 

@@ -11,11 +11,11 @@ import { conversationPeer } from "./session.ts";
  * event. Inbound text is wrapped so the agent treats it as an outside sender's words.
  */
 
-export const REQUEST_TYPE = "openclaw.request";
-export const RESPONSE_TYPE = "openclaw.response";
+const REQUEST_TYPE = "openclaw.request";
+const RESPONSE_TYPE = "openclaw.response";
 const MAX_TEXT = 100_000;
 
-export const requestPayload = z.object({
+const requestPayload = z.object({
   request_id: z.string().min(1).max(256).optional(),
   conversation_key: z.string().min(1).max(256).optional(),
   message: z.string().max(MAX_TEXT).optional(),

@@ -8,7 +8,7 @@ import { peerOfSession } from "./session.ts";
  * police. Enforced in the host's `before_tool_call` hook, so it holds whatever the agent tries.
  */
 
-export interface ExecPolicy {
+interface ExecPolicy {
   enabled: boolean;
   allowedCommands: string[];
 }

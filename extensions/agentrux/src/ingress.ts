@@ -15,22 +15,22 @@ import type { TopicEvent } from "./client.ts";
  * (re-read, since the waterline stayed before them), and the others are never answered twice.
  */
 
-export const PAGE = 20;
-export const REQUEST_ID_MEMORY = 2048;
+const PAGE = 20;
+const REQUEST_ID_MEMORY = 2048;
 const waterlineSchema = z.record(z.string(), z.number().int().min(0));
 const dedupSchema = z.object({
   requestIds: z.array(z.string().max(300)).max(REQUEST_ID_MEMORY),
   inflight: z.array(z.string().max(300)).max(REQUEST_ID_MEMORY).default([]),
 });
 
-export interface IngressCounters {
+interface IngressCounters {
   received: number;
   dispatched: number;
   deduplicated: number;
   failed: number;
 }
 
-export interface IngressOptions {
+interface IngressOptions {
   dir: string;
   topic: string;
   read: (topic: string, after: number, limit: number) => Promise<TopicEvent[]>;
@@ -42,7 +42,7 @@ export interface IngressOptions {
   memory?: number;
 }
 
-export function requestIdOf(ev: TopicEvent): string | undefined {
+function requestIdOf(ev: TopicEvent): string | undefined {
   const p = ev.payload as { request_id?: unknown } | null;
   return typeof p?.request_id === "string" && p.request_id.length <= 256 ? p.request_id : undefined;
 }

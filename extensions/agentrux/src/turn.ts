@@ -18,7 +18,7 @@ import { ACCOUNT_ID, CHANNEL_ID } from "./session.ts";
  */
 
 /** The request as dispatch.ts hands it over, plus what the account adds. */
-export interface TurnInput extends TurnRequest {
+interface TurnInput extends TurnRequest {
   agentId: string;
   /** How the conversation is named in the session list; never trusted text. */
   label: string;

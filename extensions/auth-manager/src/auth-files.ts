@@ -16,7 +16,7 @@ export async function writeCodexAuth(file: string, auth: CodexAuthJson): Promise
 }
 
 /** Expiry (ms) from a JWT's `exp` claim, without verifying it (the broker vouches for the token). */
-export function jwtExpiryMs(token: string | null | undefined): number | undefined {
+function jwtExpiryMs(token: string | null | undefined): number | undefined {
   const part = token?.split(".")[1];
   if (!part) return undefined;
   try {

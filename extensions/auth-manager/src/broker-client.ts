@@ -1,7 +1,7 @@
 import { errorFactory, isBundleError } from "@openclaw-bundle/shared";
 import { z } from "zod";
 
-export const leaseError = errorFactory("LEASE_ERR");
+const leaseError = errorFactory("LEASE_ERR");
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 /** Broker answers larger than this are refused unread (an auth_json is a few KB). */
 export const MAX_RESPONSE_BYTES = 1_048_576;
@@ -25,7 +25,7 @@ const leaseView = z
 export type LeaseView = z.output<typeof leaseView>;
 
 const leaseAnswer = z.object({ status: z.string(), reason: z.string().nullish(), lease: leaseView }).loose();
-export type LeaseAnswer = z.output<typeof leaseAnswer>;
+type LeaseAnswer = z.output<typeof leaseAnswer>;
 
 const authJson = z
   .object({
@@ -53,7 +53,7 @@ export interface Identity {
   agentId: string;
 }
 
-export interface TelemetryBody {
+interface TelemetryBody {
   captured_at: string;
   requests_count?: number;
   tokens_in?: number;
@@ -63,7 +63,7 @@ export interface TelemetryBody {
   last_error_at?: string;
 }
 
-export interface BrokerClientOptions {
+interface BrokerClientOptions {
   baseUrl: string;
   token: string;
   timeoutMs?: number;

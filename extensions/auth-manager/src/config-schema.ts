@@ -1,10 +1,10 @@
 import { defineConfigSchema } from "@openclaw-bundle/shared";
 import { z } from "zod";
 
-export const DEFAULT_AGENT_ID = "main";
-export const DEFAULT_TELEMETRY_INTERVAL_MS = 60_000;
-export const DEFAULT_TELEMETRY_FLUSH_EVERY = 10;
-export const DEFAULT_CHECK_INTERVAL_MS = 60_000;
+const DEFAULT_AGENT_ID = "main";
+const DEFAULT_TELEMETRY_INTERVAL_MS = 60_000;
+const DEFAULT_TELEMETRY_FLUSH_EVERY = 10;
+const DEFAULT_CHECK_INTERVAL_MS = 60_000;
 export const ROTATION_POLICIES = ["replacement_required_only", "recommended_or_required"] as const;
 
 export const authManagerConfig = defineConfigSchema(

@@ -21,8 +21,8 @@ import { decide, renewMarginMs } from "./policy.ts";
 import { normalizeUsage, UsageAccumulator } from "./usage.ts";
 
 /** Retry of a denied or failed acquire: fast at first, so a freshly seeded credential is picked up. */
-export const ACQUIRE_RETRY_INITIAL_MS = 1_000;
-export const STOP_FLUSH_TIMEOUT_MS = 5_000;
+const ACQUIRE_RETRY_INITIAL_MS = 1_000;
+const STOP_FLUSH_TIMEOUT_MS = 5_000;
 
 export interface LeaseSnapshot {
   state: "starting" | "running" | "waiting" | "degraded" | "stopped";
@@ -43,7 +43,7 @@ export interface LeaseSnapshot {
   lastError?: string;
 }
 
-export interface LeaseServiceOptions {
+interface LeaseServiceOptions {
   config: AuthManagerConfig & { baseUrl: string; internalApiToken: string };
   stateDir: string;
   logger: Logger;
@@ -52,7 +52,7 @@ export interface LeaseServiceOptions {
 }
 
 /** `main` is the gateway's default agent; the broker knows it as `openclaw:main`. */
-export function brokerAgentId(agentId: string): string {
+function brokerAgentId(agentId: string): string {
   return agentId.includes(":") ? agentId : `openclaw:${agentId}`;
 }
 

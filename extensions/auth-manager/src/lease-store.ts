@@ -9,7 +9,7 @@ const persisted = z.object({
   agentId: z.string().min(1),
   authUpdatedAt: z.string().optional(),
 });
-export type PersistedLease = z.infer<typeof persisted>;
+type PersistedLease = z.infer<typeof persisted>;
 
 export class LeaseStore {
   readonly file: string;

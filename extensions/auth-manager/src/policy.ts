@@ -4,17 +4,17 @@ import type { LeaseView } from "./broker-client.ts";
  * What the lease service does after looking at its lease (EXTERNAL-APIS.md section 4, client
  * policy): a sticky lease is kept, renewed before expiry, and replaced only when unusable.
  */
-export type LeaseAction =
+type LeaseAction =
   | { kind: "keep" }
   | { kind: "renew" }
   | { kind: "reacquire"; why: string }
   | { kind: "rotate"; reason: RotationReason; why: string }
   | { kind: "rematerialize"; why: string };
 
-export type RotationReason = "unhealthy_credential" | "approaching_utilization_threshold";
+type RotationReason = "unhealthy_credential" | "approaching_utilization_threshold";
 
-export const UNUSABLE_LEASE_STATES = ["released", "revoked", "expired"];
-export const UNUSABLE_CREDENTIAL_STATES = ["exhausted", "revoked", "expired"];
+const UNUSABLE_LEASE_STATES = ["released", "revoked", "expired"];
+const UNUSABLE_CREDENTIAL_STATES = ["exhausted", "revoked", "expired"];
 
 export interface PolicyInput {
   /** The lease as the broker sees it now; undefined when the broker answered 404. */

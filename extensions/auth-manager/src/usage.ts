@@ -28,7 +28,7 @@ export function normalizeUsage(raw: unknown): Usage | undefined {
   return { tokensIn: input ?? 0, tokensOut: output ?? 0 };
 }
 
-export interface PendingCounters {
+interface PendingCounters {
   leaseId: string | undefined;
   requests: number;
   tokensIn: number;

@@ -2,12 +2,12 @@ import { defineConfigSchema } from "@openclaw-bundle/shared";
 import { z } from "zod";
 
 /** Defaults of the ClawMatrix 0.1.8 config this bundle stays compatible with. */
-export const DEFAULT_LISTEN_HOST = "0.0.0.0";
-export const DEFAULT_LISTEN_PORT = 19000;
-export const DEFAULT_PROXY_PORT = 19001;
-export const DEFAULT_HANDOFF_TIMEOUT_MS = 600_000;
-export const DEFAULT_TOOL_OUTPUT_BYTES = 1_048_576;
-export const MIN_SECRET_LENGTH = 16;
+const DEFAULT_LISTEN_HOST = "0.0.0.0";
+const DEFAULT_LISTEN_PORT = 19000;
+const DEFAULT_PROXY_PORT = 19001;
+const DEFAULT_HANDOFF_TIMEOUT_MS = 600_000;
+const DEFAULT_TOOL_OUTPUT_BYTES = 1_048_576;
+const MIN_SECRET_LENGTH = 16;
 
 const id = z.string().min(1).max(128);
 const port = z.number().int().min(1).max(65535);

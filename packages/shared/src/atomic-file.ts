@@ -3,7 +3,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { BundleError, SHARED_CODES } from "./errors.ts";
 
-export interface AtomicWriteOptions {
+interface AtomicWriteOptions {
   /** File mode of the result, e.g. 0o600 for credentials. Defaults to 0o644. */
   mode?: number;
   /** Mode of parent directories it creates. Defaults to 0o700. */

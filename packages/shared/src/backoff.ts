@@ -1,10 +1,10 @@
 /** Reconnect delays of the mesh and the SSE clients: 1 s doubling to 60 s, with jitter. */
-export const DEFAULT_BACKOFF_INITIAL_MS = 1_000;
-export const DEFAULT_BACKOFF_MAX_MS = 60_000;
-export const DEFAULT_BACKOFF_FACTOR = 2;
-export const DEFAULT_BACKOFF_JITTER = 0.2;
+const DEFAULT_BACKOFF_INITIAL_MS = 1_000;
+const DEFAULT_BACKOFF_MAX_MS = 60_000;
+const DEFAULT_BACKOFF_FACTOR = 2;
+const DEFAULT_BACKOFF_JITTER = 0.2;
 
-export interface BackoffOptions {
+interface BackoffOptions {
   initialMs?: number;
   maxMs?: number;
   factor?: number;

@@ -41,7 +41,7 @@ function shownValue(input: unknown, path: readonly PathKey[]): string {
 }
 
 /** One line per problem, each naming the key path and what is expected. */
-export function describeIssues(error: z.ZodError, input: unknown): string[] {
+function describeIssues(error: z.ZodError, input: unknown): string[] {
   return error.issues.map((issue) => {
     if (issue.code === "unrecognized_keys") {
       const where = issue.path.length ? `${pathText(issue.path)}: ` : "";

@@ -1,11 +1,6 @@
-export { type AtomicWriteOptions, readJsonFile, writeFileAtomic, writeJsonAtomic } from "./atomic-file.ts";
-export {
-  Backoff,
-  type BackoffOptions,
-  DEFAULT_BACKOFF_INITIAL_MS,
-  DEFAULT_BACKOFF_MAX_MS,
-  sleep,
-} from "./backoff.ts";
+export { readJsonFile, writeFileAtomic, writeJsonAtomic } from "./atomic-file.ts";
+export { Backoff, sleep } from "./backoff.ts";
+export { BUNDLE_EXTENSIONS, type BundleExtensionId } from "./bundle.ts";
 export {
   abortable,
   type ConfiguredAccount,
@@ -17,34 +12,24 @@ export {
   singleAccountChannel,
   untilAborted,
 } from "./channel-kit.ts";
-export { type ConfigSchemaDefinition, defineConfigSchema, describeIssues, parseList } from "./config.ts";
+export { defineConfigSchema } from "./config.ts";
 export { BoundedSet } from "./dedup.ts";
-export { BundleError, errorFactory, errorMessage, isBundleError, SHARED_CODES } from "./errors.ts";
-export { derefEnv, type LocalEndpoint, localGatewayFrom } from "./local-gateway.ts";
-export { createLogger, type Logger, type LoggerOptions, type LogSink } from "./logger.ts";
-export {
-  Heartbeat,
-  type HeartbeatOptions,
-  Periodic,
-  type PeriodicOptions,
-} from "./periodic.ts";
+export { BundleError, errorFactory, errorMessage, isBundleError } from "./errors.ts";
+export { derefEnv, localGatewayFrom } from "./local-gateway.ts";
+export { createLogger, type Logger } from "./logger.ts";
+export { Heartbeat, Periodic } from "./periodic.ts";
 export { PersistedSet } from "./persisted-set.ts";
 export {
-  type AnnounceLogger,
   announceStatusService,
   type ExtensionState,
   type ExtensionStatus,
-  healthPath,
   liveSlot,
   type ResolvedConfig,
-  type ResolveOptions,
   registerStatusMethod,
   resolvePluginConfig,
-  type StatusMethodHost,
-  UNHEALTHY_STATES,
 } from "./plugin-kit.ts";
-export { isSecretKey, REDACTED, redact, redactString, registerSecret } from "./redact.ts";
-export { SingleFlight, singleFlight } from "./single-flight.ts";
+export { registerSecret } from "./redact.ts";
+export { singleFlight } from "./single-flight.ts";
 export {
   type AgentTool,
   guardTool,

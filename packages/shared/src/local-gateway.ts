@@ -1,5 +1,5 @@
 /** This gateway's own HTTP endpoint (loopback) and token, as plugins read them from the host config. */
-export interface LocalEndpoint {
+interface LocalEndpoint {
   url: string;
   token: string | undefined;
 }

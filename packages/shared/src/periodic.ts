@@ -1,4 +1,4 @@
-export interface PeriodicOptions {
+interface PeriodicOptions {
   name: string;
   intervalMs: number;
   /** Run once right at start instead of after the first interval. */
@@ -87,7 +87,7 @@ export class Periodic {
   }
 }
 
-export interface HeartbeatOptions {
+interface HeartbeatOptions {
   intervalMs: number;
   /** Missed acknowledgements after which the link is declared stale. */
   maxMissed: number;

@@ -1,3 +1,4 @@
+import { healthPath } from "./bundle.ts";
 import type { ConfigSchemaDefinition } from "./config.ts";
 import { isBundleError } from "./errors.ts";
 
@@ -32,7 +33,7 @@ export type ResolvedConfig<T> =
   | { ok: true; enabled: true; config: T }
   | { ok: false; status: ExtensionStatus };
 
-export interface ResolveOptions<T> {
+interface ResolveOptions<T> {
   id: string;
   /** Returns why the extension is disabled (the enabling key absent), or undefined when enabled. */
   disabledReason: (raw: Record<string, unknown>) => string | undefined;
@@ -102,7 +103,7 @@ export function resolvePluginConfig<T>(
 }
 
 /** Minimal view of the host API this kit needs, so it is testable without a gateway. */
-export interface StatusMethodHost {
+interface StatusMethodHost {
   registerGatewayMethod(
     name: string,
     handler: (opts: {
@@ -115,12 +116,8 @@ export interface StatusMethodHost {
   ): void;
 }
 
-/** Registers `<id>.status`, answering whatever `read()` reports at call time. */
 /** States a container healthcheck treats as unhealthy; `degraded` (a peer down) is not. */
-export const UNHEALTHY_STATES: readonly string[] = ["error", "invalid", "unconfigured"];
-
-/** Path of the unauthenticated health probe of an extension: state only, no details. */
-export const healthPath = (id: string) => `/bundle/health/${id}`;
+const UNHEALTHY_STATES: readonly string[] = ["error", "invalid", "unconfigured"];
 
 interface HealthRouteHost {
   registerHttpRoute?(params: {
@@ -133,6 +130,10 @@ interface HealthRouteHost {
   }): void;
 }
 
+/**
+ * Registers `<id>.status`, answering whatever `read()` reports at call time, and the unauthenticated
+ * health probe at `healthPath(id)`.
+ */
 export function registerStatusMethod(
   host: StatusMethodHost & HealthRouteHost,
   id: string,
@@ -163,7 +164,7 @@ export function registerStatusMethod(
   });
 }
 
-export interface AnnounceLogger {
+interface AnnounceLogger {
   info(msg: string, meta?: Record<string, unknown>): void;
   warn(msg: string, meta?: Record<string, unknown>): void;
 }

@@ -3,7 +3,7 @@
  * masked wherever they appear in structured data, and values registered as secrets at runtime
  * (a mesh secret read from env, a lease token) are masked inside any string.
  */
-export const REDACTED = "[redacted]";
+const REDACTED = "[redacted]";
 
 const SECRET_KEY =
   /secret|token|password|passwd|api[-_]?key|authorization|cookie|credential|private[-_]?key|activation[-_]?code|access[-_]?key/i;

@@ -9,16 +9,16 @@ import { errorFactory } from "@openclaw-bundle/shared";
 
 export const pilotError = errorFactory("PILOT_ERR");
 export const MAX_NODE_ID = 0xffffffff;
-export const MAX_NETWORK = 0xffff;
+const MAX_NETWORK = 0xffff;
 /** The realm prefix is decimal; the Pilot spec gives it 16 bits like the network. */
-export const MAX_REALM = 0xffff;
+const MAX_REALM = 0xffff;
 const EXPECTED = "N:NNNN.HHHH.LLLL (a decimal prefix, then three groups of 1-4 hex digits)";
 
 // Groups of 1-4 digits are accepted on input (Go's ParseUint does the same); output is always 4.
 const ADDRESS = /^(\d{1,5}):([0-9a-f]{1,4})\.([0-9a-f]{1,4})\.([0-9a-f]{1,4})$/i;
 const DECIMAL_ID = /^\d{1,10}$/;
 
-export interface PilotAddress {
+interface PilotAddress {
   realm: number;
   network: number;
   nodeId: number;

@@ -12,7 +12,7 @@ import { Pilotctl, type PilotInfo } from "./pilotctl.ts";
  */
 
 export const DEFAULT_PILOT_BIN_DIR = "/opt/pilot/bin";
-export const PILOT_READY_TIMEOUT_MS = 20_000;
+const PILOT_READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
 const LOG_LINE_MAX = 500;
 
@@ -32,7 +32,7 @@ export interface PilotDaemonOptions {
   readyTimeoutMs?: number;
 }
 
-export type DaemonState = "off" | "starting" | "attached" | "running" | "restarting" | "failed";
+type DaemonState = "off" | "starting" | "attached" | "running" | "restarting" | "failed";
 
 /** `pilot-daemon` and `pilotctl` from `binDir`, then `/opt/pilot/bin`, then PATH; undefined if absent. */
 export function findPilotBins(

@@ -9,7 +9,7 @@ import { MAX_NODE_ID, nodeIdOf, pilotError } from "./address.ts";
  * text is one argv element and is never interpreted. Parsing is pure and tested without processes.
  */
 
-export const DEFAULT_PILOTCTL_TIMEOUT_MS = 15_000;
+const DEFAULT_PILOTCTL_TIMEOUT_MS = 15_000;
 /** Cap on each of stdout and stderr; an inbox dump is the largest answer pilotctl gives. */
 export const MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
 /** Linux refuses a single argv element over 128 KiB (MAX_ARG_STRLEN); stay under it. */
@@ -30,9 +30,7 @@ const SUB_COMMANDS = [
 export type SubCommand = (typeof SUB_COMMANDS)[number];
 export type Flags = Record<string, string | boolean | undefined>;
 
-export type Envelope =
-  | { ok: true; data: unknown }
-  | { ok: false; code: string; message: string; hint?: string };
+type Envelope = { ok: true; data: unknown } | { ok: false; code: string; message: string; hint?: string };
 
 const okEnvelope = z.object({ status: z.literal("ok"), data: z.unknown() });
 const errorEnvelope = z.object({
@@ -122,7 +120,7 @@ const str = (max = 512) => z.string().max(max);
 // Fields the bundle does not rely on are lenient (`.catch`), so a daemon upgrade cannot break them.
 const soft = <T extends z.ZodType>(t: T) => t.optional().catch(undefined);
 
-export const infoSchema = z.looseObject({
+const infoSchema = z.looseObject({
   node_id: nodeId,
   address: str(64),
   hostname: soft(str(253)),
@@ -170,14 +168,14 @@ const trustedPeer = z.union([nodeId.transform((n) => ({ node_id: n })), z.looseO
 const trustedSchema = z.object({ trusted: z.array(trustedPeer).max(100_000) });
 
 export type PilotInfo = z.infer<typeof infoSchema>;
-export type PilotPeer = z.infer<typeof peer>;
-export type PilotMessage = z.infer<typeof messageSchema>;
+type PilotPeer = z.infer<typeof peer>;
+type PilotMessage = z.infer<typeof messageSchema>;
 export type PendingHandshake = z.infer<typeof pendingSchema>["pending"][number];
 export type TrustedPeer = z.infer<typeof trustedPeer>;
-export type PilotStatus = z.infer<typeof statusSchema>;
-export type SendResult = z.infer<typeof sendSchema>;
+type PilotStatus = z.infer<typeof statusSchema>;
+type SendResult = z.infer<typeof sendSchema>;
 
-export interface PilotctlOptions {
+interface PilotctlOptions {
   /** Path to the pilotctl binary. */
   bin: string;
   /** Daemon IPC socket; pilotctl's default when absent. */

@@ -15,9 +15,9 @@ import {
  * is bounded, and a heartbeat measures rtt and declares the link dead after missed pongs.
  */
 
-export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-export const HEARTBEAT_INTERVAL_MS = 5_000;
-export const HEARTBEAT_MAX_MISSED = 2;
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+const HEARTBEAT_INTERVAL_MS = 5_000;
+const HEARTBEAT_MAX_MISSED = 2;
 
 export const CLOSE = { AUTH_FAILED: 4001, VERSION_MISMATCH: 4002, DUPLICATE: 4009, LEAVING: 4010 } as const;
 

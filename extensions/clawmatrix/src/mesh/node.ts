@@ -22,10 +22,10 @@ import { type Handler, Requests } from "./requests.ts";
  * routed frames along the table's shortest paths, and serves requests with registered handlers.
  */
 
-export const GOSSIP_INTERVAL_MS = 15_000;
-export const DEDUP_SIZE = 8192;
-export const RECONNECT_MIN_MS = 1_000;
-export const RECONNECT_MAX_MS = 60_000;
+const GOSSIP_INTERVAL_MS = 15_000;
+const DEDUP_SIZE = 8192;
+const RECONNECT_MIN_MS = 1_000;
+const RECONNECT_MAX_MS = 60_000;
 
 export interface MeshNodeOptions {
   nodeId: string;
@@ -38,7 +38,7 @@ export interface MeshNodeOptions {
   heartbeatMs?: number;
 }
 
-export interface MeshCounters {
+interface MeshCounters {
   framesDropped: number;
   authFailures: number;
   relayed: number;

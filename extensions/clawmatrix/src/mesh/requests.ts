@@ -11,10 +11,10 @@ import type { MeshNode } from "./node.ts";
 
 export const meshError = errorFactory("MESH_ERR");
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
-export const MAX_RETRIES = 2;
+const MAX_RETRIES = 2;
 const RETRYABLE = new Set(["MESH_ERR_UNREACHABLE", "MESH_ERR_TIMEOUT"]);
 
-export interface HandlerContext {
+interface HandlerContext {
   src: string;
   signal: AbortSignal;
   /** Streams a piece of the answer; the request then ends with `end` instead of `res`. */
@@ -22,7 +22,7 @@ export interface HandlerContext {
 }
 export type Handler = (body: unknown, ctx: HandlerContext) => Promise<unknown>;
 
-export interface CallOptions {
+interface CallOptions {
   /** Idle timeout: reset by every chunk. */
   timeoutMs?: number;
   onChunk?: (data: string) => void;

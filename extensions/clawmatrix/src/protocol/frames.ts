@@ -19,12 +19,12 @@ const routed = {
   ttl: z.number().int().min(0).max(MAX_TTL),
 };
 
-export const agentInfo = z.object({
+const agentInfo = z.object({
   id: z.string().min(1).max(128),
   description: z.string().max(2000).optional(),
   tags: z.array(z.string().max(64)).max(64).default([]),
 });
-export const nodeState = z.object({
+const nodeState = z.object({
   agents: z.array(agentInfo).max(256).default([]),
   models: z
     .array(z.object({ id: z.string().min(1).max(128), description: z.string().max(2000).optional() }))
@@ -39,7 +39,7 @@ export const nodeState = z.object({
 });
 export type NodeState = z.infer<typeof nodeState>;
 
-export const frameSchema = z.discriminatedUnion("t", [
+const frameSchema = z.discriminatedUnion("t", [
   z.object({ t: z.literal("hello"), v: z.number().int(), node: nodeId, nonce }),
   z.object({ t: z.literal("challenge"), v: z.number().int(), node: nodeId, nonce, proof }),
   z.object({ t: z.literal("auth"), proof }),
@@ -86,7 +86,7 @@ export type FrameOf<T extends Frame["t"]> = Extract<Frame, { t: T }>;
 export type RoutedFrame = FrameOf<"req" | "res" | "chunk" | "end" | "cancel">;
 export type RequestKind = FrameOf<"req">["kind"];
 
-export type DecodeResult = { ok: true; frame: Frame } | { ok: false; reason: string };
+type DecodeResult = { ok: true; frame: Frame } | { ok: false; reason: string };
 
 /** Bytes or text from the socket -> a checked frame, or the reason it was dropped. */
 export function decodeFrame(data: string | Buffer, isBinary = false): DecodeResult {

@@ -8,19 +8,19 @@ import { type Frame, PROTOCOL_VERSION } from "./frames.ts";
  */
 
 export const HANDSHAKE_TIMEOUT_MS = 5_000;
-export const NONCE_MEMORY = 4096;
+const NONCE_MEMORY = 4096;
 
 export type Step =
   | { kind: "send"; frame: Frame }
   | { kind: "done"; peer: string; send?: Frame }
   | { kind: "fail"; code: "AUTH_FAILED" | "VERSION_MISMATCH"; message: string; send: Frame };
 
-export function newNonce(): string {
+function newNonce(): string {
   return randomBytes(32).toString("base64url");
 }
 
 /** The proof one side gives: bound to its role, both node ids, the version and both nonces. */
-export function proofOf(
+function proofOf(
   secret: string,
   role: "L" | "D",
   dialer: string,

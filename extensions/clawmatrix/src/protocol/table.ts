@@ -5,9 +5,9 @@ import type { NodeState } from "./frames.ts";
  * state) and the routes that follow from it. Pure: no sockets, no timers; `now` is injected.
  */
 
-export const STATE_TTL_MS = 60_000;
+const STATE_TTL_MS = 60_000;
 
-export interface KnownNode {
+interface KnownNode {
   seq: number;
   state: NodeState;
   receivedAt: number;

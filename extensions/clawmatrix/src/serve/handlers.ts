@@ -43,7 +43,7 @@ export function deltaText(data: string): string {
   }
 }
 
-export interface HandlerDeps {
+interface HandlerDeps {
   nodeId: string;
   config: ClawmatrixConfig;
   gateway: () => LocalGateway;

@@ -21,7 +21,7 @@ const STATUS_OF: Record<string, number> = {
   MESH_ERR_CANCELLED: 499,
 };
 
-export interface ModelProxyOptions {
+interface ModelProxyOptions {
   node: MeshNode;
   secret: string;
   host?: string;

@@ -2,7 +2,7 @@
  * Incremental Server-Sent Events reader: feed it bytes as they arrive, get each event's `data`
  * as soon as its blank line is seen. Pure, so the streaming path is tested without sockets.
  */
-export const MAX_SSE_EVENT_BYTES = 1024 * 1024;
+const MAX_SSE_EVENT_BYTES = 1024 * 1024;
 
 export class SseReader {
   #buf = "";

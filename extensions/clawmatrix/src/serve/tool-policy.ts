@@ -2,7 +2,7 @@
  * The serving node's tool-proxy policy (ARCHITECTURE "The mesh"): off unless enabled; `[]` or
  * `["*"]` allows every tool; deny always wins. Pure.
  */
-export interface ToolPolicy {
+interface ToolPolicy {
   enabled: boolean;
   allow: string[];
   deny: string[];
