@@ -4,6 +4,18 @@ import { defineConfig } from "vitest/config";
 // Integration files run one at a time: each gateway costs ~1 GB and a core while booting.
 export default defineConfig({
   test: {
+    // Read only with `--coverage`, which scripts/coverage.ts passes together with `--project unit`:
+    // Vitest takes coverage options at the root only, not per project. Every source file counts,
+    // also those no unit test loads (they show as 0%).
+    coverage: {
+      provider: "v8",
+      include: ["extensions/*/src/**", "packages/*/src/**"],
+      exclude: ["**/*.test.ts"],
+      reporter: ["text-summary", "json-summary"],
+      reportsDirectory: "coverage",
+      // A failing test still shows the figures; the run's exit code says it failed.
+      reportOnFailure: true,
+    },
     projects: [
       {
         test: {

@@ -9,7 +9,8 @@ export const PLUGIN_ID = MANIFEST.id;
 /** True for hosts where plain http is acceptable (the broker contract demands https elsewhere). */
 export function isLocalHost(url: string): boolean {
   const host = new URL(url).hostname;
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+  // The URL parser writes IPv4 in dotted-decimal form; a DNS name such as 127.example.com is remote.
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 const BOOL_ENV: Record<string, string> = {

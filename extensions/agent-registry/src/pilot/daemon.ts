@@ -110,6 +110,11 @@ export class PilotDaemon {
     return this.state === "attached" || this.state === "running";
   }
 
+  /** Process id of the daemon this account started; undefined when attached to another's or off. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** Attaches or starts; resolves with the node's info, or undefined when Pilot is not usable. */
   async start(): Promise<PilotInfo | undefined> {
     this.#stopping = false;
@@ -133,6 +138,7 @@ export class PilotDaemon {
     if (this.#stopping || !this.ctl) return false;
     if (this.state === "starting" || this.state === "restarting") return false;
     const info = await this.ctl.info().catch(() => undefined);
+    if (this.#stopping) return false; // stopped while asking: starting one now would outlive the stop
     if (info) {
       this.info = info;
       return true;
