@@ -109,7 +109,7 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
       label: "Agent Registry",
       blurb: "Agent-to-agent messages through an Agent Registry, over Pilot P2P or the registry's relay.",
       blockStreaming: true,
-      resolveAccount: (cfg) => resolveAccount(cfg as OpenClawConfig),
+      resolveAccount: (cfg) => resolveAccount(cfg),
     }),
     outbound: {
       deliveryMode: "gateway",
@@ -153,5 +153,5 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
         ctx.setStatus({ ...ctx.getStatus(), running: false, connected: false });
       },
     },
-  } as ChannelPlugin<ChannelAccount>;
+  };
 }

@@ -39,5 +39,5 @@ export function registerAgentRegistry(api: OpenClawPluginApi): void {
       (err) => respond(false, undefined, { code: "UNAVAILABLE", message: errorMessage(err) }),
     );
   });
-  api.registerTool(() => createAgentNetworkTool(() => liveAccount.get()) as never, { names: [TOOL_NAME] });
+  api.registerTool(() => createAgentNetworkTool(() => liveAccount.get()), { names: [TOOL_NAME] });
 }

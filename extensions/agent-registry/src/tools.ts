@@ -1,4 +1,10 @@
-import { guardTool, type ToolParams, type ToolResult, textResult } from "@openclaw-bundle/shared";
+import {
+  type AgentTool,
+  guardTool,
+  type ToolParams,
+  type ToolResult,
+  textResult,
+} from "@openclaw-bundle/shared";
 import type { AgentRegistryAccount } from "./account.ts";
 import { MAX_CAPABILITIES } from "./config-schema.ts";
 import { agentRegistryError } from "./errors.ts";
@@ -91,7 +97,7 @@ export const TOOL_PARAMETERS = {
   additionalProperties: false,
 };
 
-export function createAgentNetworkTool(live: () => AgentRegistryAccount | undefined) {
+export function createAgentNetworkTool(live: () => AgentRegistryAccount | undefined): AgentTool {
   const account = () => {
     const a = live();
     if (!a)
@@ -214,6 +220,7 @@ export function createAgentNetworkTool(live: () => AgentRegistryAccount | undefi
 
   return {
     name: TOOL_NAME,
+    label: "Agent Network",
     description:
       "Find other agents in the Agent Registry and talk to them: search (by text and capabilities), get_agent, contact (send a message and wait for the answer; a trust handshake is sent first when needed), handshake, pending, approve, reject, untrust, inbox.",
     parameters: TOOL_PARAMETERS,

@@ -9,7 +9,7 @@ import {
   singleAccountChannel,
   untilAborted,
 } from "@openclaw-bundle/shared";
-import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core";
+import type { ChannelPlugin } from "openclaw/plugin-sdk/channel-core";
 import type { AgentruxConfig } from "./config-schema.ts";
 import { AgentruxService, type Config } from "./service.ts";
 import { ACCOUNT_ID, CHANNEL_ID } from "./session.ts";
@@ -53,7 +53,7 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
     outbound: {
       deliveryMode: "gateway",
       textChunkLimit: 100_000,
-      sendText: async ({ to, text }: { to: string; text: string }) => {
+      sendText: async ({ to, text }) => {
         const client = liveService.get()?.client;
         if (!client) throw new Error("the AgenTrux channel is not connected (no credentials or not started)");
         const topic = channelTarget(CHANNEL_ID, to);
@@ -63,14 +63,7 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
       },
     },
     gateway: {
-      startAccount: async (ctx: {
-        account: ChannelAccount;
-        cfg: OpenClawConfig;
-        abortSignal: AbortSignal;
-        log?: unknown;
-        getStatus(): Record<string, unknown>;
-        setStatus(s: Record<string, unknown>): void;
-      }) => {
+      startAccount: async (ctx) => {
         const config = ctx.account.config;
         if (!config)
           throw new Error(
@@ -80,7 +73,7 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
         // The account's lines go to the gateway's own log, like every other extension's.
         const logger = createLogger({
           extension: PLUGIN_ID,
-          ...(ctx.log ? { sink: ctx.log as never } : {}),
+          ...(ctx.log ? { sink: ctx.log } : {}),
         });
         const service = new AgentruxService(
           config,
@@ -105,5 +98,5 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
         ctx.setStatus({ ...ctx.getStatus(), running: false, connected: false });
       },
     },
-  } as unknown as ChannelPlugin<ChannelAccount>;
+  };
 }

@@ -19,7 +19,7 @@ export function registerAgentrux(api: OpenClawPluginApi): void {
   api.registerService(announceStatusService(PLUGIN_ID, logger, status));
   if (!resolved.ok) return;
   const config = resolved.config as Config;
-  api.registerTool((ctx) => createTools(() => liveService.get(), config, ctx) as never, {
+  api.registerTool((ctx) => createTools(() => liveService.get(), config, ctx), {
     names: [...TOOL_NAMES],
   });
 }

@@ -114,6 +114,7 @@ export function createTools(
   return [
     {
       name: "agentrux_activate",
+      label: "Activate AgenTrux",
       description:
         "Activate this gateway's AgenTrux access with a one-time activation code (ac_...). The code is used once and never stored in config or logs.",
       parameters: obj({ activation_code: str("The one-time code, ac_ followed by 20-200 characters") }, [
@@ -137,6 +138,7 @@ export function createTools(
     },
     {
       name: "agentrux_publish",
+      label: "Publish to AgenTrux",
       description: "Publish an event to an AgenTrux topic this gateway may write.",
       parameters: obj(
         {
@@ -168,6 +170,7 @@ export function createTools(
     },
     {
       name: "agentrux_read",
+      label: "Read an AgenTrux Topic",
       description: "Read events of an AgenTrux topic after a sequence number (oldest first).",
       parameters: obj(
         {
@@ -199,6 +202,7 @@ export function createTools(
     },
     {
       name: "agentrux_send_message",
+      label: "Message an Agent over AgenTrux",
       description:
         "Send a message to another agent's AgenTrux topic and wait for its reply on a reply topic (matched by correlation id).",
       parameters: obj(
@@ -238,6 +242,7 @@ export function createTools(
     },
     {
       name: "agentrux_redeem_grant",
+      label: "Redeem an AgenTrux Invite",
       description: "Redeem an invite code (inv_...) for access to another account's topic.",
       parameters: obj({ invite_code: str("The invite code, inv_...") }, ["invite_code"]),
       execute: wrap(async (p) => {
@@ -256,6 +261,7 @@ export function createTools(
     },
     {
       name: "agentrux_upload",
+      label: "Upload to AgenTrux",
       description:
         "Upload a file from the workspace (or given text) to an AgenTrux topic. During a turn started by an AgenTrux request, the file is attached to the answer.",
       parameters: obj(

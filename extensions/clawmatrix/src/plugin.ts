@@ -15,16 +15,17 @@ export function registerClawmatrix(api: OpenClawPluginApi): void {
   api.registerService(announceStatusService(PLUGIN_ID, logger, status));
   api.registerGatewayMethod(`${PLUGIN_ID}.peers`, ({ respond }) => {
     const s = slot.get();
-    if (!s)
+    // A mesh that failed to start (or stopped) knows no peers: say so, and why when it failed.
+    if (s?.state !== "running")
       return respond(false, undefined, {
         code: "UNAVAILABLE",
-        message: "the mesh is not running on this node",
+        message: `the mesh is not running on this node${s?.error ? ` (${s.error})` : ""}`,
       });
     respond(true, s.node.status());
   });
   if (!resolved.ok) return;
   const config = resolved.config as typeof resolved.config & { nodeId: string; secret: string };
-  for (const tool of createTools(() => slot.get())) api.registerTool(tool as never, { name: tool.name });
+  for (const tool of createTools(() => slot.get())) api.registerTool(tool, { name: tool.name });
 
   api.registerService({
     id: `${PLUGIN_ID}-mesh`,

@@ -61,6 +61,7 @@ export function createTools(live: () => MeshService | undefined): MeshTool[] {
   return [
     {
       name: "cluster_peers",
+      label: "Mesh Peers",
       description:
         "Show the mesh: every known node, whether it is reached directly or through a relay, its latency, agents, models and tags.",
       parameters: obj({}, []),
@@ -71,6 +72,7 @@ export function createTools(live: () => MeshService | undefined): MeshTool[] {
     },
     {
       name: "cluster_handoff",
+      label: "Hand Off to a Mesh Agent",
       description:
         "Hand a task to an agent on another node and return its answer. target: agent id, tags:<tag> or node id.",
       parameters: obj(
@@ -102,6 +104,7 @@ export function createTools(live: () => MeshService | undefined): MeshTool[] {
     },
     {
       name: "cluster_send",
+      label: "Send to a Mesh Agent",
       description: "Send a one-way message into an agent's session on another node.",
       parameters: obj({ target: TARGET, message: str("The message") }, ["target", "message"]),
       execute: wrap(async (p, signal) => {
@@ -118,6 +121,7 @@ export function createTools(live: () => MeshService | undefined): MeshTool[] {
     },
     {
       name: "cluster_exec",
+      label: "Run a Command on a Node",
       description: "Run a shell command on another node (only where its tool proxy allows exec).",
       parameters: obj({ target: TARGET, command: str("The command") }, ["target", "command"]),
       execute: wrap((p, signal) =>
@@ -126,12 +130,14 @@ export function createTools(live: () => MeshService | undefined): MeshTool[] {
     },
     {
       name: "cluster_read",
+      label: "Read a File on a Node",
       description: "Read a file on another node (only where its tool proxy allows read).",
       parameters: obj({ target: TARGET, path: str("File path on that node") }, ["target", "path"]),
       execute: wrap((p, signal) => runTool(need(p, "target"), "read", { path: need(p, "path") }, signal)),
     },
     {
       name: "cluster_write",
+      label: "Write a File on a Node",
       description: "Write a file on another node (only where its tool proxy allows write).",
       parameters: obj({ target: TARGET, path: str("File path on that node"), content: str("File content") }, [
         "target",
@@ -149,6 +155,7 @@ export function createTools(live: () => MeshService | undefined): MeshTool[] {
     },
     {
       name: "cluster_tool",
+      label: "Run a Tool on a Node",
       description: "Run any one tool on another node, under that node's tool-proxy policy.",
       parameters: obj(
         { target: TARGET, tool: str("Tool name"), args: { type: "object", description: "Tool arguments" } },

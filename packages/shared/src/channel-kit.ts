@@ -1,8 +1,10 @@
+import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core";
 import type { ResolvedConfig } from "./plugin-kit.ts";
 
 /**
  * Plumbing the bundle's two channels (agentrux, agent-registry) share around the host's channel
- * helpers. Free of SDK imports on purpose: the extensions call the SDK, this shapes what they pass.
+ * helpers. It imports SDK types only, never SDK code: the extensions call the SDK, this shapes
+ * what they pass, checked against the host's own channel types.
  */
 
 /** The host config, as far as these helpers read and write it. */
@@ -125,6 +127,12 @@ export function channelTarget(channel: string, raw: unknown): string {
   return t.startsWith(`${channel}:`) ? t.slice(channel.length + 1) : t;
 }
 
+/** The parts of a channel plugin `singleAccountChannel` fills in. */
+type SingleAccountChannel<A> = Pick<
+  ChannelPlugin<A>,
+  "id" | "meta" | "capabilities" | "reload" | "config" | "messaging"
+>;
+
 /**
  * The static half of a channel plugin with one account (`accountId`) configured by the plugin's
  * own config, direct chats only and text only. The caller adds `outbound` and `gateway`.
@@ -136,8 +144,8 @@ export function singleAccountChannel<A extends ChannelAccountBase>(o: {
   blurb: string;
   /** Whether the channel shows an answer's blocks as they come, or only the whole answer. */
   blockStreaming: boolean;
-  resolveAccount: (cfg: unknown) => A;
-}) {
+  resolveAccount: (cfg: OpenClawConfig) => A;
+}): SingleAccountChannel<A> {
   return {
     id: o.id,
     meta: {
@@ -159,14 +167,14 @@ export function singleAccountChannel<A extends ChannelAccountBase>(o: {
     config: {
       listAccountIds: () => [o.accountId],
       defaultAccountId: () => o.accountId,
-      resolveAccount: (cfg: unknown) => o.resolveAccount(cfg),
-      isEnabled: (a: A) => a.enabled,
-      isConfigured: (a: A) => a.configured,
-      describeAccount: (a: A) => ({ accountId: a.accountId, enabled: a.enabled, configured: a.configured }),
+      resolveAccount: (cfg) => o.resolveAccount(cfg),
+      isEnabled: (a) => a.enabled,
+      isConfigured: (a) => a.configured,
+      describeAccount: (a) => ({ accountId: a.accountId, enabled: a.enabled, configured: a.configured }),
     },
     messaging: {
-      normalizeTarget: (raw: string) => channelTarget(o.id, raw) || undefined,
-      inferTargetChatType: () => "direct" as const,
+      normalizeTarget: (raw) => channelTarget(o.id, raw) || undefined,
+      inferTargetChatType: () => "direct",
     },
   };
 }

@@ -1,24 +1,28 @@
+import type { AnyAgentTool } from "openclaw/plugin-sdk/plugin-entry";
 import { BundleError, errorMessage } from "./errors.ts";
 
 /**
  * The shape every agent tool of the bundle shares: parameters in, one text part (plus machine-
  * readable details) out, and errors answered as `error <CODE>: <what to do>` instead of thrown
- * into the agent's turn.
+ * into the agent's turn. Derived from the host's own tool type (SDK types only, no SDK code), so
+ * a tool `api.registerTool` would refuse does not compile.
  */
 
+/** The arguments of one call: the host has checked them against the tool's JSON Schema object. */
 export type ToolParams = Record<string, unknown>;
 
-export interface ToolResult {
-  content: Array<{ type: "text"; text: string }>;
-  details: unknown;
+type HostToolResult = Awaited<ReturnType<AnyAgentTool["execute"]>>;
+type TextPart = Extract<HostToolResult["content"][number], { type: "text" }>;
+
+/** The host's tool result, narrowed to text parts: every tool here answers in words. */
+export interface ToolResult extends HostToolResult {
+  content: TextPart[];
 }
 
-export interface AgentTool {
-  name: string;
-  description: string;
-  parameters: Record<string, unknown>;
-  execute(id: string, params: ToolParams, signal?: AbortSignal): Promise<ToolResult>;
-}
+/** The host's tool (`label` is the short human title its UI shows), with the bundle's execute. */
+export type AgentTool = Pick<AnyAgentTool, "name" | "label" | "description" | "parameters"> & {
+  execute(toolCallId: string, params: ToolParams, signal?: AbortSignal): Promise<ToolResult>;
+};
 
 export function textResult(text: string, details: unknown): ToolResult {
   return { content: [{ type: "text", text }], details };
