@@ -26,7 +26,8 @@ export default defineConfig({
             "test/mocks/**/*.test.ts",
             "scripts/**/*.test.ts",
           ],
-          testTimeout: 20_000,
+          // Some unit tests drive real child processes (the Pilot stand-in): room for a busy machine.
+          testTimeout: 60_000,
           sequence: { groupOrder: 0 },
         },
       },
@@ -35,8 +36,10 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           fileParallelism: false,
-          testTimeout: 180_000,
-          hookTimeout: 240_000,
+          // Backstops only: the harness's waits (test/harness/wait.ts) scale with the machine's
+          // load and fail first, saying what they waited for and what they saw last.
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
           sequence: { groupOrder: 1 },
         },
       },

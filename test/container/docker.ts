@@ -1,5 +1,6 @@
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
+import { describe, it } from "vitest";
 
 /** Docker helpers for the container tests: engine detection with a reason, and plain CLI calls. */
 
@@ -44,6 +45,25 @@ export function detectEngine(): Engine {
       baseImage,
     };
   return { standaloneCompose, baseImage };
+}
+
+/**
+ * Whether a container suite skips: only where it cannot run and this is not CI, printing why. With
+ * CI=true a suite that cannot run fails instead, with one test that names what is missing.
+ */
+export function mayskip(engine: Engine, suite: string): boolean {
+  const reason = engine.skipReason;
+  if (!reason) return false;
+  if (process.env.CI !== "true") {
+    process.stdout.write(`${suite}: skipped, ${reason}\n`);
+    return true;
+  }
+  describe(suite, () => {
+    it("can run (CI=true: a container test never skips)", () => {
+      throw new Error(`${suite} cannot run: ${reason}`);
+    });
+  });
+  return true;
 }
 
 export async function docker(...args: string[]): Promise<string> {

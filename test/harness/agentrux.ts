@@ -4,6 +4,8 @@
  * result topic. The transport is a function so the same steps run against a broker in this process
  * (HTTP to its URL) and against the one in a container (`docker exec` into it).
  */
+import { waitFor } from "./wait.ts";
+
 export type BrokerControl = (path: string, body?: unknown) => Promise<unknown>;
 
 export interface ResponsePayload {
@@ -46,19 +48,20 @@ export async function responses(control: BrokerControl, topic: string): Promise<
   return items.filter((e) => e.type === "openclaw.response").map((e) => e.payload);
 }
 
+/** Waits for the `openclaw.response` to `requestId` on `topic` (a quiet machine's `ms`, scaled). */
 export async function awaitResponse(
   control: BrokerControl,
   topic: string,
   requestId: string,
   ms = 60_000,
 ): Promise<ResponsePayload> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const r = (await responses(control, topic)).find((p) => p.request_id === requestId);
-    if (r) return r;
-    await new Promise((res) => setTimeout(res, 250));
-  }
-  throw new Error(`no openclaw.response to ${requestId} on ${topic} within ${ms} ms`);
+  const found = await waitFor(
+    `an openclaw.response to ${requestId} on ${topic}`,
+    async () => (await responses(control, topic)).find((p) => p.request_id === requestId),
+    (r) => r !== undefined,
+    { ms },
+  );
+  return found as ResponsePayload;
 }
 
 /** How many times each broker route was called, e.g. `POST /auth/activate`. */
@@ -74,13 +77,7 @@ export async function awaitChannelUp(
   status: () => Promise<{ state: string; waterline?: number }>,
   ms = 60_000,
 ): Promise<void> {
-  const end = Date.now() + ms;
-  let last = "";
-  while (Date.now() < end) {
-    const s = await status();
-    if (s.waterline !== undefined) return;
-    last = JSON.stringify(s);
-    await new Promise((res) => setTimeout(res, 250));
-  }
-  throw new Error(`the AgenTrux channel did not start within ${ms} ms: ${last}`);
+  await waitFor("the AgenTrux channel to read its command topic", status, (s) => s.waterline !== undefined, {
+    ms,
+  });
 }

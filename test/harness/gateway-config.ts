@@ -1,16 +1,14 @@
 import path from "node:path";
+import { BUNDLE_EXTENSIONS, type BundleExtensionId } from "../../packages/shared/src/bundle.ts";
 import { REPO_ROOT } from "./node24.ts";
 
-/** Folders of the bundle's four extensions, in load order. */
-export const EXTENSION_DIRS = {
-  clawmatrix: path.join(REPO_ROOT, "extensions/clawmatrix"),
-  "agentrux-openclaw-plugin": path.join(REPO_ROOT, "extensions/agentrux"),
-  "agent-registry": path.join(REPO_ROOT, "extensions/agent-registry"),
-  "auth-manager-lease-telemetry": path.join(REPO_ROOT, "extensions/auth-manager"),
-} as const;
+/** Folders of the bundle's extensions, in load order, from the bundle's one list. */
+export const EXTENSION_DIRS = Object.fromEntries(
+  BUNDLE_EXTENSIONS.map((e) => [e.id, path.join(REPO_ROOT, "extensions", e.folder)]),
+) as Record<BundleExtensionId, string>;
 
-export type ExtensionId = keyof typeof EXTENSION_DIRS;
-export const EXTENSION_IDS = Object.keys(EXTENSION_DIRS) as ExtensionId[];
+export type ExtensionId = BundleExtensionId;
+export const EXTENSION_IDS: ExtensionId[] = BUNDLE_EXTENSIONS.map((e) => e.id);
 
 export interface GatewayConfigInput {
   port: number;

@@ -6,7 +6,9 @@ import { buildGatewayConfig, type GatewayConfigInput } from "./gateway-config.ts
 import { findNode24, openclawEntry, REPO_ROOT } from "./node24.ts";
 import { freePort } from "./ports.ts";
 import { GatewayRpc } from "./rpc.ts";
+import { budget, waitFor } from "./wait.ts";
 
+/** A quiet two-core machine boots three gateways side by side in under a minute; scaled by load. */
 export const READY_TIMEOUT_MS = 120_000;
 /** SIGTERM first; a gateway that has not exited by then is SIGKILLed with its whole process group. */
 export const STOP_GRACE_MS = 10_000;
@@ -29,9 +31,17 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once("exit", () => {
+  const killAll = () => {
     for (const g of live) g.killNow();
-  });
+  };
+  process.once("exit", killAll);
+  // Gateways run in process groups of their own, so a Ctrl-C or a kill of the test runner does
+  // not reach them: kill them here, then die of the same signal.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+    process.once(signal, () => {
+      killAll();
+      process.kill(process.pid, signal);
+    });
 }
 
 export function runRoot(): string {
@@ -124,23 +134,27 @@ export class GatewayProcess {
     this.readyAfterMs = Date.now() - this.startedAt;
   }
 
+  /** Until /readyz answers 200; fails at once when the process exits, else after the budget. */
   async waitReady(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) {
-        throw new Error(
-          `gateway ${this.name} exited with ${this.child.exitCode} before ready\n${this.logTail()}`,
-        );
-      }
-      try {
-        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) });
-        if (res.ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 250));
+    try {
+      await waitFor(
+        `gateway ${this.name} /readyz to answer 200`,
+        async () => {
+          const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(5000) });
+          return { status: res.status, body: (await res.text()).slice(0, 500) };
+        },
+        (r) => r.status === 200,
+        {
+          ms: timeoutMs,
+          failIf: () => {
+            const code = this.child?.exitCode ?? this.child?.signalCode;
+            return code !== null && code !== undefined ? `the process exited (${code})` : undefined;
+          },
+        },
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${this.logTail()}`);
     }
-    throw new Error(`gateway ${this.name} not ready after ${timeoutMs} ms\n${this.logTail()}`);
   }
 
   /** Calls a gateway method over the WebSocket RPC (one connection per gateway, reused). */
@@ -151,7 +165,7 @@ export class GatewayProcess {
   }
 
   /** POSTs to the gateway's HTTP API with its token. */
-  async post(pathname: string, body: unknown, timeoutMs = 120_000): Promise<Response> {
+  async post(pathname: string, body: unknown, timeoutMs = budget(120_000)): Promise<Response> {
     return fetch(`${this.url}${pathname}`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${this.token}` },
@@ -187,9 +201,9 @@ export class GatewayProcess {
     return `--- ${this.name} stdout/stderr (${this.outFile}) ---\n${read(this.outFile)}`;
   }
 
-  /** SIGTERM, then SIGKILL of the whole process group after STOP_GRACE_MS. Idempotent. */
+  /** SIGTERM, then SIGKILL of the whole process group after STOP_GRACE_MS (scaled). Idempotent. */
   async stop(
-    graceMs = STOP_GRACE_MS,
+    graceMs = budget(STOP_GRACE_MS),
   ): Promise<{ exitCode: number | null; signal: string | null; ms: number }> {
     await this.rpcClient?.close();
     this.rpcClient = undefined;

@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../harness/node24.ts";
 import { useGateways } from "../harness/vitest-hooks.ts";
+import { budget, waitFor } from "../harness/wait.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
 import { type MockRegistry, startMockRegistry } from "../mocks/registry/server.ts";
 
@@ -39,6 +40,8 @@ const node = (name: string, capabilities: string[], pilot: boolean) => ({
       description: `the ${name} test agent`,
       capabilities,
       heartbeatIntervalSeconds: 5,
+      // How long `contact` waits for the other agent's turn: longer on a busy machine.
+      contactTimeoutSeconds: Math.min(600, Math.ceil(budget(30_000) / 1000)),
       pollIntervalSeconds: 1,
       ...(pilot
         ? {
@@ -78,20 +81,9 @@ const registered = async () =>
     }
   ).agents;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
+/** Until `fn` gives a truthy answer, which it returns. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000) =>
+  waitFor(what, fn, Boolean, { ms, intervalMs: 500 }) as Promise<T>;
 
 /** Asks a gateway's agent something; the mock LLM calls `agent_network` when told to. */
 async function ask(name: string, args: Record<string, unknown>): Promise<string> {
@@ -178,14 +170,17 @@ describe("Agent Registry in real gateways", () => {
     await fetch(`${registry.url}/_control/registry/down`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ms: 12_000 }),
+      // Long enough for a heartbeat to fail and be read back, however busy the machine is.
+      body: JSON.stringify({ ms: budget(12_000) }),
     });
-    await until(
+    const during = await until(
       "a failed heartbeat",
-      async () => (await status("node-a")).registration.consecutiveFailures > 0,
+      async () => {
+        const st = await status("node-a");
+        return st.registration.consecutiveFailures > 0 && st;
+      },
       15_000,
     );
-    const during = await status("node-a");
     expect(during.state).toBe("degraded");
     expect((await fetch(`${gateways.byName("node-a").url}/readyz`)).status).toBe(200);
     await until(

@@ -12,6 +12,7 @@ import {
   responses,
 } from "../harness/agentrux.ts";
 import { useGateways } from "../harness/vitest-hooks.ts";
+import { budget } from "../harness/wait.ts";
 import { type MockBroker, startBrokerWithScript } from "../mocks/broker/server.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
 
@@ -24,6 +25,8 @@ let code: string;
 const home = mkdtempSync(path.join(os.tmpdir(), "agentrux-home-"));
 const refusedHome = mkdtempSync(path.join(os.tmpdir(), "agentrux-refused-"));
 const UNKNOWN_CODE = "ac_never-issued-0123456789abcdef";
+/** subagentTimeoutMs: a first turn after a restart on a busy machine can take 15 s and more. */
+const TURN_LIMIT_MS = budget(30_000);
 
 beforeAll(async () => {
   llm = await startMockLlm({ name: "llm-agentrux" });
@@ -53,7 +56,7 @@ const gateways = useGateways(() => [
         baseUrl: broker.url,
         pollIntervalMs: 2000,
         maxConcurrency: 2,
-        subagentTimeoutMs: 30_000,
+        subagentTimeoutMs: TURN_LIMIT_MS,
       },
     },
     // The mock LLM calls a tool only when the request offers it by name: no Tool Search catalog.
@@ -180,7 +183,10 @@ describe("AgenTrux in a real gateway", () => {
   });
 
   it("handles two requests at a time (maxConcurrency 2), each answered once", async () => {
-    llm.setBehavior({ latencyMs: 3000 });
+    // Each turn's model call takes `latency`: long enough, on a busy machine too, that two
+    // turns started together overlap and a third can only start once one of them is done.
+    const latency = Math.min(budget(3000), TURN_LIMIT_MS / 3);
+    llm.setBehavior({ latencyMs: latency });
     try {
       const from = llm.requests.length;
       const ids = ["par-1", "par-2", "par-3", "par-4"];
@@ -195,8 +201,8 @@ describe("AgenTrux in a real gateway", () => {
       expect(starts).toHaveLength(4);
       const [a = 0, b = 0, c = 0] = starts;
       // The first two turns overlapped; the third waited for one of them to finish.
-      expect(b - a).toBeLessThan(3000);
-      expect(c - a).toBeGreaterThanOrEqual(3000);
+      expect(b - a).toBeLessThan(latency);
+      expect(c - a).toBeGreaterThanOrEqual(latency);
       const all = (await responses(control(), "res")).map((p) => p.request_id);
       for (const id of ids) expect(all.filter((x) => x === id)).toHaveLength(1);
     } finally {
@@ -263,14 +269,14 @@ describe("AgenTrux in a real gateway", () => {
   });
 
   it("answers failed, naming subagentTimeoutMs, when the agent takes too long", async () => {
-    llm.setBehavior({ latencyMs: 40_000 });
+    llm.setBehavior({ latencyMs: TURN_LIMIT_MS + 10_000 });
     try {
       await publish("slow-1", "take your time");
       const p = await answerTo("slow-1", 90_000);
       expect(p).toMatchObject({ request_id: "slow-1", status: "failed" });
-      expect(p.message).toBe("the agent did not answer within 30000 ms (subagentTimeoutMs)");
+      expect(p.message).toBe(`the agent did not answer within ${TURN_LIMIT_MS} ms (subagentTimeoutMs)`);
     } finally {
       llm.setBehavior({});
     }
-  }, 150_000);
+  });
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXTENSION_IDS } from "../harness/gateway-config.ts";
 import { freePort } from "../harness/ports.ts";
 import { useGateways } from "../harness/vitest-hooks.ts";
+import { budget, waitFor } from "../harness/wait.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
 
 // Two real gateways with all four extensions loaded: "configured" has every extension configured
@@ -67,19 +68,24 @@ describe("foundation: four extensions in real gateways", () => {
         // Configured but never activated: once the channel starts, degraded, saying how to
         // activate (no network call made).
         await expect
-          .poll(async () => (await g.call<Status>(`${id}.status`)).state, { timeout: 30_000 })
+          .poll(async () => (await g.call<Status>(`${id}.status`)).state, { timeout: budget(30_000) })
           .toBe("degraded");
         expect((await g.call<Status>(`${id}.status`)).reason).toMatch(
           /no AgenTrux credentials.*BOOTSTRAP\.md/,
         );
       } else if (id === "auth-manager-lease-telemetry") {
         // The lease service is real: a broker that does not answer is a degraded state with a reason.
-        expect(s.state).toBe("degraded");
-        expect(s.reason).toMatch(/could not acquire a lease.*unreachable/);
+        const lease = await waitFor(
+          "the lease to report the unreachable broker",
+          () => g.call<Status>(`${id}.status`),
+          (v) => v.state !== "idle",
+        );
+        expect(lease.state).toBe("degraded");
+        expect(lease.reason).toMatch(/could not acquire a lease.*unreachable/);
       } else {
         // agent-registry: the channel is real: a registry that does not answer is a degraded state with a reason.
         await expect
-          .poll(async () => (await g.call<Status>(`${id}.status`)).reason ?? "", { timeout: 30_000 })
+          .poll(async () => (await g.call<Status>(`${id}.status`)).reason ?? "", { timeout: budget(30_000) })
           .toMatch(/registration failed/);
         expect((await g.call<Status>(`${id}.status`)).state).toBe("degraded");
       }

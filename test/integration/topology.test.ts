@@ -1,10 +1,12 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { awaitResponse, brokerCalls, httpControl, publishRequest } from "../harness/agentrux.ts";
 import { findNode24, openclawEntry } from "../harness/node24.ts";
 import { Topology } from "../harness/topology.ts";
+import { budget, waitFor } from "../harness/wait.ts";
 
 const run = promisify(execFile);
 
@@ -32,21 +34,15 @@ let stopped = false;
 
 beforeAll(async () => {
   await topology.start();
-}, 240_000);
+});
 
 afterAll(async () => {
   if (!stopped) await topology.stop();
 });
 
-/** Calls `read` until `ok` holds or `ms` pass; returns the last answer either way. */
-async function poll<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await read();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 250));
-    v = await read();
-  }
-  return v;
+async function registeredHostnames(): Promise<string[]> {
+  const res = await fetch(`${topology.registry?.url}/_control/registry/agents`);
+  return ((await res.json()) as { agents: Array<{ hostname: string }> }).agents.map((x) => x.hostname);
 }
 
 function logOf(name: string): string {
@@ -67,19 +63,22 @@ describe("npm start topology", () => {
       expect(config).toContain("${CLAWMATRIX_SECRET}");
       expect(config).not.toContain(n.token);
       // Dialing nodes may still be backing off while node-a's mesh port comes up.
-      const mesh = await poll(
+      const mesh = await waitFor(
+        `${n.name}: mesh running`,
         () => n.call<Status>("clawmatrix.status"),
         (s) => s.state === "running",
       );
       expect(mesh).toMatchObject({ enabled: true, state: "running" });
       // The lease service may still be acquiring right after /readyz.
-      const lease = await poll(
+      const lease = await waitFor(
+        `${n.name}: lease running`,
         () => n.call<Status>("auth-manager-lease-telemetry.status"),
         (s) => s.state === "running",
       );
       expect(lease, JSON.stringify(lease)).toMatchObject({ enabled: true, state: "running" });
       leases.add(lease.leaseId as string);
-      const registry = await poll(
+      const registry = await waitFor(
+        `${n.name}: registry running`,
         () => n.call<Status>("agent-registry.status"),
         (s) => s.state === "running",
       );
@@ -155,7 +154,14 @@ describe("npm start topology", () => {
     const handoff = await invoke("cluster_handoff", { target: "tags:coding", task: "handoff-probe" });
     expect(handoff.details).toMatchObject({ node: "node-b" });
     expect(handoff.text).toContain("handoff-probe");
-    const allowed = await invoke("cluster_tool", { target: "node-b", tool: "sessions_list", args: {} });
+    // The host's first sessions.list builds its index, and on a busy machine that can outlast the
+    // host's own internal request timeout: an allowed call is retried until the host answers.
+    const allowed = await waitFor(
+      "node-b to run sessions_list for node-c",
+      () => invoke("cluster_tool", { target: "node-b", tool: "sessions_list", args: {} }),
+      (r) => !r.text.startsWith("error"),
+      { ms: 60_000, intervalMs: 1000 },
+    );
     expect(allowed.details).toMatchObject({ node: "node-b", truncated: false });
     expect(allowed.text).toContain("clawmatrix:node-c"); // the handoff's session on node-b
     const denied = await invoke("cluster_exec", { target: "node-b", command: "id" });
@@ -173,7 +179,7 @@ describe("npm start topology", () => {
       [openclawEntry(), "clawmatrix", "status", "--url", c.wsUrl, "--token", c.token],
       {
         env: c.env,
-        timeout: 90_000,
+        timeout: budget(90_000),
       },
     );
     expect(stdout).toContain("node node-c  state running");
@@ -181,7 +187,8 @@ describe("npm start topology", () => {
   });
 
   it("has node-b take a command from its AgenTrux topic and answer on its result topic", async () => {
-    const s = await poll(
+    const s = await waitFor(
+      "node-b: AgenTrux running",
       () => topology.node("node-b").call<Status & { activation?: string }>(`${AGENTRUX}.status`),
       (v) => v.state === "running",
     );
@@ -202,15 +209,15 @@ describe("npm start topology", () => {
     const b = topology.node("node-b");
     const c = topology.node("node-c");
     await b.kill();
-    const t0 = Date.now();
-    const seen = await poll(
+    // A closed socket is noticed at once, not after missed heartbeats (10 s and more): the budget
+    // is a quiet machine's 5 s, scaled only when the machine is busy.
+    const seen = await waitFor(
+      "node-c to see node-b unreachable",
       () => c.call<MeshStatus>("clawmatrix.status"),
       (s) => !s.peers.some((p) => p.nodeId === "node-b" && p.status !== "unreachable"),
-      5_000,
+      { ms: 5_000 },
     );
-    const noticedMs = Date.now() - t0;
     expect(seen.peers.find((p) => p.nodeId === "node-b")?.status ?? "unreachable").toBe("unreachable");
-    expect(noticedMs).toBeLessThan(5_000);
     const r = await c.post("/tools/invoke", {
       tool: "cluster_handoff",
       args: { target: "tags:coding", task: "x" },
@@ -221,10 +228,10 @@ describe("npm start topology", () => {
     );
 
     await b.start();
-    const back = await poll(
+    const back = await waitFor(
+      "node-c to reach node-b again through the relay",
       () => c.call<MeshStatus>("clawmatrix.status"),
       (s) => s.peers.some((p) => p.nodeId === "node-b" && p.status === "relay"),
-      30_000,
     );
     expect(back.peers.find((p) => p.nodeId === "node-b")?.status).toBe("relay");
     // Back with the credentials it had: answers commands without activating again.
@@ -233,31 +240,55 @@ describe("npm start topology", () => {
     expect((await brokerCalls(agentrux()))["POST /auth/activate"]).toBe(1);
   });
 
-  it("stops every node on SIGTERM within 10 s, each extension's stop running", async () => {
+  it("stops each node on SIGTERM, every extension's stop doing what it is for", async () => {
     const broker = topology.broker;
     if (!broker) throw new Error("no mock broker");
+    const a = topology.node("node-a");
+    const meshPeersOfA = async () =>
+      (await a.call<MeshStatus>("clawmatrix.status")).peers.map((p) => p.nodeId);
     // A fresh turn on node-c leaves usage pending (the topology flushes only every 10 calls and
-    // on stop), so the stop below must flush it.
+    // on stop), so only node-c's stop can bring it to the broker.
     const turn = await topology.node("node-c").post("/v1/chat/completions", {
       model: "openclaw/default",
       messages: [{ role: "user", content: "before-stop" }],
     });
     expect(turn.status).toBe(200);
     const telemetryBefore = broker.lease.book.telemetry.length;
-    const results = await Promise.all(topology.nodes.map((n) => n.stop()));
-    stopped = true;
-    for (const r of results) {
-      expect(r.ms).toBeLessThan(10_000);
-      expect(r.signal).toBeNull(); // exited by itself, not SIGKILLed
-    }
-    for (const n of topology.nodes) {
-      const log = logOf(n.name);
-      expect(log, n.name).toContain("clawmatrix stopped");
-      expect(log, n.name).toContain("auth-manager-lease-telemetry stopped");
+    expect(await meshPeersOfA()).toEqual(expect.arrayContaining(["node-b", "node-c"]));
+
+    // node-c, then node-b, then node-a, each alone, so each effect is its own node's.
+    for (const name of ["node-c", "node-b", "node-a"]) {
+      const n = topology.node(name);
+      const r = await n.stop();
+      expect(r.signal, `${name} exited by itself, not SIGKILLed`).toBeNull();
       expect(n.child?.pid && processGroupAlive(n.child.pid)).toBeFalsy();
+      // agent-registry: the entry is gone from the registry.
+      expect((await registeredHostnames()).includes(name), `${name} deregistered`).toBe(false);
+      if (name !== "node-a") {
+        // clawmatrix: the leave was announced; node-a drops the node at once instead of keeping it
+        // as unreachable until its state expires (which is what a crash leaves behind).
+        await waitFor(`node-a to drop ${name} from the mesh`, meshPeersOfA, (ids) => !ids.includes(name), {
+          ms: 5_000,
+        });
+        expect(logOf("node-a")).toContain(`node ${name} left the mesh`);
+      }
+      if (name === "node-c") {
+        // auth-manager-lease-telemetry: node-c's pending usage reached the broker.
+        expect(broker.lease.book.telemetry.length).toBeGreaterThan(telemetryBefore);
+      }
+      if (name === "node-b") {
+        // agentrux: the waterline on disk covers the last command, so a restart redoes nothing.
+        const commands = (await agentrux()("/topics/node-b.commands/events")) as {
+          items: Array<{ sequence_no: number }>;
+        };
+        const last = Math.max(...commands.items.map((e) => e.sequence_no));
+        const saved = JSON.parse(
+          readFileSync(path.join(n.home, ".agentrux/waterline.json"), "utf8"),
+        ) as Record<string, number>;
+        expect(Object.values(saved)).toContain(last);
+      }
     }
-    // node-c's pending usage was flushed by the lease extension's stop.
-    expect(broker.lease.book.telemetry.length).toBeGreaterThan(telemetryBefore);
+    stopped = true;
     await topology.stop();
   });
 });

@@ -9,6 +9,16 @@ import { AgentRegistryAccount, type ResolvedAccount } from "./account.ts";
 import type { AgentRegistryConfig } from "./config-schema.ts";
 import { agentRegistryStatus, resolveAgentRegistry } from "./status.ts";
 
+/**
+ * A Pilot installed at /opt/pilot/bin is found before any test folder, so "not installed" cannot
+ * be shown on such a machine: skipped there, saying so, except in CI, where it must run.
+ */
+function pilotInstalledHere(): boolean {
+  if (!existsSync("/opt/pilot/bin") || process.env.CI === "true") return false;
+  process.stdout.write("skipped a 'Pilot not installed' test: /opt/pilot/bin exists on this machine\n");
+  return true;
+}
+
 // `agent-registry.status` from the plugin config and from real accounts against the mock registry
 // (which also serves the Pilot rendezvous the stand-in daemon registers with).
 
@@ -145,7 +155,7 @@ describe("agent-registry status", { timeout: 60_000 }, () => {
     });
   });
 
-  it.skipIf(existsSync("/opt/pilot/bin"))(
+  it.skipIf(pilotInstalledHere())(
     "says when Pilot is missing, and whether messages still go out over the relay",
     async () => {
       const empty = mkdtempSync(path.join(tmp, "no-pilot-"));

@@ -193,6 +193,8 @@ export function createLeaseApi(opts: LeaseApiOptions, _publicUrl: () => string):
         state: c.state,
       })),
       leases: [...book.leases.values()].map((l) => book.view(l)),
+      // Which lease each telemetry report came for, in arrival order (a stop's last flush shows here).
+      telemetry: book.telemetry.map((t) => ({ lease_id: t.leaseId })),
     });
   });
   control.post("/credentials", (req, res) => {
