@@ -62,6 +62,14 @@ async function triangle() {
 }
 
 describe("mesh node", () => {
+  it("fails start(), naming the port, when the mesh port is taken (no uncaught exception)", async () => {
+    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+    const port = a.listenPort as number;
+    await expect(node("node-b", { listen: { host: "127.0.0.1", port } })).rejects.toThrow(
+      /EADDRINUSE.*127\.0\.0\.1:\d+/,
+    );
+  });
+
   it("relays node-c's request to node-b through node-a (gossip learned the route)", async () => {
     const { a, b, c } = await triangle();
     expect(c.table.route("node-b")).toMatchObject({ hops: 2, via: "node-a" });

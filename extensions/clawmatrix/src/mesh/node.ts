@@ -201,7 +201,6 @@ export class MeshNode {
     http.headersTimeout = HANDSHAKE_TIMEOUT_MS;
     http.requestTimeout = HANDSHAKE_TIMEOUT_MS;
     http.on("clientError", (_err, socket) => socket.destroy());
-    const server = new WebSocketServer({ server: http, maxPayload: MAX_FRAME_BYTES });
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
       http.listen(port, host, () => {
@@ -209,6 +208,10 @@ export class MeshNode {
         resolve();
       });
     });
+    // Attached only once listening: ws re-emits its server's errors on itself, and a port already
+    // taken must fail start() (the service reports it), not become an uncaught exception.
+    const server = new WebSocketServer({ server: http, maxPayload: MAX_FRAME_BYTES });
+    server.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
     http.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
     this.#server = server;
     this.#http = http;
