@@ -48,7 +48,9 @@ const b = topology.nodes.find((n) => n.name === "node-b");
 if (a && b) {
   out();
   out("mesh status of a node:");
-  out(`  ${process.execPath} ${openclawEntry()} gateway call clawmatrix.status --url ${a.wsUrl} --token ${a.token} --json`);
+  out(
+    `  ${process.execPath} ${openclawEntry()} gateway call clawmatrix.status --url ${a.wsUrl} --token ${a.token} --json`,
+  );
   out("an agent turn (node-b serves the model, so its chat endpoint is on):");
   out(
     `  curl -s ${b.url}/v1/chat/completions -H 'authorization: Bearer ${b.token}' -H 'content-type: application/json' -d '{"model":"openclaw/default","messages":[{"role":"user","content":"hello"}]}'`,
