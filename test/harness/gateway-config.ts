@@ -3,11 +3,11 @@ import { BUNDLE_EXTENSIONS, type BundleExtensionId } from "../../packages/shared
 import { REPO_ROOT } from "./node24.ts";
 
 /** Folders of the bundle's extensions, in load order, from the bundle's one list. */
-export const EXTENSION_DIRS = Object.fromEntries(
+const EXTENSION_DIRS = Object.fromEntries(
   BUNDLE_EXTENSIONS.map((e) => [e.id, path.join(REPO_ROOT, "extensions", e.folder)]),
 ) as Record<BundleExtensionId, string>;
 
-export type ExtensionId = BundleExtensionId;
+type ExtensionId = BundleExtensionId;
 export const EXTENSION_IDS: ExtensionId[] = BUNDLE_EXTENSIONS.map((e) => e.id);
 
 export interface GatewayConfigInput {

@@ -20,7 +20,7 @@ function configuredFactor(): number | undefined {
 }
 
 /** How much slower than a quiet machine this one is right now (>= 1). */
-export function timeFactor(): number {
+function timeFactor(): number {
   const fixed = configuredFactor();
   if (fixed !== undefined) return fixed;
   const [load1 = 0] = os.loadavg();
@@ -43,7 +43,7 @@ export interface WaitOptions {
 }
 
 /** One line of what was seen last, bounded so a huge status does not drown the failure. */
-export function describeSeen(v: unknown): string {
+function describeSeen(v: unknown): string {
   let s: string;
   if (v instanceof Error) s = `${v.name}: ${v.message}`;
   else {
