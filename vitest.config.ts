@@ -50,7 +50,8 @@ export default defineConfig({
           name: "container",
           include: ["test/container/**/*.test.ts"],
           fileParallelism: false,
-          testTimeout: 240_000,
+          // Backstops, as for the integration tests: the waits inside scale with the load.
+          testTimeout: 1_800_000,
           hookTimeout: 900_000,
           sequence: { groupOrder: 2 },
           // No registry here: testcontainers' reaper image cannot be pulled; the tests clean up.

@@ -68,6 +68,18 @@ describe("readSettings", () => {
       [{ AGENT_REGISTRY_URL: "http://r", PILOT_PUBLIC_IP: "300.1.1.1" }, /^PILOT_PUBLIC_IP: .*IPv4/],
       [{ AUTH_MANAGER_BASE_URL: "http://b" }, /^AUTH_MANAGER_INTERNAL_API_TOKEN: not set/],
       [
+        { AGENT_REGISTRY_URL: "http://r", AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS: "0" },
+        /^AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS: "0" .*1-600/,
+      ],
+      [
+        {
+          AGENTRUX_COMMAND_TOPIC_ID: "cmd",
+          AGENTRUX_RESULT_TOPIC_ID: "res",
+          AGENTRUX_SUBAGENT_TIMEOUT_MS: "2m",
+        },
+        /^AGENTRUX_SUBAGENT_TIMEOUT_MS: "2m" .*1000-3600000/,
+      ],
+      [
         {
           AUTH_MANAGER_BASE_URL: "http://b",
           AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN,
@@ -121,6 +133,24 @@ describe("readSettings", () => {
     });
     expect(JSON.stringify(s)).not.toContain(SECRET);
     expect(JSON.stringify(s)).not.toContain(TOKEN);
+  });
+
+  it("sets the answer waits from the env, and leaves them to the extensions' defaults when unset", () => {
+    const on = {
+      AGENT_REGISTRY_URL: "http://r",
+      AGENTRUX_COMMAND_TOPIC_ID: "cmd",
+      AGENTRUX_RESULT_TOPIC_ID: "res",
+    };
+    const s = settings({
+      ...on,
+      AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS: "90",
+      AGENTRUX_SUBAGENT_TIMEOUT_MS: "300000",
+    });
+    expect(s.extensions["agent-registry"].config.contactTimeoutSeconds).toBe(90);
+    expect(s.extensions["agentrux-openclaw-plugin"].config.subagentTimeoutMs).toBe(300_000);
+    const d = settings(on);
+    expect(d.extensions["agent-registry"].config.contactTimeoutSeconds).toBeUndefined();
+    expect(d.extensions["agentrux-openclaw-plugin"].config.subagentTimeoutMs).toBeUndefined();
   });
 });
 

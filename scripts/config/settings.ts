@@ -137,6 +137,7 @@ function agentrux(r: EnvReader): ExtensionSettings {
     commandTopicId: command,
     resultTopicId: result,
     agentId: r.string("AGENTRUX_AGENT_ID", { pattern: ID, expected: ID_EXPECTED }) ?? "main",
+    subagentTimeoutMs: r.int("AGENTRUX_SUBAGENT_TIMEOUT_MS", 1000, 3_600_000),
   };
   const hasCommand = r.has("AGENTRUX_COMMAND_TOPIC_ID");
   const hasResult = r.has("AGENTRUX_RESULT_TOPIC_ID");
@@ -163,6 +164,7 @@ function registry(r: EnvReader, host: string): { ext: ExtensionSettings; pilot?:
     hostname: host,
     installationId: r.string("INSTALLATION_ID", { max: 256 }) ?? host,
     capabilities: r.list("AGENT_CAPABILITIES", 20),
+    contactTimeoutSeconds: r.int("AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS", 1, 600),
     pilot: pilot
       ? {
           port: pilot.port,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { awaitResponse, type BrokerControl, brokerCalls, publishRequest } from "../harness/agentrux.ts";
 import { REPO_ROOT } from "../harness/node24.ts";
 import { freePort } from "../harness/ports.ts";
-import { waitFor } from "../harness/wait.ts";
+import { budget, waitFor } from "../harness/wait.ts";
 import { detectEngine, docker, mayskip, run } from "./docker.ts";
 
 // The compose mesh from the real images (ARCHITECTURE "Test topology"): built from this checkout
@@ -17,6 +17,11 @@ const PROJECT = `obtest${process.pid}`;
 /** testcontainers names a compose container as compose does: v2 `node-b-1`, v1 `<project>_node-b_1`. */
 const key = (service: string) => (engine.standaloneCompose ? `${PROJECT}_${service}_1` : `${service}-1`);
 const NODES = ["node-a", "node-b", "node-c"];
+// How long an agent's turn may take in the containers (a contact's answer, an AgenTrux command):
+// the products' defaults suit a quiet machine; a busy one gets the same scaled budget as every
+// wait of the harness, capped at what the extensions' schemas accept.
+const CONTACT_S = Math.min(600, Math.ceil(budget(60_000) / 1000));
+const SUBAGENT_MS = Math.min(3_600_000, budget(180_000));
 
 describe.skipIf(skip)("compose mesh in containers", () => {
   let env: StartedDockerComposeEnvironment;
@@ -36,6 +41,8 @@ describe.skipIf(skip)("compose mesh in containers", () => {
         // the registry's relay.
         PILOT_SOURCE: "standin",
         PILOT_REGISTRY: "mock-registry:8001",
+        AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS: String(CONTACT_S),
+        AGENTRUX_SUBAGENT_TIMEOUT_MS: String(SUBAGENT_MS),
         ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       })
       .withStartupTimeout(420_000);
@@ -58,7 +65,7 @@ describe.skipIf(skip)("compose mesh in containers", () => {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN_C}`, "content-type": "application/json" },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(120_000),
+      signal: AbortSignal.timeout(budget(120_000)),
     });
   const name = (n: string) => env.getContainer(key(n)).getName().replace(/^\//, "");
   const peersOfC = async () => {
@@ -110,7 +117,7 @@ fetch("http://127.0.0.1:8080/_control/${api}" + p, b ? { method: "POST", headers
 
   it("answers an AgenTrux command on node-b's result topic, activated by the code from its env", async () => {
     await publishRequest(broker, "node-b.commands", "ctr-1", "container-command");
-    const answer = await awaitResponse(broker, "node-b.results", "ctr-1", 120_000);
+    const answer = await awaitResponse(broker, "node-b.results", "ctr-1", 180_000);
     expect(answer).toMatchObject({ request_id: "ctr-1", status: "completed" });
     expect(answer.message).toContain("container-command");
     const mode = await docker(
@@ -122,7 +129,7 @@ fetch("http://127.0.0.1:8080/_control/${api}" + p, b ? { method: "POST", headers
       "/home/node/.agentrux/credentials.json",
     );
     expect(mode).toBe("600");
-  }, 180_000);
+  });
 
   const TOKEN_A = "node-a-token-0123456789abcdef";
   const invokeOnA = async (args: Record<string, unknown>) => {
@@ -130,7 +137,8 @@ fetch("http://127.0.0.1:8080/_control/${api}" + p, b ? { method: "POST", headers
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN_A}`, "content-type": "application/json" },
       body: JSON.stringify({ tool: "agent_network", args }),
-      signal: AbortSignal.timeout(120_000),
+      // A contact answers within its own timeout; the request must outlast it.
+      signal: AbortSignal.timeout(CONTACT_S * 1000 + budget(60_000)),
     });
     const j = (await r.json()) as { result: { content: Array<{ text: string }> } };
     return j.result.content.map((c) => c.text).join("\n");
@@ -153,36 +161,33 @@ fetch("http://127.0.0.1:8080/_control/${api}" + p, b ? { method: "POST", headers
     const c = await invokeOnA({ action: "contact", hostname: "node-c", message: "container-relay-msg" });
     expect(c).toContain("over relay");
     expect(c).toMatch(/node-c answered:[\s\S]*container-relay-msg/);
-  }, 240_000);
+  });
 
   it("keeps node-b's lease and AgenTrux credentials across docker restart and rejoins the mesh", async () => {
     const leaseFile = "/home/node/.openclaw/auth-manager/lease.json";
     const before = JSON.parse(await docker("exec", name("node-b"), "cat", leaseFile)) as { leaseId: string };
     const nodeIdBefore = await pilotNodeId("node-b");
     await docker("restart", "-t", "15", name("node-b"));
-    const deadline = Date.now() + 180_000;
-    let status = "";
-    while (Date.now() < deadline) {
-      status = await docker("inspect", "-f", "{{.State.Health.Status}}", name("node-b"));
-      if (
-        status === "healthy" &&
-        (await peersOfC()).some((p) => p.nodeId === "node-b" && p.status === "relay")
-      )
-        break;
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-    expect(status).toBe("healthy");
+    await waitFor(
+      "node-b healthy again and back in node-c's mesh view",
+      async () => ({
+        health: await docker("inspect", "-f", "{{.State.Health.Status}}", name("node-b")),
+        viaRelay: (await peersOfC()).some((p) => p.nodeId === "node-b" && p.status === "relay"),
+      }),
+      (s) => s.health === "healthy" && s.viaRelay,
+      { ms: 180_000, intervalMs: 2000 },
+    );
     const after = JSON.parse(await docker("exec", name("node-b"), "cat", leaseFile)) as { leaseId: string };
     expect(after.leaseId).toBe(before.leaseId);
     expect((await peersOfC()).find((p) => p.nodeId === "node-b")?.status).toBe("relay");
     await publishRequest(broker, "node-b.commands", "ctr-2", "after-docker-restart");
-    expect((await awaitResponse(broker, "node-b.results", "ctr-2", 120_000)).status).toBe("completed");
+    expect((await awaitResponse(broker, "node-b.results", "ctr-2", 180_000)).status).toBe("completed");
     expect((await brokerCalls(broker))["POST /auth/activate"]).toBe(1);
     // The Pilot identity lives in the .pilot volume: same node id, and messages reach it again.
     expect(await pilotNodeId("node-b")).toBe(nodeIdBefore);
     const again = await invokeOnA({ action: "contact", hostname: "node-b", message: "after-restart-pilot" });
     expect(again).toMatch(/node-b answered:[\s\S]*after-restart-pilot/);
-  }, 420_000);
+  });
 
   it("stops node-c gracefully on docker stop, every extension's stop doing what it is for", async () => {
     const lease = brokerControl("lease");
@@ -199,7 +204,7 @@ fetch("http://127.0.0.1:8080/_control/${api}" + p, b ? { method: "POST", headers
         method: "POST",
         headers: { authorization: `Bearer ${TOKEN_A}`, "content-type": "application/json" },
         body: JSON.stringify({ tool: "cluster_peers", args: {} }),
-        signal: AbortSignal.timeout(60_000),
+        signal: AbortSignal.timeout(budget(60_000)),
       });
       const j = (await r.json()) as { result: { details: { peers: Array<{ nodeId: string }> } } };
       return j.result.details.peers.map((p) => p.nodeId);
@@ -222,5 +227,5 @@ fetch("http://127.0.0.1:8080/_control/${api}" + p, b ? { method: "POST", headers
     expect(coding).not.toContain("node-c");
     // auth-manager-lease-telemetry: the pending usage reached the broker.
     expect(await reports()).toBeGreaterThan(reportsBefore);
-  }, 120_000);
+  });
 });

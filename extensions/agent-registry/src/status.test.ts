@@ -194,9 +194,11 @@ describe("agent-registry status", { timeout: 60_000 }, () => {
         nodeId: info?.node_id,
         address: info?.address,
         restarts: 0,
+        pid: account.daemon?.pid,
         lastError: null,
       },
     });
+    expect(account.daemon?.pid).toBeTypeOf("number");
     const listed = await fetch(`${registry.url}/api/v1/agents/by-hostname/pilot-user`, {
       headers: { "x-registry-key": KEY },
     });

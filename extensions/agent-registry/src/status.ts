@@ -71,6 +71,8 @@ export function agentRegistryStatus(
           nodeId: d.info?.node_id ?? null,
           address: d.info?.address ?? null,
           restarts: d.restarts,
+          // The daemon this gateway started (null when it attached to another's).
+          pid: d.pid ?? null,
           lastError: d.lastError ?? null,
         }
       : { state: "off" },
