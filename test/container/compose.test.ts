@@ -17,11 +17,12 @@ const PROJECT = `obtest${process.pid}`;
 /** testcontainers names a compose container as compose does: v2 `node-b-1`, v1 `<project>_node-b_1`. */
 const key = (service: string) => (engine.standaloneCompose ? `${PROJECT}_${service}_1` : `${service}-1`);
 const NODES = ["node-a", "node-b", "node-c"];
-// How long an agent's turn may take in the containers (a contact's answer, an AgenTrux command):
-// the products' defaults suit a quiet machine; a busy one gets the same scaled budget as every
-// wait of the harness, capped at what the extensions' schemas accept.
-const CONTACT_S = Math.min(600, Math.ceil(budget(60_000) / 1000));
-const SUBAGENT_MS = Math.min(3_600_000, budget(180_000));
+// How long an agent's turn may take in the containers (a contact's answer, an AgenTrux command).
+// Both return as soon as the answer is in, so generous bounds cost nothing when things work; the
+// products' defaults (30 s, 120 s) were too short for a first turn in a fresh container on a
+// loaded machine. The test's own waits scale with the load (budget()).
+const CONTACT_S = 300;
+const SUBAGENT_MS = 600_000;
 
 describe.skipIf(skip)("compose mesh in containers", () => {
   let env: StartedDockerComposeEnvironment;

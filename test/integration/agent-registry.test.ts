@@ -15,6 +15,10 @@ const ID = "agent-registry";
 const KEY = "registry-key-0123456789";
 const PILOT_BIN = path.join(REPO_ROOT, "test/mocks/pilot/bin");
 const sockets = mkdtempSync(path.join(os.tmpdir(), "ar-"));
+// How long `contact` waits for the other agent's turn. It returns as soon as the answer is in, so
+// a generous bound costs nothing when things work; a budget scaled once at start was too short
+// when the load rose later (other agents' turns took minutes at a load of 18 on two cores).
+const CONTACT_TIMEOUT_S = 300;
 let llm: MockLlm;
 let registry: MockRegistry;
 
@@ -39,8 +43,7 @@ const node = (name: string, capabilities: string[], pilot: boolean) => ({
       description: `the ${name} test agent`,
       capabilities,
       heartbeatIntervalSeconds: 5,
-      // How long `contact` waits for the other agent's turn: longer on a busy machine.
-      contactTimeoutSeconds: Math.min(600, Math.ceil(budget(30_000) / 1000)),
+      contactTimeoutSeconds: CONTACT_TIMEOUT_S,
       pollIntervalSeconds: 1,
       ...(pilot
         ? {
@@ -86,10 +89,14 @@ const until = <T>(what: string, fn: () => Promise<T | undefined | false>, ms = 6
 
 /** Asks a gateway's agent something; the mock LLM calls `agent_network` when told to. */
 async function ask(name: string, args: Record<string, unknown>): Promise<string> {
-  const res = await gateways.byName(name).post("/v1/chat/completions", {
-    model: "openclaw/default",
-    messages: [{ role: "user", content: `MOCK_TOOL_CALL agent_network ${JSON.stringify(args)}` }],
-  });
+  const res = await gateways.byName(name).post(
+    "/v1/chat/completions",
+    {
+      model: "openclaw/default",
+      messages: [{ role: "user", content: `MOCK_TOOL_CALL agent_network ${JSON.stringify(args)}` }],
+    },
+    CONTACT_TIMEOUT_S * 1000 + budget(120_000),
+  );
   expect(res.status).toBe(200);
   const body = (await res.json()) as { choices: Array<{ message: { content: string } }> };
   return body.choices[0]?.message.content ?? "";
