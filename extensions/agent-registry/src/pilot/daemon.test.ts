@@ -201,6 +201,27 @@ describe("running pilot-daemon", { timeout: 60_000 }, () => {
     expect(d.info?.node_id).toBe(info?.node_id);
   });
 
+  it("starts no second daemon when its own dies while a check is asking", async () => {
+    const { d } = daemon();
+    await d.start();
+    const ctl = d.ctl as NonNullable<typeof d.ctl>;
+    const realInfo = ctl.info.bind(ctl);
+    let fail: (e: Error) => void = () => {};
+    // The check's question is slow (a loaded machine); the daemon dies before it is answered.
+    ctl.info = () => new Promise((_, reject) => (fail = reject));
+    const checking = d.check();
+    process.kill(d.pid as number, "SIGKILL");
+    await expect.poll(() => d.restarts, { timeout: 30_000 }).toBe(1);
+    ctl.info = realInfo;
+    fail(new Error("no daemon is running"));
+    expect(await checking).toBe(false);
+    await expect.poll(() => d.state, { timeout: 30_000 }).toBe("running");
+    // A second daemon on the same socket would exit 1 at once and count as another restart.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(d.restarts).toBe(1);
+    expect(lines.filter((l) => l.includes("starting one"))).toEqual([]);
+  }, 90_000);
+
   it("kills a daemon that never answers after the ready timeout, and retries until stopped", async () => {
     const { d } = daemon({ binDir: binDirWith("exec sleep 30"), readyTimeoutMs: 500 });
     expect(await d.start()).toBeUndefined();

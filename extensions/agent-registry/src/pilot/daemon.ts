@@ -136,16 +136,23 @@ export class PilotDaemon {
   /** Re-checks the daemon; one that went away is attached to again or started anew. */
   async check(): Promise<boolean> {
     if (this.#stopping || !this.ctl) return false;
-    if (this.state === "starting" || this.state === "restarting") return false;
+    if (this.#launching()) return false;
     const info = await this.ctl.info().catch(() => undefined);
     if (this.#stopping) return false; // stopped while asking: starting one now would outlive the stop
     if (info) {
       this.info = info;
       return true;
     }
-    if (this.#child) return false; // ours: its exit handler restarts it
+    // Ours died while we asked: its exit handler restarts it. Starting one here as well ran two
+    // daemons on one socket, the second exiting at once, restarted, forever.
+    if (this.#child || this.#launching()) return false;
     this.#o.logger.warn("the Pilot daemon stopped answering; starting one");
     return (await this.start()) !== undefined;
+  }
+
+  /** A start or restart is under way (read afresh after an await: the exit handler changes it). */
+  #launching(): boolean {
+    return this.state === "starting" || this.state === "restarting";
   }
 
   async #spawn(): Promise<PilotInfo | undefined> {
@@ -174,7 +181,8 @@ export class PilotDaemon {
       this.restarts++;
       const delay = this.#backoff.next();
       this.#o.logger.warn(`${this.lastError}; restarting in ${Math.round(delay / 1000)} s`);
-      void sleep(delay).then(() => (this.#stopping ? undefined : this.#spawn()));
+      // Not when stopped meanwhile, nor when another start already runs one.
+      void sleep(delay).then(() => (this.#stopping || this.#child ? undefined : this.#spawn()));
     });
     const info = await this.#waitReady(child);
     if (info) {
