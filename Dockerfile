@@ -29,6 +29,25 @@ RUN if ls /tmp/build-ca/*.pem >/dev/null 2>&1; then cat /tmp/build-ca/*.pem > /t
  && npm cache clean --force >/dev/null 2>&1 \
  && rm -rf /tmp/build-ca /tmp/build-ca.pem
 
+# --- the extensions compiled to JavaScript (scripts/build.ts), which the gateway loads natively -----
+# The bundler is the one package.json pins (rolldown), installed at that exact version into a folder
+# of its own: the full dev install (1.1 GB, the openclaw package among it) would be needed otherwise.
+FROM ${OPENCLAW_IMAGE} AS build
+USER root
+WORKDIR /opt/openclaw-bundle
+COPY package.json ./
+COPY scripts/docker/ca/ /tmp/build-ca/
+RUN if ls /tmp/build-ca/*.pem >/dev/null 2>&1; then cat /tmp/build-ca/*.pem > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi \
+ && mkdir -p /opt/build-tool && cd /opt/build-tool \
+ && echo '{"private":true}' > package.json \
+ && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
+      "rolldown@$(node -p 'require("/opt/openclaw-bundle/package.json").devDependencies.rolldown')" \
+ && rm -rf /tmp/build-ca /tmp/build-ca.pem
+COPY packages packages
+COPY extensions extensions
+COPY scripts/build.ts scripts/build.ts
+RUN BUNDLE_TOOL_DIR=/opt/build-tool node scripts/build.ts
+
 # --- Pilot binaries --------------------------------------------------------------------------------
 # One stage for both sources, because the legacy builder builds every stage whether used or not.
 FROM ${OPENCLAW_IMAGE} AS pilot
@@ -70,6 +89,7 @@ COPY --from=pilot /opt/pilot /opt/pilot
 COPY --from=deps /opt/openclaw-bundle /opt/openclaw-bundle
 COPY packages /opt/openclaw-bundle/packages
 COPY extensions /opt/openclaw-bundle/extensions
+COPY --from=build /opt/openclaw-bundle/extensions /opt/openclaw-bundle/extensions
 COPY scripts/config /opt/openclaw-bundle/scripts/config
 COPY scripts/healthcheck.ts /opt/openclaw-bundle/scripts/healthcheck.ts
 COPY entrypoint.sh platform-config.json /opt/openclaw-bundle/

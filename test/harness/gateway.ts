@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { ensureBuilt } from "../../scripts/build.ts";
 import { buildGatewayConfig, type GatewayConfigInput } from "./gateway-config.ts";
 import { findNode24, openclawEntry, REPO_ROOT } from "./node24.ts";
 import { freePort } from "./ports.ts";
@@ -264,6 +265,8 @@ export async function startGateways(
   specs: Array<GatewaySpec & { port?: number }>,
   root = runRoot(),
 ): Promise<GatewayProcess[]> {
+  // Gateways load the compiled extensions, as the image does: build what a source change made stale.
+  if (specs.some((s) => Object.keys(s.extensions ?? {}).length > 0)) await ensureBuilt();
   const gateways: GatewayProcess[] = [];
   for (const spec of specs) gateways.push(new GatewayProcess(spec, root, spec.port ?? (await freePort())));
   const results = await Promise.allSettled(gateways.map((g) => g.start()));
