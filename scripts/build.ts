@@ -21,6 +21,8 @@ import { BUNDLE_EXTENSIONS } from "../packages/shared/src/bundle.ts";
 const ROOT = path.resolve(import.meta.dirname, "..");
 const SOURCE_ROOTS = ["packages/shared/src", "packages/shared/package.json"];
 
+const SHARED_ENTRY = path.join(ROOT, "packages/shared/src/index.ts");
+
 export const distEntry = (folder: string) => path.join(ROOT, "extensions", folder, "dist", "index.js");
 
 /** Newest modification time under `p` (a file or a folder, tests and dist excluded). */
@@ -75,7 +77,14 @@ export async function build(folders: readonly string[] = BUNDLE_EXTENSIONS.map((
       input: path.join(dir, entry),
       platform: "node",
       external: isExternal,
+      // By path, not through node_modules: the image's build stage has no workspace links.
+      resolve: { alias: { "@openclaw-bundle/shared": SHARED_ENTRY } },
       logLevel: "warn",
+      onLog(level, log, forward) {
+        // An import it cannot find would be left as an import the gateway then fails on.
+        if (log.code === "UNRESOLVED_IMPORT") throw new Error(`extensions/${folder}: ${log.message}`);
+        forward(level, log);
+      },
     });
     try {
       await bundle.write({ file: distEntry(folder), format: "esm", sourcemap: true });
