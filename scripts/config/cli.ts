@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic, writeJsonAtomic } from "@openclaw-bundle/shared";
 import JSON5 from "json5";
+import { oneLine } from "./env-fields.ts";
 import { desiredConfig, type PlatformConfig, platformConfigSchema } from "./patch.ts";
 import { readSettings, type Settings } from "./settings.ts";
 
@@ -20,7 +21,7 @@ const EXIT_BAD_FILE = 3;
 const BUNDLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 function say(line: string): void {
-  process.stderr.write(`[bundle-config] ${line}\n`);
+  process.stderr.write(`[bundle-config] ${oneLine(line)}\n`);
 }
 
 export interface Paths {
@@ -136,7 +137,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     current = await loadConfig(paths.configPath);
   } catch (err) {
     if (!(err instanceof FileProblem)) throw err;
-    process.stderr.write(`${err.message}\n`);
+    process.stderr.write(`${oneLine(err.message)}\n`);
     return EXIT_BAD_FILE;
   }
   const result = desiredConfig(current ?? {}, settings.settings, platform, {

@@ -66,7 +66,7 @@ describe("readSettings", () => {
       [{ AGENTRUX_COMMAND_TOPIC_ID: "cmd" }, /^AGENTRUX_RESULT_TOPIC_ID: not set; expected set together/],
       [{ AGENTRUX_ACTIVATION_CODE: "ac_short" }, /^AGENTRUX_ACTIVATION_CODE: the code has the wrong shape/],
       [{ AGENT_REGISTRY_URL: "http://r", PILOT_PUBLIC_IP: "300.1.1.1" }, /^PILOT_PUBLIC_IP: .*IPv4/],
-      [{ AUTH_MANAGER_BASE_URL: "http://b" }, /^AUTH_MANAGER_INTERNAL_API_TOKEN: not set/],
+      [{ AUTH_MANAGER_BASE_URL: "https://b" }, /^AUTH_MANAGER_INTERNAL_API_TOKEN: not set/],
       [
         { AGENT_REGISTRY_URL: "http://r", AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS: "0" },
         /^AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS: "0" .*1-600/,
@@ -81,7 +81,7 @@ describe("readSettings", () => {
       ],
       [
         {
-          AUTH_MANAGER_BASE_URL: "http://b",
+          AUTH_MANAGER_BASE_URL: "https://b",
           AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN,
           AUTH_MANAGER_ROTATION_POLICY: "often",
         },
@@ -94,6 +94,40 @@ describe("readSettings", () => {
       expect(p[0]).toMatch(line);
     }
     expect(readSettings({}).ok).toBe(false);
+  });
+
+  it("refuses a plain-http broker off localhost unless AUTH_MANAGER_ALLOW_HTTP=true", () => {
+    const lease = { AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN };
+    expect(problems({ ...lease, AUTH_MANAGER_BASE_URL: "http://remote-host:8080" })).toEqual([
+      'AUTH_MANAGER_BASE_URL: "http://remote-host:8080" is plain http off localhost; expected an https:// URL, or AUTH_MANAGER_ALLOW_HTTP=true for a broker on a private network',
+    ]);
+    // A DNS name that merely starts with 127 is remote, as in the extension's own rule.
+    expect(problems({ ...lease, AUTH_MANAGER_BASE_URL: "http://127.example.com" })).toHaveLength(1);
+    for (const url of ["https://remote-host", "http://localhost:9", "http://127.0.0.2:9", "http://[::1]:9"])
+      expect(problems({ ...lease, AUTH_MANAGER_BASE_URL: url }), url).toEqual([]);
+    const allowed = settings({
+      ...lease,
+      AUTH_MANAGER_BASE_URL: "http://remote-host:8080",
+      AUTH_MANAGER_ALLOW_HTTP: "true",
+    });
+    expect(allowed.extensions["auth-manager-lease-telemetry"].config.allowHttp).toBe(true);
+  });
+
+  it("keeps a value's newline inside its own problem line, so no line can be forged", () => {
+    const p = problems({ CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_AGENTS: "x\nFAKE_VAR: spoofed\r\u2028y" });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^CLAWMATRIX_AGENTS: not valid JSON /);
+    expect(p[0]).not.toMatch(/[\n\r\u2028]/);
+    const q = problems({ CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_PEERS: "a\nFAKE_VAR: x=ws://b" });
+    expect(q[0]).toMatch(/^CLAWMATRIX_PEERS: entry "a\\nFAKE_VAR: x=ws:\/\/b" is not valid/);
+  });
+
+  it("takes an 8-character provider key for OPENCLAW_LLM_API_KEY and says why it is not 16", () => {
+    const llm = { OPENCLAW_LLM_BASE_URL: "http://127.0.0.1:9/v1" };
+    expect(problems({ ...llm, OPENCLAW_LLM_API_KEY: "12345678" })).toEqual([]);
+    expect(problems({ ...llm, OPENCLAW_LLM_API_KEY: "1234567" })).toEqual([
+      "OPENCLAW_LLM_API_KEY: the secret is 7 characters long; expected at least 8 characters (the provider's key; unset for a server without auth)",
+    ]);
   });
 
   it("collects every problem at once and never shows a secret's value", () => {

@@ -2,6 +2,7 @@ import os from "node:os";
 import type { BundleExtensionId } from "@openclaw-bundle/shared";
 import type { z } from "zod";
 import { ROTATION_POLICIES } from "../../extensions/auth-manager/src/config-schema.ts";
+import { isLocalHost } from "../../extensions/auth-manager/src/status.ts";
 import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
 import { type Env, EnvReader } from "./env-fields.ts";
 
@@ -195,6 +196,14 @@ function lease(r: EnvReader, host: string): ExtensionSettings {
   };
   if (!r.has("AUTH_MANAGER_BASE_URL"))
     return { enabled: false, disabledReason: "AUTH_MANAGER_BASE_URL is not set", config: {} };
+  // The extension's own rule (its status reports it as a config problem), checked here so the
+  // container refuses to start instead of starting and turning unhealthy.
+  if (url?.startsWith("http:") && !isLocalHost(url) && config.allowHttp !== true)
+    r.problem(
+      "AUTH_MANAGER_BASE_URL",
+      `${EnvReader.shown(url)} is plain http off localhost`,
+      "an https:// URL, or AUTH_MANAGER_ALLOW_HTTP=true for a broker on a private network",
+    );
   if (!r.has("AUTH_MANAGER_INTERNAL_API_TOKEN"))
     r.problem(
       "AUTH_MANAGER_INTERNAL_API_TOKEN",
@@ -216,7 +225,9 @@ export function readSettings(env: Env): SettingsResult {
     tokenRef,
   };
   const llmUrl = r.url("OPENCLAW_LLM_BASE_URL");
-  const llmKey = r.secret("OPENCLAW_LLM_API_KEY", 8);
+  // The provider issues this key and its format varies, so it gets a lower floor than the secrets
+  // the operator chooses (16): enough to catch a truncated or placeholder value.
+  const llmKey = r.secret("OPENCLAW_LLM_API_KEY", 8, "the provider's key; unset for a server without auth");
   const llmModel = r.string("OPENCLAW_LLM_MODEL", {
     pattern: /^[A-Za-z0-9._:/-]{1,128}$/,
     expected: "a model id",
