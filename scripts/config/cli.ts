@@ -1,5 +1,4 @@
 import { promises as fs } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic, writeJsonAtomic } from "@openclaw-bundle/shared";
@@ -10,7 +9,9 @@ import { readSettings, type Settings } from "./settings.ts";
 
 /**
  * Called by entrypoint.sh before the gateway starts:
- *   node scripts/config/cli.ts            bring openclaw.json to the desired state, hand over BOOTSTRAP.md
+ *   node scripts/config/cli.ts            bring openclaw.json to the desired state, hand over BOOTSTRAP.md;
+ *                                         when Pilot is configured, print the daemon's arguments on
+ *                                         stdout, one per line (validated: none holds a newline)
  *   node scripts/config/cli.ts --dry-run  print the effective openclaw.json; write nothing
  * Exit codes: 0 ok, 2 bad environment (one line per problem), 3 unreadable config file.
  */
@@ -32,8 +33,7 @@ export interface Paths {
   agentruxDir: string;
 }
 
-function resolvePaths(env: NodeJS.ProcessEnv): Paths {
-  const home = env.HOME || os.homedir();
+function resolvePaths(env: NodeJS.ProcessEnv, home: string): Paths {
   const stateDir = env.OPENCLAW_STATE_DIR || path.join(home, ".openclaw");
   const bundleDir = env.OPENCLAW_BUNDLE_DIR || BUNDLE_DIR;
   return {
@@ -129,7 +129,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     say(`${settings.problems.length} problem(s) in the environment; nothing was changed`);
     return EXIT_BAD_ENV;
   }
-  const paths = resolvePaths(env);
+  const paths = resolvePaths(env, settings.settings.home);
   let current: Record<string, unknown> | undefined;
   let platform: PlatformConfig;
   try {
@@ -156,7 +156,24 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     say(`${paths.configPath} already up to date`);
   }
   await handOverActivationCode(settings.settings, paths.agentruxDir);
+  const pilot = settings.settings.pilot;
+  if (pilot) {
+    const dir = path.join(settings.settings.home, ".pilot");
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.chmod(dir, 0o700);
+    process.stdout.write(`${pilotDaemonArgs(pilot, dir).join("\n")}\n`);
+  }
   return 0;
+}
+
+/** The daemon's flags, in the order the agent-registry extension's own daemon runner uses. */
+function pilotDaemonArgs(p: NonNullable<Settings["pilot"]>, dir: string): string[] {
+  return [
+    ...["-registry", p.registry, "-beacon", p.beacon, "-listen", `:${p.port}`],
+    ...["-identity", path.join(dir, "identity.json"), "-hostname", p.hostname],
+    ...["-socket", p.socket, "-log-format", "json"],
+    ...(p.publicIp ? ["-endpoint", `${p.publicIp}:${p.port}`] : []),
+  ];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -8,7 +8,7 @@ import { readSettings, type Settings } from "./settings.ts";
 
 const TOKEN = "gateway-token-0123456789";
 const SECRET = "mesh-secret-abcdefghijkl";
-const BASE = { OPENCLAW_GATEWAY_TOKEN: TOKEN, HOSTNAME: "box-1" };
+const BASE = { OPENCLAW_GATEWAY_TOKEN: TOKEN, HOSTNAME: "box-1", HOME: "/home/node" };
 const platform: PlatformConfig = platformConfigSchema.parse(
   JSON.parse(readFileSync(path.join(import.meta.dirname, "../../platform-config.json"), "utf8")),
 );
@@ -127,6 +127,38 @@ describe("readSettings", () => {
     expect(problems({ ...llm, OPENCLAW_LLM_API_KEY: "12345678" })).toEqual([]);
     expect(problems({ ...llm, OPENCLAW_LLM_API_KEY: "1234567" })).toEqual([
       "OPENCLAW_LLM_API_KEY: the secret is 7 characters long; expected at least 8 characters (the provider's key; unset for a server without auth)",
+    ]);
+  });
+
+  it("checks PILOT_REGISTRY's port so the beacon (port + 1) is a port too, reading it as decimal", () => {
+    const reg = { AGENT_REGISTRY_URL: "http://r" };
+    for (const bad of ["host:99999", "host:65535", "host:0", "host", "host:-1"])
+      expect(problems({ ...reg, PILOT_REGISTRY: bad }), bad).toEqual([
+        expect.stringMatching(
+          /^PILOT_REGISTRY: .*; expected host:port with a port 1-65534 \(the beacon is port \+ 1\)$/,
+        ),
+      ]);
+    // Refused even while the registry (and so Pilot) is off: it is still a wrong value.
+    expect(problems({ PILOT_REGISTRY: "host:65535" })).toHaveLength(1);
+    const p = settings({ ...reg, PILOT_REGISTRY: "pilot.example:08", INSTALLATION_ID: "inst-1" }).pilot;
+    expect(p).toMatchObject({ registry: "pilot.example:8", beacon: "pilot.example:9", hostname: "inst-1" });
+    expect(settings({ ...reg, PILOT_REGISTRY: "h:65534" }).pilot?.beacon).toBe("h:65535");
+    expect(problems({ ...reg, INSTALLATION_ID: "a\nb" })).toEqual([
+      expect.stringMatching(/^INSTALLATION_ID: "a\\nb" is not valid; expected 1-256 characters, no control/),
+    ]);
+  });
+
+  it("refuses an unset or relative HOME instead of guessing where the state lives", () => {
+    const r = readSettings({
+      OPENCLAW_GATEWAY_TOKEN: TOKEN,
+      AGENT_REGISTRY_URL: "http://r",
+      PILOT_REGISTRY: "h:1",
+    });
+    expect(r.ok ? [] : r.problems).toEqual([
+      "HOME: not set; expected the absolute home directory holding .openclaw, .pilot and .agentrux",
+    ]);
+    expect(problems({ HOME: "home/node" })).toEqual([
+      'HOME: "home/node" is not absolute; expected an absolute path such as /home/node',
     ]);
   });
 

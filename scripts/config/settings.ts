@@ -29,7 +29,19 @@ export interface Settings {
   servesModels: boolean;
   /** One-time AgenTrux activation code (a secret: never printed). */
   activationCode?: string;
-  pilot?: { port: number; publicIp?: string; registry: string };
+  /** The Pilot daemon's flags, when AGENT_REGISTRY_URL and PILOT_REGISTRY are set. */
+  pilot?: {
+    port: number;
+    publicIp?: string;
+    /** `host:port` with the port in canonical decimal (`host:08` becomes `host:8`). */
+    registry: string;
+    /** The registry host with port + 1, as the daemon and the extension derive it. */
+    beacon: string;
+    hostname: string;
+    socket: string;
+  };
+  /** The home directory: the state under it (.openclaw, .pilot, .agentrux) lives in the volume. */
+  home: string;
   /** Names of variables holding secrets that are set. */
   secretVars: string[];
 }
@@ -40,6 +52,10 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const ID_EXPECTED = "1-128 characters of [A-Za-z0-9._-], starting with a letter or digit";
 const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const HOST_PORT = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/;
+// Values that reach the Pilot daemon's command line, one argument per line: no control characters.
+const PRINTABLE = /^[^\p{Cc}]{1,256}$/u;
+const PRINTABLE_EXPECTED = "1-256 characters, no control characters";
+const ABSOLUTE_PATH = /^\/[^\p{Cc}]{0,1023}$/u;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const GATEWAY_BINDS = ["lan", "loopback", "auto", "tailnet"] as const;
 
@@ -151,26 +167,56 @@ function agentrux(r: EnvReader): ExtensionSettings {
   return { enabled: true, config };
 }
 
+/**
+ * `host:port` of the Pilot rendezvous. The beacon listens on port + 1, so the port is 1-65534;
+ * it is read as decimal here, so the shell never does arithmetic on it (`08` is octal to bash).
+ */
+function readPilotRegistry(r: EnvReader): { registry: string; beacon: string } | undefined {
+  const v = r.string("PILOT_REGISTRY", {
+    pattern: HOST_PORT,
+    expected: "host:port with a port 1-65534 (the beacon is port + 1)",
+  });
+  if (v === undefined) return undefined;
+  const colon = v.lastIndexOf(":");
+  const host = v.slice(0, colon);
+  const port = Number(v.slice(colon + 1));
+  if (port < 1 || port > 65534)
+    return r.problem(
+      "PILOT_REGISTRY",
+      `port ${port} is out of range`,
+      "host:port with a port 1-65534 (the beacon is port + 1)",
+    );
+  return { registry: `${host}:${port}`, beacon: `${host}:${port + 1}` };
+}
+
 function registry(r: EnvReader, host: string): { ext: ExtensionSettings; pilot?: Settings["pilot"] } {
   const url = r.url("AGENT_REGISTRY_URL");
   const pilotPort = r.port("PILOT_PORT");
   const publicIp = r.string("PILOT_PUBLIC_IP", { pattern: IPV4, expected: "an IPv4 address" });
-  const pilotRegistry = r.string("PILOT_REGISTRY", { pattern: HOST_PORT, expected: "host:port" });
+  const pilotRegistry = readPilotRegistry(r);
+  const socket = r.string("PILOT_SOCKET", { pattern: ABSOLUTE_PATH, expected: "an absolute path" });
+  const installationId = r.string("INSTALLATION_ID", { pattern: PRINTABLE, expected: PRINTABLE_EXPECTED });
   if (!r.has("AGENT_REGISTRY_URL"))
     return { ext: { enabled: false, disabledReason: "AGENT_REGISTRY_URL is not set", config: {} } };
-  const pilot = pilotRegistry ? { port: pilotPort ?? 4000, publicIp, registry: pilotRegistry } : undefined;
+  const pilot = pilotRegistry && {
+    port: pilotPort ?? 4000,
+    publicIp,
+    ...pilotRegistry,
+    hostname: installationId ?? host,
+    socket: socket ?? "/tmp/pilot.sock",
+  };
   const config: Record<string, unknown> = {
     registryUrl: url,
     registryApiKey: r.secret("AGENT_REGISTRY_API_KEY"),
     hostname: host,
-    installationId: r.string("INSTALLATION_ID", { max: 256 }) ?? host,
+    installationId: installationId ?? host,
     capabilities: r.list("AGENT_CAPABILITIES", 20),
     contactTimeoutSeconds: r.int("AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS", 1, 600),
     pilot: pilot
       ? {
           port: pilot.port,
           publicIp,
-          registry: pilotRegistry,
+          registry: pilot.registry,
           binDir: r.string("PILOT_BIN_DIR", { max: 1024 }),
         }
       : undefined,
@@ -216,6 +262,13 @@ function lease(r: EnvReader, host: string): ExtensionSettings {
 export function readSettings(env: Env): SettingsResult {
   const r = new EnvReader(env);
   const host = defaultHost(env);
+  // Refused rather than guessed: a home taken from /etc/passwd may lie outside the state volume,
+  // and the Pilot identity, AgenTrux credentials and openclaw.json would not survive a recreate.
+  const home = env.HOME?.trim();
+  if (!home)
+    r.problem("HOME", "not set", "the absolute home directory holding .openclaw, .pilot and .agentrux");
+  else if (!home.startsWith("/"))
+    r.problem("HOME", `${EnvReader.shown(home)} is not absolute`, "an absolute path such as /home/node");
   const tokenRef = r.secret("OPENCLAW_GATEWAY_TOKEN");
   if (!r.has("OPENCLAW_GATEWAY_TOKEN"))
     r.problem("OPENCLAW_GATEWAY_TOKEN", "not set", "the gateway's auth token (at least 16 characters)");
@@ -261,6 +314,7 @@ export function readSettings(env: Env): SettingsResult {
       servesModels: m.servesModels,
       activationCode,
       pilot: extensions["agent-registry"].enabled ? reg.pilot : undefined,
+      home: home as string,
       secretVars: [...r.secrets],
     },
   };

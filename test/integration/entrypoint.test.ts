@@ -251,4 +251,43 @@ describe("entrypoint.sh", () => {
     expect(r.stderr).toMatch(/pilot-daemon exited \(7\); restarting in 1s/);
     expect(r.stderr).toMatch(/pilot-daemon stopped with the gateway/);
   });
+
+  it("reads PILOT_REGISTRY's port as decimal, and refuses one whose beacon (port + 1) is no port", async () => {
+    const home = await newHome();
+    const bin = path.join(home, "pilot-bin");
+    await fs.mkdir(bin);
+    const calls = path.join(home, "pilot-calls");
+    await fs.writeFile(
+      path.join(bin, "pilot-daemon"),
+      `#!/usr/bin/env bash\necho "$*" >> ${calls}\ntrap 'exit 0' TERM\nwhile true; do sleep 0.2; done\n`,
+      { mode: 0o755 },
+    );
+    const env = baseEnv(home, { AGENT_REGISTRY_URL: "http://127.0.0.1:9", PILOT_BIN_DIR: bin });
+    // `08` is an invalid octal number to bash; the daemon used not to start at all.
+    const r = await run([findNode24(), "-e", "setTimeout(()=>{},1500)"], {
+      ...env,
+      PILOT_REGISTRY: "127.0.0.1:08",
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await fs.readFile(calls, "utf8")).toMatch(/^-registry 127\.0\.0\.1:8 -beacon 127\.0\.0\.1:9 /);
+
+    const bad = await run(["true"], { ...env, PILOT_REGISTRY: "127.0.0.1:65535" });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.split("\n").filter((l) => l.startsWith("PILOT_REGISTRY:"))).toEqual([
+      "PILOT_REGISTRY: port 65535 is out of range; expected host:port with a port 1-65534 (the beacon is port + 1)",
+    ]);
+  });
+
+  it("refuses to start without HOME, in one line and before writing anything", async () => {
+    const home = await newHome();
+    const env = baseEnv(home, { AGENT_REGISTRY_URL: "http://127.0.0.1:9", PILOT_REGISTRY: "127.0.0.1:9000" });
+    delete env.HOME;
+    const r = await run(["true"], { ...env, OPENCLAW_STATE_DIR: path.join(home, "state") });
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(/unbound variable/);
+    expect(r.stderr.split("\n")).toContain(
+      "HOME: not set; expected the absolute home directory holding .openclaw, .pilot and .agentrux",
+    );
+    expect(await fs.readdir(home)).toEqual([]);
+  });
 });
