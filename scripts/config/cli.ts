@@ -2,9 +2,9 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic, writeJsonAtomic } from "@openclaw-bundle/shared";
-import JSON5 from "json5";
 import { oneLine } from "./env-fields.ts";
-import { desiredConfig, type PlatformConfig, platformConfigSchema } from "./patch.ts";
+import { FileProblem, loadConfig, loadPlatform, readText, writeTarget } from "./files.ts";
+import { desiredConfig, type PlatformConfig } from "./patch.ts";
 import { readSettings, type Settings } from "./settings.ts";
 
 /**
@@ -43,52 +43,6 @@ function resolvePaths(env: NodeJS.ProcessEnv, home: string): Paths {
     extensionsDir: env.OPENCLAW_BUNDLE_EXTENSIONS || path.join(bundleDir, "extensions"),
     agentruxDir: path.join(home, ".agentrux"),
   };
-}
-
-class FileProblem extends Error {}
-
-async function readText(file: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new FileProblem(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-}
-
-async function loadPlatform(file: string): Promise<PlatformConfig> {
-  const text = await readText(file);
-  if (text === undefined) throw new FileProblem(`${file}: platform config not found`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new FileProblem(`${file}: not valid JSON (${(err as Error).message})`);
-  }
-  const r = platformConfigSchema.safeParse(parsed);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new FileProblem(`${file}: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
-  }
-  return r.data;
-}
-
-async function loadConfig(file: string): Promise<Record<string, unknown> | undefined> {
-  const text = await readText(file);
-  if (text === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON5.parse(text);
-  } catch (err) {
-    throw new FileProblem(
-      `${file} does not parse (${(err as Error).message}); fix or remove it — it was left unchanged`,
-    );
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-    throw new FileProblem(
-      `${file} holds a JSON ${Array.isArray(parsed) ? "array" : typeof parsed}, expected an object; it was left unchanged`,
-    );
-  return parsed as Record<string, unknown>;
 }
 
 /**
@@ -132,9 +86,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const paths = resolvePaths(env, settings.settings.home);
   let current: Record<string, unknown> | undefined;
   let platform: PlatformConfig;
+  let target: string;
   try {
     platform = await loadPlatform(paths.platformConfig);
     current = await loadConfig(paths.configPath);
+    target = await writeTarget(paths.configPath);
   } catch (err) {
     if (!(err instanceof FileProblem)) throw err;
     process.stderr.write(`${oneLine(err.message)}\n`);
@@ -149,11 +105,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(`${JSON.stringify(result.config, null, 2)}\n`);
     return 0;
   }
+  const through = target === paths.configPath ? "" : ` (through the symlink, to ${target})`;
   if (current === undefined || result.changed) {
-    await writeJsonAtomic(paths.configPath, result.config, { mode: 0o600 });
-    say(`${current === undefined ? "created" : "updated"} ${paths.configPath}`);
+    await writeJsonAtomic(target, result.config, { mode: 0o600 });
+    say(`${current === undefined ? "created" : "updated"} ${paths.configPath}${through}`);
   } else {
-    say(`${paths.configPath} already up to date`);
+    say(`${paths.configPath} already up to date${through}`);
+    // It holds token references and maybe more: private even when nothing else changes.
+    const mode = (await fs.stat(target)).mode & 0o777;
+    if (mode !== 0o600) {
+      await fs.chmod(target, 0o600);
+      say(`made ${target} 0600 (was 0${mode.toString(8)})`);
+    }
   }
   await handOverActivationCode(settings.settings, paths.agentruxDir);
   const pilot = settings.settings.pilot;

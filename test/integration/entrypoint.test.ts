@@ -120,6 +120,51 @@ describe("entrypoint.sh", () => {
     expect(await fs.readFile(file, "utf8")).toBe(corrupt);
   });
 
+  it("writes a symlinked openclaw.json through to its target, and refuses a link to nothing", async () => {
+    const home = await newHome();
+    const kept = path.join(home, "kept");
+    await fs.mkdir(kept);
+    await fs.mkdir(path.join(home, ".openclaw"));
+    const link = path.join(home, ".openclaw/openclaw.json");
+    await fs.writeFile(path.join(kept, "openclaw.json"), '{ "agents": { "list": [{ "id": "main" }] } }');
+    await fs.symlink(path.join(kept, "openclaw.json"), link);
+    const env = baseEnv(home);
+    const r = await run(["true"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/updated .*openclaw\.json \(through the symlink, to .*kept\/openclaw\.json\)/);
+    expect((await fs.lstat(link)).isSymbolicLink()).toBe(true);
+    const target = JSON.parse(await fs.readFile(path.join(kept, "openclaw.json"), "utf8"));
+    expect(target.agents).toEqual({ list: [{ id: "main" }] });
+    expect(target.gateway.port).toBe(18789);
+    expect((await fs.stat(path.join(kept, "openclaw.json"))).mode & 0o777).toBe(0o600);
+    // A later change still reaches the target.
+    const r2 = await run(["true"], { ...env, OPENCLAW_GATEWAY_PORT: "18801" });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(JSON.parse(await fs.readFile(path.join(kept, "openclaw.json"), "utf8")).gateway.port).toBe(18801);
+    expect((await fs.lstat(link)).isSymbolicLink()).toBe(true);
+
+    await fs.rm(path.join(kept, "openclaw.json"));
+    const dangling = await run(["true"], env);
+    expect(dangling.code).toBe(3);
+    expect(dangling.stderr).toMatch(
+      /openclaw\.json is a symlink to .*, which does not exist; create the target/,
+    );
+    expect((await fs.lstat(link)).isSymbolicLink()).toBe(true);
+  });
+
+  it("makes an existing 0644 openclaw.json 0600 even when nothing else changes", async () => {
+    const home = await newHome();
+    const env = baseEnv(home);
+    expect((await run(["true"], env)).code).toBe(0);
+    const file = path.join(home, ".openclaw/openclaw.json");
+    await fs.chmod(file, 0o644);
+    const r = await run(["true"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/already up to date/);
+    expect(r.stderr).toMatch(/made .*openclaw\.json 0600 \(was 0644\)/);
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+  });
+
   it("keeps every secret out of openclaw.json and out of its output", async () => {
     const home = await newHome();
     const env = baseEnv(home, {
