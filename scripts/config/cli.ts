@@ -3,8 +3,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic, writeJsonAtomic } from "@openclaw-bundle/shared";
 import { oneLine } from "./env-fields.ts";
-import { FileProblem, loadConfig, loadPlatform, readText, writeTarget } from "./files.ts";
-import { desiredConfig, type PlatformConfig } from "./patch.ts";
+import { FileProblem, loadConfig, loadOwned, loadPlatform, readText, writeTarget } from "./files.ts";
+import { desiredConfig } from "./patch.ts";
+import type { Owned, PlatformConfig } from "./platform.ts";
 import { readSettings, type Settings } from "./settings.ts";
 
 /**
@@ -18,6 +19,7 @@ import { readSettings, type Settings } from "./settings.ts";
 
 const EXIT_BAD_ENV = 2;
 const EXIT_BAD_FILE = 3;
+const OWNED_FILE = "bundle-owned.json";
 
 const BUNDLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -87,10 +89,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   let current: Record<string, unknown> | undefined;
   let platform: PlatformConfig;
   let target: string;
+  let ownedPath: string;
+  let owned: Owned | undefined;
   try {
     platform = await loadPlatform(paths.platformConfig);
     current = await loadConfig(paths.configPath);
     target = await writeTarget(paths.configPath);
+    // Beside the file it describes: for a symlinked openclaw.json, beside the link's target.
+    ownedPath = path.join(path.dirname(target), OWNED_FILE);
+    const record = await loadOwned(ownedPath);
+    if (record.problem) say(record.problem);
+    owned = record.owned;
   } catch (err) {
     if (!(err instanceof FileProblem)) throw err;
     process.stderr.write(`${oneLine(err.message)}\n`);
@@ -99,12 +108,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const result = desiredConfig(current ?? {}, settings.settings, platform, {
     extensionsDir: paths.extensionsDir,
     stateDir: paths.stateDir,
+    owned,
   });
   for (const note of result.notes) say(note);
   if (dryRun) {
     process.stdout.write(`${JSON.stringify(result.config, null, 2)}\n`);
     return 0;
   }
+  // The record first: should the config write fail after it, the record claims a value the file
+  // lacks, which only drops it from the record on the next boot; the other order could leave a
+  // value the bundle wrote unrecorded, never undone.
+  if (JSON.stringify(result.owned) !== JSON.stringify(owned))
+    await writeJsonAtomic(ownedPath, result.owned, { mode: 0o600 });
   const through = target === paths.configPath ? "" : ` (through the symlink, to ${target})`;
   if (current === undefined || result.changed) {
     await writeJsonAtomic(target, result.config, { mode: 0o600 });

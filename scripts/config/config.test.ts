@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { BUNDLE_EXTENSIONS } from "@openclaw-bundle/shared";
 import { describe, expect, it } from "vitest";
-import { desiredConfig, type PlatformConfig, platformConfigSchema } from "./patch.ts";
+import { desiredConfig } from "./patch.ts";
+import { type PlatformConfig, platformConfigSchema } from "./platform.ts";
 import { readSettings, type Settings } from "./settings.ts";
 
 const TOKEN = "gateway-token-0123456789";
@@ -270,6 +271,52 @@ describe("desiredConfig", () => {
     const off = desiredConfig(on, settings({}), platform, ctx).config as Record<string, any>;
     expect(off.plugins.entries.clawmatrix).toEqual({ enabled: false });
     expect(JSON.stringify(off)).not.toContain("CLAWMATRIX_SECRET");
+  });
+
+  it("undoes a platform patch when its condition no longer holds, but not a value the user set", () => {
+    const none = { version: 1 as const, set: {}, added: {} };
+    const mesh = settings({ CLAWMATRIX_SECRET: SECRET });
+    const on = desiredConfig({}, mesh, platform, { ...ctx, owned: none });
+    expect(on.owned.set["gateway.http.endpoints.chatCompletions.enabled"]).toBe(true);
+    const off = desiredConfig(on.config, settings({}), platform, { ...ctx, owned: on.owned });
+    expect((off.config as any).gateway.http).toBeUndefined();
+    expect(off.owned.set).not.toHaveProperty("gateway.http.endpoints.chatCompletions.enabled");
+    expect((off.config as any).plugins.entries["auth-manager-lease-telemetry"]).toEqual({ enabled: false });
+
+    // The user had turned the endpoint on before the mesh: the bundle did not set it, so it stays.
+    const mine = { gateway: { http: { endpoints: { chatCompletions: { enabled: true } } } } };
+    const on2 = desiredConfig(mine, mesh, platform, { ...ctx, owned: none });
+    expect(on2.owned.set).not.toHaveProperty("gateway.http.endpoints.chatCompletions.enabled");
+    const off2 = desiredConfig(on2.config, settings({}), platform, { ...ctx, owned: on2.owned });
+    expect((off2.config as any).gateway.http).toEqual(mine.gateway.http);
+    // A value the user changed after the bundle set it is theirs too.
+    const changed = structuredClone(on.config) as any;
+    changed.gateway.http.endpoints.chatCompletions.enabled = false;
+    const off3 = desiredConfig(changed, settings({}), platform, { ...ctx, owned: on.owned });
+    expect((off3.config as any).gateway.http.endpoints.chatCompletions.enabled).toBe(false);
+    // A file from before the record: a value equal to the patch's counts as the bundle's.
+    const legacy = desiredConfig(on.config, settings({}), platform, ctx);
+    expect((legacy.config as any).gateway.http).toBeUndefined();
+  });
+
+  it("drops the old extension paths when the bundle directory moves, keeping the user's own", () => {
+    const s = settings({});
+    const at = (dir: string) => ({ ...ctx, extensionsDir: dir });
+    const first = desiredConfig(
+      { plugins: { load: { paths: ["/my/plugin"] } } },
+      s,
+      platform,
+      at("/a/extensions"),
+    );
+    const moved = desiredConfig(first.config, s, platform, { ...at("/b/extensions"), owned: first.owned });
+    const expected = ["/my/plugin", ...BUNDLE_EXTENSIONS.map((e) => `/b/extensions/${e.folder}`)];
+    expect((moved.config as any).plugins.load.paths).toEqual(expected);
+    expect(
+      desiredConfig(moved.config, s, platform, { ...at("/b/extensions"), owned: moved.owned }).changed,
+    ).toBe(false);
+    // Without a record (a file from an earlier version), the bundle's folders are recognised by name.
+    const legacy = desiredConfig(first.config, s, platform, at("/b/extensions"));
+    expect((legacy.config as any).plugins.load.paths).toEqual(expected);
   });
 
   it("points the agents' default model at OPENCLAW_LLM_BASE_URL, and takes it back when unset", () => {

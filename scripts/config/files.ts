@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import JSON5 from "json5";
-import { type PlatformConfig, platformConfigSchema } from "./patch.ts";
+import { type Owned, ownedSchema, type PlatformConfig, platformConfigSchema } from "./platform.ts";
 
 /** Reading the files the config step works on; every failure is a FileProblem (exit 3). */
 
@@ -68,4 +68,18 @@ export async function writeTarget(file: string): Promise<string> {
       `${file} is a symlink to ${await fs.readlink(file)}, which does not exist; create the target or remove the link`,
     );
   return file;
+}
+
+/**
+ * The ownership record of the platform patches. A missing or unreadable one gives undefined: the
+ * patcher then assumes every platform value in the file is the bundle's, as before the record.
+ */
+export async function loadOwned(file: string): Promise<{ owned?: Owned; problem?: string }> {
+  const text = await readText(file);
+  if (text === undefined) return {};
+  try {
+    const r = ownedSchema.safeParse(JSON.parse(text));
+    if (r.success) return { owned: r.data };
+  } catch {}
+  return { problem: `${file} is not a valid ownership record; rebuilt from platform-config.json` };
 }

@@ -152,6 +152,21 @@ describe("entrypoint.sh", () => {
     expect((await fs.lstat(link)).isSymbolicLink()).toBe(true);
   });
 
+  it("undoes the mesh's platform patch when the mesh is turned off, and keeps the user's own keys", async () => {
+    const home = await newHome();
+    const on = await run(["true"], baseEnv(home, { CLAWMATRIX_SECRET: SECRET }));
+    expect(on.code, on.stderr).toBe(0);
+    expect((await configOf(home)).gateway.http.endpoints.chatCompletions.enabled).toBe(true);
+    const record = path.join(home, ".openclaw/bundle-owned.json");
+    expect((await fs.stat(record)).mode & 0o777).toBe(0o600);
+    const c = await configOf(home);
+    c.gateway.http.endpoints.responses = { enabled: true }; // the user's own
+    await fs.writeFile(path.join(home, ".openclaw/openclaw.json"), JSON.stringify(c));
+    const off = await run(["true"], baseEnv(home));
+    expect(off.code, off.stderr).toBe(0);
+    expect((await configOf(home)).gateway.http).toEqual({ endpoints: { responses: { enabled: true } } });
+  });
+
   it("makes an existing 0644 openclaw.json 0600 even when nothing else changes", async () => {
     const home = await newHome();
     const env = baseEnv(home);
