@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { writeFileAtomic, writeJsonAtomic } from "@openclaw-bundle/shared";
 import { oneLine } from "./env-fields.ts";
 import { FileProblem, loadConfig, loadOwned, loadPlatform, readText, writeTarget } from "./files.ts";
+import { type Identity, loadIdentity } from "./identity.ts";
 import { desiredConfig } from "./patch.ts";
 import type { Owned, PlatformConfig } from "./platform.ts";
 import { readSettings, type Settings } from "./settings.ts";
@@ -79,7 +80,8 @@ async function handOverActivationCode(s: Settings, dir: string): Promise<void> {
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const dryRun = argv.includes("--dry-run");
-  const settings = readSettings(env);
+  // Validated once before any file is read; read again below with the identity from the volume.
+  let settings = readSettings(env);
   if (!settings.ok) {
     for (const p of settings.problems) process.stderr.write(`${p}\n`);
     say(`${settings.problems.length} problem(s) in the environment; nothing was changed`);
@@ -91,6 +93,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   let target: string;
   let ownedPath: string;
   let owned: Owned | undefined;
+  let identity: Identity;
   try {
     platform = await loadPlatform(paths.platformConfig);
     current = await loadConfig(paths.configPath);
@@ -100,11 +103,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     const record = await loadOwned(ownedPath);
     if (record.problem) say(record.problem);
     owned = record.owned;
+    identity = await loadIdentity(paths.stateDir, env, current, dryRun);
   } catch (err) {
     if (!(err instanceof FileProblem)) throw err;
     process.stderr.write(`${oneLine(err.message)}\n`);
     return EXIT_BAD_FILE;
   }
+  settings = readSettings(env, identity);
+  if (!settings.ok) throw new Error("the environment changed between two reads");
+  say(
+    [`identity ${identity.name} (${identity.source})`]
+      .concat(settings.settings.ids.map((i) => `${i.what} ${i.value} (from ${i.from})`))
+      .join("; "),
+  );
   const result = desiredConfig(current ?? {}, settings.settings, platform, {
     extensionsDir: paths.extensionsDir,
     stateDir: paths.stateDir,

@@ -202,6 +202,33 @@ describe("readSettings", () => {
     expect(JSON.stringify(s)).not.toContain(TOKEN);
   });
 
+  it("defaults every id to the kept identity, not the hostname, and says where each came from", () => {
+    const identity = { name: "kept-name", source: "bundle-identity.json" };
+    const env = {
+      CLAWMATRIX_SECRET: SECRET,
+      AGENT_REGISTRY_URL: "http://r",
+      PILOT_REGISTRY: "h:9000",
+      AUTH_MANAGER_BASE_URL: "https://b",
+      AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN,
+      AUTH_MANAGER_MACHINE_ID: "machine-7",
+    };
+    const r = readSettings({ ...BASE, ...env }, identity);
+    if (!r.ok) throw new Error(r.problems.join("\n"));
+    const s = r.settings;
+    expect(s.extensions.clawmatrix.config.nodeId).toBe("kept-name");
+    expect(s.extensions["agent-registry"].config).toMatchObject({
+      hostname: "kept-name",
+      installationId: "kept-name",
+    });
+    expect(s.pilot?.hostname).toBe("kept-name");
+    expect(s.ids).toEqual([
+      { what: "mesh node id", value: "kept-name", from: "the identity" },
+      { what: "registry hostname", value: "kept-name", from: "the identity" },
+      { what: "installation id and Pilot hostname", value: "kept-name", from: "the identity" },
+      { what: "lease machine id", value: "machine-7", from: "AUTH_MANAGER_MACHINE_ID" },
+    ]);
+  });
+
   it("sets the answer waits from the env, and leaves them to the extensions' defaults when unset", () => {
     const on = {
       AGENT_REGISTRY_URL: "http://r",

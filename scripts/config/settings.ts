@@ -5,6 +5,7 @@ import { ROTATION_POLICIES } from "../../extensions/auth-manager/src/config-sche
 import { isLocalHost } from "../../extensions/auth-manager/src/status.ts";
 import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
 import { type Env, EnvReader } from "./env-fields.ts";
+import type { Identity } from "./identity.ts";
 
 /**
  * The container contract's environment (ARCHITECTURE.md, "The container contract"), read once and
@@ -42,6 +43,8 @@ export interface Settings {
   };
   /** The home directory: the state under it (.openclaw, .pilot, .agentrux) lives in the volume. */
   home: string;
+  /** Each id of an enabled extension, and where it came from (a variable, or the identity). */
+  ids: Array<{ what: string; value: string; from: string }>;
   /** Names of variables holding secrets that are set. */
   secretVars: string[];
 }
@@ -259,9 +262,13 @@ function lease(r: EnvReader, host: string): ExtensionSettings {
   return { enabled: true, config };
 }
 
-export function readSettings(env: Env): SettingsResult {
+/**
+ * `identity` is the node's stable name from the state volume (identity.ts); without it (the first,
+ * validating pass, and unit tests) the ids default to the hostname.
+ */
+export function readSettings(env: Env, identity?: Identity): SettingsResult {
   const r = new EnvReader(env);
-  const host = defaultHost(env);
+  const host = identity?.name ?? defaultHost(env);
   // Refused rather than guessed: a home taken from /etc/passwd may lie outside the state volume,
   // and the Pilot identity, AgenTrux credentials and openclaw.json would not survive a recreate.
   const home = env.HOME?.trim();
@@ -304,6 +311,16 @@ export function readSettings(env: Env): SettingsResult {
       );
   }
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
+  const ids: Settings["ids"] = [];
+  const id = (ext: BundleExtensionId, what: string, key: string, variable?: string) => {
+    const value = extensions[ext].enabled ? extensions[ext].config[key] : undefined;
+    if (typeof value === "string")
+      ids.push({ what, value, from: variable && r.has(variable) ? variable : "the identity" });
+  };
+  id("clawmatrix", "mesh node id", "nodeId", "CLAWMATRIX_NODE_ID");
+  id("agent-registry", "registry hostname", "hostname");
+  id("agent-registry", "installation id and Pilot hostname", "installationId", "INSTALLATION_ID");
+  id("auth-manager-lease-telemetry", "lease machine id", "machineId", "AUTH_MANAGER_MACHINE_ID");
   for (const ext of Object.values(extensions)) ext.config = dropUndefined(ext.config);
   return {
     ok: true,
@@ -315,6 +332,7 @@ export function readSettings(env: Env): SettingsResult {
       activationCode,
       pilot: extensions["agent-registry"].enabled ? reg.pilot : undefined,
       home: home as string,
+      ids,
       secretVars: [...r.secrets],
     },
   };

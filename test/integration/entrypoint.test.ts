@@ -338,6 +338,58 @@ describe("entrypoint.sh", () => {
     ]);
   });
 
+  it("keeps every id when the container is recreated with a new hostname and the same volume", async () => {
+    const home = await newHome();
+    const bin = path.join(home, "pilot-bin");
+    await fs.mkdir(bin);
+    const calls = path.join(home, "pilot-calls");
+    await fs.writeFile(
+      path.join(bin, "pilot-daemon"),
+      `#!/usr/bin/env bash\necho "$*" >> ${calls}\ntrap 'exit 0' TERM\nwhile true; do sleep 0.2; done\n`,
+      { mode: 0o755 },
+    );
+    const env = baseEnv(home, {
+      CLAWMATRIX_SECRET: SECRET,
+      AGENT_REGISTRY_URL: "http://127.0.0.1:9",
+      PILOT_REGISTRY: "127.0.0.1:9000",
+      PILOT_BIN_DIR: bin,
+      AUTH_MANAGER_BASE_URL: "http://127.0.0.1:9",
+      AUTH_MANAGER_INTERNAL_API_TOKEN: BROKER_TOKEN,
+    });
+    const gateway = [findNode24(), "-e", "setTimeout(()=>{},1500)"];
+    const ids = async () => {
+      const e = (await configOf(home)).plugins.entries;
+      return [
+        e.clawmatrix.config.nodeId,
+        e["agent-registry"].config.hostname,
+        e["agent-registry"].config.installationId,
+        e["auth-manager-lease-telemetry"].config.machineId,
+      ];
+    };
+    // Docker's default hostname (the container id's first 12 hex digits) changes on every recreate.
+    const first = await run(gateway, { ...env, HOSTNAME: "0123456789ab" });
+    expect(first.code, first.stderr).toBe(0);
+    const [name] = await ids();
+    expect(name).toMatch(/^openclaw-[0-9a-f]{8}$/);
+    expect(await ids()).toEqual([name, name, name, name]);
+    expect(first.stderr).toContain(`identity ${name} (${home}/.openclaw/bundle-identity.json, created now:`);
+    expect(first.stderr).toContain(`mesh node id ${name} (from the identity)`);
+    expect((await fs.stat(path.join(home, ".openclaw/bundle-identity.json"))).mode & 0o777).toBe(0o600);
+
+    const second = await run(gateway, { ...env, HOSTNAME: "fedcba987654" });
+    expect(second.code, second.stderr).toBe(0);
+    expect(await ids()).toEqual([name, name, name, name]);
+    expect(second.stderr).toMatch(/\/\.openclaw\/bundle-identity\.json, since \d{4}-/);
+    const daemons = (await fs.readFile(calls, "utf8")).trim().split("\n");
+    expect(daemons.length).toBeGreaterThanOrEqual(2);
+    for (const line of daemons) expect(line).toContain(`-hostname ${name} `);
+
+    // --dry-run names the source of each id too; a variable wins over the identity.
+    const dry = await run(["--dry-run"], { ...env, HOSTNAME: "x", AUTH_MANAGER_MACHINE_ID: "m-1" });
+    expect(dry.stderr).toContain("lease machine id m-1 (from AUTH_MANAGER_MACHINE_ID)");
+    expect(dry.stderr).toContain(`registry hostname ${name} (from the identity)`);
+  });
+
   it("refuses to start without HOME, in one line and before writing anything", async () => {
     const home = await newHome();
     const env = baseEnv(home, { AGENT_REGISTRY_URL: "http://127.0.0.1:9", PILOT_REGISTRY: "127.0.0.1:9000" });
