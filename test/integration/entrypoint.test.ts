@@ -228,11 +228,23 @@ describe("entrypoint.sh", () => {
         OPENCLAW_GATEWAY_PORT: "http",
         CLAWMATRIX_SECRET: "too-short",
         CLAWMATRIX_MODELS: "[oops",
+        CLAWMATRIX_AGENTS: "x\nFAKE_VAR: spoofed",
         AGENT_REGISTRY_URL: "registry.local",
+        AUTH_MANAGER_BASE_URL: "http://remote-host:8080",
+        AUTH_MANAGER_INTERNAL_API_TOKEN: BROKER_TOKEN,
       }),
     });
     expect(r.code).toBe(2);
     const lines = r.stderr.split("\n");
+    // A newline in a value stays inside its own line: no forged line.
+    expect(lines.filter((l) => l.startsWith("FAKE_VAR"))).toEqual([]);
+    expect(lines).toContainEqual(expect.stringMatching(/^CLAWMATRIX_AGENTS: not valid JSON .*\\nFAKE_VAR/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^AUTH_MANAGER_BASE_URL: "http:\/\/remote-host:8080" is plain http off localhost; expected an https:\/\/ URL, or AUTH_MANAGER_ALLOW_HTTP=true/,
+      ),
+    );
+    expect(r.stderr).not.toContain(BROKER_TOKEN);
     expect(lines).toContainEqual(
       expect.stringMatching(/^OPENCLAW_GATEWAY_PORT: "http" is not valid; expected an integer port/),
     );
