@@ -131,7 +131,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   // value the bundle wrote unrecorded, never undone.
   if (JSON.stringify(result.owned) !== JSON.stringify(owned))
     await writeJsonAtomic(ownedPath, result.owned, { mode: 0o600 });
-  const through = target === paths.configPath ? "" : ` (through the symlink, to ${target})`;
+  const through = target === path.resolve(paths.configPath) ? "" : ` (through a symlink, to ${target})`;
   if (current === undefined || result.changed) {
     await writeJsonAtomic(target, result.config, { mode: 0o600 });
     say(`${current === undefined ? "created" : "updated"} ${paths.configPath}${through}`);

@@ -131,7 +131,7 @@ describe("entrypoint.sh", () => {
     const env = baseEnv(home);
     const r = await run(["true"], env);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/updated .*openclaw\.json \(through the symlink, to .*kept\/openclaw\.json\)/);
+    expect(r.stderr).toMatch(/updated .*openclaw\.json \(through a symlink, to .*kept\/openclaw\.json\)/);
     expect((await fs.lstat(link)).isSymbolicLink()).toBe(true);
     const target = JSON.parse(await fs.readFile(path.join(kept, "openclaw.json"), "utf8"));
     expect(target.agents).toEqual({ list: [{ id: "main" }] });
