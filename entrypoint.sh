@@ -22,8 +22,10 @@ if [[ "${1:-}" == "--dry-run" ]]; then
   exec "$NODE_BIN" "$BUNDLE_DIR/scripts/config/cli.ts" --dry-run
 fi
 
+# The CLI validates every variable the daemon's flags come from, and prints those flags (one per
+# line) when Pilot is configured: no arithmetic or path building on raw values here.
 status=0
-"$NODE_BIN" "$BUNDLE_DIR/scripts/config/cli.ts" || status=$?
+pilot_flags="$("$NODE_BIN" "$BUNDLE_DIR/scripts/config/cli.ts")" || status=$?
 if [[ $status -ne 0 ]]; then
   log "not starting: the configuration step failed (exit $status)"
   exit "$status"
@@ -68,19 +70,12 @@ supervise_pilot() {
   log "pilot-daemon stopped with the gateway"
 }
 
-if [[ -n "${AGENT_REGISTRY_URL:-}" && -n "${PILOT_REGISTRY:-}" ]]; then
+if [[ -n "$pilot_flags" ]]; then
   bin="$(pilot_bin)"
   if [[ -z "$bin" ]]; then
     log "PILOT_REGISTRY is set but pilot-daemon is not installed; agent messages use the registry's HTTP relay"
   else
-    reg_host="${PILOT_REGISTRY%:*}"
-    reg_port="${PILOT_REGISTRY##*:}"
-    pilot_port="${PILOT_PORT:-4000}"
-    mkdir -p "$HOME/.pilot" && chmod 700 "$HOME/.pilot"
-    args=(-registry "$PILOT_REGISTRY" -beacon "$reg_host:$((reg_port + 1))" -listen ":$pilot_port"
-      -identity "$HOME/.pilot/identity.json" -hostname "${INSTALLATION_ID:-${HOSTNAME:-openclaw}}"
-      -socket "${PILOT_SOCKET:-/tmp/pilot.sock}" -log-format json)
-    if [[ -n "${PILOT_PUBLIC_IP:-}" ]]; then args+=(-endpoint "$PILOT_PUBLIC_IP:$pilot_port"); fi
+    mapfile -t args <<<"$pilot_flags"
     supervise_pilot $$ "$bin" "${args[@]}" &
   fi
 fi

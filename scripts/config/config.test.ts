@@ -3,12 +3,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { BUNDLE_EXTENSIONS } from "@openclaw-bundle/shared";
 import { describe, expect, it } from "vitest";
-import { desiredConfig, type PlatformConfig, platformConfigSchema } from "./patch.ts";
+import { desiredConfig } from "./patch.ts";
+import { type PlatformConfig, platformConfigSchema } from "./platform.ts";
 import { readSettings, type Settings } from "./settings.ts";
 
 const TOKEN = "gateway-token-0123456789";
 const SECRET = "mesh-secret-abcdefghijkl";
-const BASE = { OPENCLAW_GATEWAY_TOKEN: TOKEN, HOSTNAME: "box-1" };
+const BASE = { OPENCLAW_GATEWAY_TOKEN: TOKEN, HOSTNAME: "box-1", HOME: "/home/node" };
 const platform: PlatformConfig = platformConfigSchema.parse(
   JSON.parse(readFileSync(path.join(import.meta.dirname, "../../platform-config.json"), "utf8")),
 );
@@ -66,7 +67,7 @@ describe("readSettings", () => {
       [{ AGENTRUX_COMMAND_TOPIC_ID: "cmd" }, /^AGENTRUX_RESULT_TOPIC_ID: not set; expected set together/],
       [{ AGENTRUX_ACTIVATION_CODE: "ac_short" }, /^AGENTRUX_ACTIVATION_CODE: the code has the wrong shape/],
       [{ AGENT_REGISTRY_URL: "http://r", PILOT_PUBLIC_IP: "300.1.1.1" }, /^PILOT_PUBLIC_IP: .*IPv4/],
-      [{ AUTH_MANAGER_BASE_URL: "http://b" }, /^AUTH_MANAGER_INTERNAL_API_TOKEN: not set/],
+      [{ AUTH_MANAGER_BASE_URL: "https://b" }, /^AUTH_MANAGER_INTERNAL_API_TOKEN: not set/],
       [
         { AGENT_REGISTRY_URL: "http://r", AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS: "0" },
         /^AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS: "0" .*1-600/,
@@ -81,7 +82,7 @@ describe("readSettings", () => {
       ],
       [
         {
-          AUTH_MANAGER_BASE_URL: "http://b",
+          AUTH_MANAGER_BASE_URL: "https://b",
           AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN,
           AUTH_MANAGER_ROTATION_POLICY: "often",
         },
@@ -94,6 +95,72 @@ describe("readSettings", () => {
       expect(p[0]).toMatch(line);
     }
     expect(readSettings({}).ok).toBe(false);
+  });
+
+  it("refuses a plain-http broker off localhost unless AUTH_MANAGER_ALLOW_HTTP=true", () => {
+    const lease = { AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN };
+    expect(problems({ ...lease, AUTH_MANAGER_BASE_URL: "http://remote-host:8080" })).toEqual([
+      'AUTH_MANAGER_BASE_URL: "http://remote-host:8080" is plain http off localhost; expected an https:// URL, or AUTH_MANAGER_ALLOW_HTTP=true for a broker on a private network',
+    ]);
+    // A DNS name that merely starts with 127 is remote, as in the extension's own rule.
+    expect(problems({ ...lease, AUTH_MANAGER_BASE_URL: "http://127.example.com" })).toHaveLength(1);
+    for (const url of ["https://remote-host", "http://localhost:9", "http://127.0.0.2:9", "http://[::1]:9"])
+      expect(problems({ ...lease, AUTH_MANAGER_BASE_URL: url }), url).toEqual([]);
+    const allowed = settings({
+      ...lease,
+      AUTH_MANAGER_BASE_URL: "http://remote-host:8080",
+      AUTH_MANAGER_ALLOW_HTTP: "true",
+    });
+    expect(allowed.extensions["auth-manager-lease-telemetry"].config.allowHttp).toBe(true);
+  });
+
+  it("keeps a value's newline inside its own problem line, so no line can be forged", () => {
+    const p = problems({ CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_AGENTS: "x\nFAKE_VAR: spoofed\r\u2028y" });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^CLAWMATRIX_AGENTS: not valid JSON /);
+    expect(p[0]).not.toMatch(/[\n\r\u2028]/);
+    const q = problems({ CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_PEERS: "a\nFAKE_VAR: x=ws://b" });
+    expect(q[0]).toMatch(/^CLAWMATRIX_PEERS: entry "a\\nFAKE_VAR: x=ws:\/\/b" is not valid/);
+  });
+
+  it("takes an 8-character provider key for OPENCLAW_LLM_API_KEY and says why it is not 16", () => {
+    const llm = { OPENCLAW_LLM_BASE_URL: "http://127.0.0.1:9/v1" };
+    expect(problems({ ...llm, OPENCLAW_LLM_API_KEY: "12345678" })).toEqual([]);
+    expect(problems({ ...llm, OPENCLAW_LLM_API_KEY: "1234567" })).toEqual([
+      "OPENCLAW_LLM_API_KEY: the secret is 7 characters long; expected at least 8 characters (the provider's key; unset for a server without auth)",
+    ]);
+  });
+
+  it("checks PILOT_REGISTRY's port so the beacon (port + 1) is a port too, reading it as decimal", () => {
+    const reg = { AGENT_REGISTRY_URL: "http://r" };
+    for (const bad of ["host:99999", "host:65535", "host:0", "host", "host:-1"])
+      expect(problems({ ...reg, PILOT_REGISTRY: bad }), bad).toEqual([
+        expect.stringMatching(
+          /^PILOT_REGISTRY: .*; expected host:port with a port 1-65534 \(the beacon is port \+ 1\)$/,
+        ),
+      ]);
+    // Refused even while the registry (and so Pilot) is off: it is still a wrong value.
+    expect(problems({ PILOT_REGISTRY: "host:65535" })).toHaveLength(1);
+    const p = settings({ ...reg, PILOT_REGISTRY: "pilot.example:08", INSTALLATION_ID: "inst-1" }).pilot;
+    expect(p).toMatchObject({ registry: "pilot.example:8", beacon: "pilot.example:9", hostname: "inst-1" });
+    expect(settings({ ...reg, PILOT_REGISTRY: "h:65534" }).pilot?.beacon).toBe("h:65535");
+    expect(problems({ ...reg, INSTALLATION_ID: "a\nb" })).toEqual([
+      expect.stringMatching(/^INSTALLATION_ID: "a\\nb" is not valid; expected 1-256 characters, no control/),
+    ]);
+  });
+
+  it("refuses an unset or relative HOME instead of guessing where the state lives", () => {
+    const r = readSettings({
+      OPENCLAW_GATEWAY_TOKEN: TOKEN,
+      AGENT_REGISTRY_URL: "http://r",
+      PILOT_REGISTRY: "h:1",
+    });
+    expect(r.ok ? [] : r.problems).toEqual([
+      "HOME: not set; expected the absolute home directory holding .openclaw, .pilot and .agentrux",
+    ]);
+    expect(problems({ HOME: "home/node" })).toEqual([
+      'HOME: "home/node" is not absolute; expected an absolute path such as /home/node',
+    ]);
   });
 
   it("collects every problem at once and never shows a secret's value", () => {
@@ -133,6 +200,33 @@ describe("readSettings", () => {
     });
     expect(JSON.stringify(s)).not.toContain(SECRET);
     expect(JSON.stringify(s)).not.toContain(TOKEN);
+  });
+
+  it("defaults every id to the kept identity, not the hostname, and says where each came from", () => {
+    const identity = { name: "kept-name", source: "bundle-identity.json" };
+    const env = {
+      CLAWMATRIX_SECRET: SECRET,
+      AGENT_REGISTRY_URL: "http://r",
+      PILOT_REGISTRY: "h:9000",
+      AUTH_MANAGER_BASE_URL: "https://b",
+      AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN,
+      AUTH_MANAGER_MACHINE_ID: "machine-7",
+    };
+    const r = readSettings({ ...BASE, ...env }, identity);
+    if (!r.ok) throw new Error(r.problems.join("\n"));
+    const s = r.settings;
+    expect(s.extensions.clawmatrix.config.nodeId).toBe("kept-name");
+    expect(s.extensions["agent-registry"].config).toMatchObject({
+      hostname: "kept-name",
+      installationId: "kept-name",
+    });
+    expect(s.pilot?.hostname).toBe("kept-name");
+    expect(s.ids).toEqual([
+      { what: "mesh node id", value: "kept-name", from: "the identity" },
+      { what: "registry hostname", value: "kept-name", from: "the identity" },
+      { what: "installation id and Pilot hostname", value: "kept-name", from: "the identity" },
+      { what: "lease machine id", value: "machine-7", from: "AUTH_MANAGER_MACHINE_ID" },
+    ]);
   });
 
   it("sets the answer waits from the env, and leaves them to the extensions' defaults when unset", () => {
@@ -204,6 +298,52 @@ describe("desiredConfig", () => {
     const off = desiredConfig(on, settings({}), platform, ctx).config as Record<string, any>;
     expect(off.plugins.entries.clawmatrix).toEqual({ enabled: false });
     expect(JSON.stringify(off)).not.toContain("CLAWMATRIX_SECRET");
+  });
+
+  it("undoes a platform patch when its condition no longer holds, but not a value the user set", () => {
+    const none = { version: 1 as const, set: {}, added: {} };
+    const mesh = settings({ CLAWMATRIX_SECRET: SECRET });
+    const on = desiredConfig({}, mesh, platform, { ...ctx, owned: none });
+    expect(on.owned.set["gateway.http.endpoints.chatCompletions.enabled"]).toBe(true);
+    const off = desiredConfig(on.config, settings({}), platform, { ...ctx, owned: on.owned });
+    expect((off.config as any).gateway.http).toBeUndefined();
+    expect(off.owned.set).not.toHaveProperty("gateway.http.endpoints.chatCompletions.enabled");
+    expect((off.config as any).plugins.entries["auth-manager-lease-telemetry"]).toEqual({ enabled: false });
+
+    // The user had turned the endpoint on before the mesh: the bundle did not set it, so it stays.
+    const mine = { gateway: { http: { endpoints: { chatCompletions: { enabled: true } } } } };
+    const on2 = desiredConfig(mine, mesh, platform, { ...ctx, owned: none });
+    expect(on2.owned.set).not.toHaveProperty("gateway.http.endpoints.chatCompletions.enabled");
+    const off2 = desiredConfig(on2.config, settings({}), platform, { ...ctx, owned: on2.owned });
+    expect((off2.config as any).gateway.http).toEqual(mine.gateway.http);
+    // A value the user changed after the bundle set it is theirs too.
+    const changed = structuredClone(on.config) as any;
+    changed.gateway.http.endpoints.chatCompletions.enabled = false;
+    const off3 = desiredConfig(changed, settings({}), platform, { ...ctx, owned: on.owned });
+    expect((off3.config as any).gateway.http.endpoints.chatCompletions.enabled).toBe(false);
+    // A file from before the record: a value equal to the patch's counts as the bundle's.
+    const legacy = desiredConfig(on.config, settings({}), platform, ctx);
+    expect((legacy.config as any).gateway.http).toBeUndefined();
+  });
+
+  it("drops the old extension paths when the bundle directory moves, keeping the user's own", () => {
+    const s = settings({});
+    const at = (dir: string) => ({ ...ctx, extensionsDir: dir });
+    const first = desiredConfig(
+      { plugins: { load: { paths: ["/my/plugin"] } } },
+      s,
+      platform,
+      at("/a/extensions"),
+    );
+    const moved = desiredConfig(first.config, s, platform, { ...at("/b/extensions"), owned: first.owned });
+    const expected = ["/my/plugin", ...BUNDLE_EXTENSIONS.map((e) => `/b/extensions/${e.folder}`)];
+    expect((moved.config as any).plugins.load.paths).toEqual(expected);
+    expect(
+      desiredConfig(moved.config, s, platform, { ...at("/b/extensions"), owned: moved.owned }).changed,
+    ).toBe(false);
+    // Without a record (a file from an earlier version), the bundle's folders are recognised by name.
+    const legacy = desiredConfig(first.config, s, platform, at("/b/extensions"));
+    expect((legacy.config as any).plugins.load.paths).toEqual(expected);
   });
 
   it("points the agents' default model at OPENCLAW_LLM_BASE_URL, and takes it back when unset", () => {

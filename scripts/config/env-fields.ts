@@ -7,6 +7,17 @@ import { z } from "zod";
  */
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * Escapes control and line-separator characters, so a value quoted into a problem line (directly,
+ * or inside a parser's error message) cannot split it and forge a line of its own.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/\p{Cc}|[\u2028\u2029]/gu, (c) => {
+    const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
 export class EnvReader {
   readonly problems: string[] = [];
   /** Variables whose values are secrets: written to config as `${VAR}`, never shown. */
@@ -29,7 +40,7 @@ export class EnvReader {
   }
 
   problem(name: string, what: string, expected: string): undefined {
-    this.problems.push(`${name}: ${what}; expected ${expected}`);
+    this.problems.push(oneLine(`${name}: ${what}; expected ${expected}`));
     return undefined;
   }
 
@@ -54,12 +65,16 @@ export class EnvReader {
   }
 
   /** A secret of at least `min` characters; the config gets `${name}` instead of the value. */
-  secret(name: string, min = 16): string | undefined {
+  secret(name: string, min = 16, why = ""): string | undefined {
     const v = this.raw(name);
     if (v === undefined) return undefined;
     this.secrets.add(name);
     if (v.length < min)
-      return this.problem(name, `the secret is ${v.length} characters long`, `at least ${min} characters`);
+      return this.problem(
+        name,
+        `the secret is ${v.length} characters long`,
+        `at least ${min} characters${why ? ` (${why})` : ""}`,
+      );
     if (/\s/.test(v)) return this.problem(name, "the secret contains whitespace", "no spaces or newlines");
     return `\${${name}}`;
   }

@@ -1,5 +1,6 @@
 import { BUNDLE_EXTENSIONS, type BundleExtensionId } from "@openclaw-bundle/shared";
-import { z } from "zod";
+import { deletePath, getPath, isObj, type Obj, setPath } from "./json-path.ts";
+import { applyPlatform, type Owned, type PlatformConfig, type PlatformContext } from "./platform.ts";
 import type { Settings } from "./settings.ts";
 
 /**
@@ -54,102 +55,18 @@ const MANAGED_CONFIG_KEYS: Record<BundleExtensionId, string[]> = {
   ],
 };
 
-const CONDITIONS = ["always", "serves-models", ...BUNDLE_EXTENSIONS.map((e) => e.id)] as const;
-const jsonValue: z.ZodType<unknown> = z.json();
-const addList = z.object({ $add: z.array(z.union([z.string(), z.number()])) }).strict();
-
-export const platformConfigSchema = z
-  .object({
-    $comment: z.string().optional(),
-    version: z.literal(1),
-    /** Applied in this order; a later group wins over an earlier one. */
-    groups: z.array(
-      z
-        .object({
-          when: z.enum(CONDITIONS),
-          $comment: z.string().optional(),
-          /** Dot-path -> value; `{ "$add": [...] }` adds to a list and keeps the user's items. */
-          set: z.record(
-            z.string().regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/),
-            z.union([addList, jsonValue]),
-          ),
-        })
-        .strict(),
-    ),
-  })
-  .strict();
-export type PlatformConfig = z.infer<typeof platformConfigSchema>;
-
-interface PatchContext {
-  extensionsDir: string;
-  stateDir: string;
+interface PatchContext extends PlatformContext {
+  /** The ownership record of the platform patches; undefined for a file written before it existed. */
+  owned?: Owned;
 }
 
 interface PatchResult {
   config: Record<string, unknown>;
   changed: boolean;
+  /** The new ownership record (bundle-owned.json). */
+  owned: Owned;
   /** One line per extension: enabled, or disabled and which variable enables it. */
   notes: string[];
-}
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-
-function setPath(root: Obj, dotted: string, value: unknown): void {
-  const keys = dotted.split(".");
-  let cur = root;
-  for (const k of keys.slice(0, -1)) {
-    if (!isObj(cur[k])) cur[k] = {};
-    cur = cur[k] as Obj;
-  }
-  cur[keys.at(-1) as string] = value;
-}
-
-function getPath(root: Obj, dotted: string): unknown {
-  let cur: unknown = root;
-  for (const k of dotted.split(".")) cur = isObj(cur) ? cur[k] : undefined;
-  return cur;
-}
-
-/** Deletes a key, then each parent object it leaves empty, keeping the first `keepDepth` levels. */
-function deletePath(root: Obj, dotted: string, keepDepth = 0): void {
-  const keys = dotted.split(".");
-  const chain: Obj[] = [root];
-  for (const k of keys.slice(0, -1)) {
-    const next = chain.at(-1)?.[k];
-    if (!isObj(next)) return;
-    chain.push(next);
-  }
-  delete chain.at(-1)?.[keys.at(-1) as string];
-  for (let i = chain.length - 1; i > keepDepth; i--) {
-    if (Object.keys(chain[i] as Obj).length > 0) break;
-    delete chain[i - 1]?.[keys[i - 1] as string];
-  }
-}
-
-function substitute(value: unknown, ctx: PatchContext): unknown {
-  if (typeof value === "string")
-    return value.replaceAll("{extensionsDir}", ctx.extensionsDir).replaceAll("{stateDir}", ctx.stateDir);
-  if (Array.isArray(value)) return value.map((v) => substitute(v, ctx));
-  if (isObj(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, ctx)]));
-  return value;
-}
-
-function applyValue(root: Obj, dotted: string, value: unknown): void {
-  if (isObj(value) && Array.isArray(value.$add)) {
-    const cur = getPath(root, dotted);
-    const list = Array.isArray(cur) ? [...cur] : [];
-    for (const item of value.$add) if (!list.includes(item)) list.push(item);
-    setPath(root, dotted, list);
-    return;
-  }
-  setPath(root, dotted, value);
-}
-
-function active(when: (typeof CONDITIONS)[number], s: Settings): boolean {
-  if (when === "always") return true;
-  if (when === "serves-models") return s.servesModels;
-  return s.extensions[when].enabled;
 }
 
 export function desiredConfig(
@@ -213,12 +130,9 @@ export function desiredConfig(
     );
   }
 
-  for (const group of platform.groups) {
-    if (!active(group.when, s)) continue;
-    for (const [key, value] of Object.entries(group.set)) applyValue(config, key, substitute(value, ctx));
-  }
+  const owned = applyPlatform(config, s, platform, ctx, ctx.owned);
 
-  return { config, changed: JSON.stringify(config) !== JSON.stringify(current), notes };
+  return { config, changed: JSON.stringify(config) !== JSON.stringify(current), notes, owned };
 }
 
 const MESH_PROVIDER_URL = /^http:\/\/127\.0\.0\.1:\d+\/(node\/[A-Za-z0-9._-]+\/)?v1$/;

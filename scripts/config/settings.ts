@@ -2,8 +2,10 @@ import os from "node:os";
 import type { BundleExtensionId } from "@openclaw-bundle/shared";
 import type { z } from "zod";
 import { ROTATION_POLICIES } from "../../extensions/auth-manager/src/config-schema.ts";
+import { isLocalHost } from "../../extensions/auth-manager/src/status.ts";
 import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
 import { type Env, EnvReader } from "./env-fields.ts";
+import type { Identity } from "./identity.ts";
 
 /**
  * The container contract's environment (ARCHITECTURE.md, "The container contract"), read once and
@@ -28,7 +30,21 @@ export interface Settings {
   servesModels: boolean;
   /** One-time AgenTrux activation code (a secret: never printed). */
   activationCode?: string;
-  pilot?: { port: number; publicIp?: string; registry: string };
+  /** The Pilot daemon's flags, when AGENT_REGISTRY_URL and PILOT_REGISTRY are set. */
+  pilot?: {
+    port: number;
+    publicIp?: string;
+    /** `host:port` with the port in canonical decimal (`host:08` becomes `host:8`). */
+    registry: string;
+    /** The registry host with port + 1, as the daemon and the extension derive it. */
+    beacon: string;
+    hostname: string;
+    socket: string;
+  };
+  /** The home directory: the state under it (.openclaw, .pilot, .agentrux) lives in the volume. */
+  home: string;
+  /** Each id of an enabled extension, and where it came from (a variable, or the identity). */
+  ids: Array<{ what: string; value: string; from: string }>;
   /** Names of variables holding secrets that are set. */
   secretVars: string[];
 }
@@ -39,6 +55,10 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const ID_EXPECTED = "1-128 characters of [A-Za-z0-9._-], starting with a letter or digit";
 const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const HOST_PORT = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/;
+// Values that reach the Pilot daemon's command line, one argument per line: no control characters.
+const PRINTABLE = /^[^\p{Cc}]{1,256}$/u;
+const PRINTABLE_EXPECTED = "1-256 characters, no control characters";
+const ABSOLUTE_PATH = /^\/[^\p{Cc}]{0,1023}$/u;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const GATEWAY_BINDS = ["lan", "loopback", "auto", "tailnet"] as const;
 
@@ -150,26 +170,56 @@ function agentrux(r: EnvReader): ExtensionSettings {
   return { enabled: true, config };
 }
 
+/**
+ * `host:port` of the Pilot rendezvous. The beacon listens on port + 1, so the port is 1-65534;
+ * it is read as decimal here, so the shell never does arithmetic on it (`08` is octal to bash).
+ */
+function readPilotRegistry(r: EnvReader): { registry: string; beacon: string } | undefined {
+  const v = r.string("PILOT_REGISTRY", {
+    pattern: HOST_PORT,
+    expected: "host:port with a port 1-65534 (the beacon is port + 1)",
+  });
+  if (v === undefined) return undefined;
+  const colon = v.lastIndexOf(":");
+  const host = v.slice(0, colon);
+  const port = Number(v.slice(colon + 1));
+  if (port < 1 || port > 65534)
+    return r.problem(
+      "PILOT_REGISTRY",
+      `port ${port} is out of range`,
+      "host:port with a port 1-65534 (the beacon is port + 1)",
+    );
+  return { registry: `${host}:${port}`, beacon: `${host}:${port + 1}` };
+}
+
 function registry(r: EnvReader, host: string): { ext: ExtensionSettings; pilot?: Settings["pilot"] } {
   const url = r.url("AGENT_REGISTRY_URL");
   const pilotPort = r.port("PILOT_PORT");
   const publicIp = r.string("PILOT_PUBLIC_IP", { pattern: IPV4, expected: "an IPv4 address" });
-  const pilotRegistry = r.string("PILOT_REGISTRY", { pattern: HOST_PORT, expected: "host:port" });
+  const pilotRegistry = readPilotRegistry(r);
+  const socket = r.string("PILOT_SOCKET", { pattern: ABSOLUTE_PATH, expected: "an absolute path" });
+  const installationId = r.string("INSTALLATION_ID", { pattern: PRINTABLE, expected: PRINTABLE_EXPECTED });
   if (!r.has("AGENT_REGISTRY_URL"))
     return { ext: { enabled: false, disabledReason: "AGENT_REGISTRY_URL is not set", config: {} } };
-  const pilot = pilotRegistry ? { port: pilotPort ?? 4000, publicIp, registry: pilotRegistry } : undefined;
+  const pilot = pilotRegistry && {
+    port: pilotPort ?? 4000,
+    publicIp,
+    ...pilotRegistry,
+    hostname: installationId ?? host,
+    socket: socket ?? "/tmp/pilot.sock",
+  };
   const config: Record<string, unknown> = {
     registryUrl: url,
     registryApiKey: r.secret("AGENT_REGISTRY_API_KEY"),
     hostname: host,
-    installationId: r.string("INSTALLATION_ID", { max: 256 }) ?? host,
+    installationId: installationId ?? host,
     capabilities: r.list("AGENT_CAPABILITIES", 20),
     contactTimeoutSeconds: r.int("AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS", 1, 600),
     pilot: pilot
       ? {
           port: pilot.port,
           publicIp,
-          registry: pilotRegistry,
+          registry: pilot.registry,
           binDir: r.string("PILOT_BIN_DIR", { max: 1024 }),
         }
       : undefined,
@@ -195,6 +245,14 @@ function lease(r: EnvReader, host: string): ExtensionSettings {
   };
   if (!r.has("AUTH_MANAGER_BASE_URL"))
     return { enabled: false, disabledReason: "AUTH_MANAGER_BASE_URL is not set", config: {} };
+  // The extension's own rule (its status reports it as a config problem), checked here so the
+  // container refuses to start instead of starting and turning unhealthy.
+  if (url?.startsWith("http:") && !isLocalHost(url) && config.allowHttp !== true)
+    r.problem(
+      "AUTH_MANAGER_BASE_URL",
+      `${EnvReader.shown(url)} is plain http off localhost`,
+      "an https:// URL, or AUTH_MANAGER_ALLOW_HTTP=true for a broker on a private network",
+    );
   if (!r.has("AUTH_MANAGER_INTERNAL_API_TOKEN"))
     r.problem(
       "AUTH_MANAGER_INTERNAL_API_TOKEN",
@@ -204,9 +262,20 @@ function lease(r: EnvReader, host: string): ExtensionSettings {
   return { enabled: true, config };
 }
 
-export function readSettings(env: Env): SettingsResult {
+/**
+ * `identity` is the node's stable name from the state volume (identity.ts); without it (the first,
+ * validating pass, and unit tests) the ids default to the hostname.
+ */
+export function readSettings(env: Env, identity?: Identity): SettingsResult {
   const r = new EnvReader(env);
-  const host = defaultHost(env);
+  const host = identity?.name ?? defaultHost(env);
+  // Refused rather than guessed: a home taken from /etc/passwd may lie outside the state volume,
+  // and the Pilot identity, AgenTrux credentials and openclaw.json would not survive a recreate.
+  const home = env.HOME?.trim();
+  if (!home)
+    r.problem("HOME", "not set", "the absolute home directory holding .openclaw, .pilot and .agentrux");
+  else if (!home.startsWith("/"))
+    r.problem("HOME", `${EnvReader.shown(home)} is not absolute`, "an absolute path such as /home/node");
   const tokenRef = r.secret("OPENCLAW_GATEWAY_TOKEN");
   if (!r.has("OPENCLAW_GATEWAY_TOKEN"))
     r.problem("OPENCLAW_GATEWAY_TOKEN", "not set", "the gateway's auth token (at least 16 characters)");
@@ -216,7 +285,9 @@ export function readSettings(env: Env): SettingsResult {
     tokenRef,
   };
   const llmUrl = r.url("OPENCLAW_LLM_BASE_URL");
-  const llmKey = r.secret("OPENCLAW_LLM_API_KEY", 8);
+  // The provider issues this key and its format varies, so it gets a lower floor than the secrets
+  // the operator chooses (16): enough to catch a truncated or placeholder value.
+  const llmKey = r.secret("OPENCLAW_LLM_API_KEY", 8, "the provider's key; unset for a server without auth");
   const llmModel = r.string("OPENCLAW_LLM_MODEL", {
     pattern: /^[A-Za-z0-9._:/-]{1,128}$/,
     expected: "a model id",
@@ -240,6 +311,16 @@ export function readSettings(env: Env): SettingsResult {
       );
   }
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
+  const ids: Settings["ids"] = [];
+  const id = (ext: BundleExtensionId, what: string, key: string, variable?: string) => {
+    const value = extensions[ext].enabled ? extensions[ext].config[key] : undefined;
+    if (typeof value === "string")
+      ids.push({ what, value, from: variable && r.has(variable) ? variable : "the identity" });
+  };
+  id("clawmatrix", "mesh node id", "nodeId", "CLAWMATRIX_NODE_ID");
+  id("agent-registry", "registry hostname", "hostname");
+  id("agent-registry", "installation id and Pilot hostname", "installationId", "INSTALLATION_ID");
+  id("auth-manager-lease-telemetry", "lease machine id", "machineId", "AUTH_MANAGER_MACHINE_ID");
   for (const ext of Object.values(extensions)) ext.config = dropUndefined(ext.config);
   return {
     ok: true,
@@ -250,6 +331,8 @@ export function readSettings(env: Env): SettingsResult {
       servesModels: m.servesModels,
       activationCode,
       pilot: extensions["agent-registry"].enabled ? reg.pilot : undefined,
+      home: home as string,
+      ids,
       secretVars: [...r.secrets],
     },
   };

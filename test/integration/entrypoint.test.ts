@@ -120,6 +120,66 @@ describe("entrypoint.sh", () => {
     expect(await fs.readFile(file, "utf8")).toBe(corrupt);
   });
 
+  it("writes a symlinked openclaw.json through to its target, and refuses a link to nothing", async () => {
+    const home = await newHome();
+    const kept = path.join(home, "kept");
+    await fs.mkdir(kept);
+    await fs.mkdir(path.join(home, ".openclaw"));
+    const link = path.join(home, ".openclaw/openclaw.json");
+    await fs.writeFile(path.join(kept, "openclaw.json"), '{ "agents": { "list": [{ "id": "main" }] } }');
+    await fs.symlink(path.join(kept, "openclaw.json"), link);
+    const env = baseEnv(home);
+    const r = await run(["true"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/updated .*openclaw\.json \(through a symlink, to .*kept\/openclaw\.json\)/);
+    expect((await fs.lstat(link)).isSymbolicLink()).toBe(true);
+    const target = JSON.parse(await fs.readFile(path.join(kept, "openclaw.json"), "utf8"));
+    expect(target.agents).toEqual({ list: [{ id: "main" }] });
+    expect(target.gateway.port).toBe(18789);
+    expect((await fs.stat(path.join(kept, "openclaw.json"))).mode & 0o777).toBe(0o600);
+    // A later change still reaches the target.
+    const r2 = await run(["true"], { ...env, OPENCLAW_GATEWAY_PORT: "18801" });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(JSON.parse(await fs.readFile(path.join(kept, "openclaw.json"), "utf8")).gateway.port).toBe(18801);
+    expect((await fs.lstat(link)).isSymbolicLink()).toBe(true);
+
+    await fs.rm(path.join(kept, "openclaw.json"));
+    const dangling = await run(["true"], env);
+    expect(dangling.code).toBe(3);
+    expect(dangling.stderr).toMatch(
+      /openclaw\.json is a symlink to .*, which does not exist; create the target/,
+    );
+    expect((await fs.lstat(link)).isSymbolicLink()).toBe(true);
+  });
+
+  it("undoes the mesh's platform patch when the mesh is turned off, and keeps the user's own keys", async () => {
+    const home = await newHome();
+    const on = await run(["true"], baseEnv(home, { CLAWMATRIX_SECRET: SECRET }));
+    expect(on.code, on.stderr).toBe(0);
+    expect((await configOf(home)).gateway.http.endpoints.chatCompletions.enabled).toBe(true);
+    const record = path.join(home, ".openclaw/bundle-owned.json");
+    expect((await fs.stat(record)).mode & 0o777).toBe(0o600);
+    const c = await configOf(home);
+    c.gateway.http.endpoints.responses = { enabled: true }; // the user's own
+    await fs.writeFile(path.join(home, ".openclaw/openclaw.json"), JSON.stringify(c));
+    const off = await run(["true"], baseEnv(home));
+    expect(off.code, off.stderr).toBe(0);
+    expect((await configOf(home)).gateway.http).toEqual({ endpoints: { responses: { enabled: true } } });
+  });
+
+  it("makes an existing 0644 openclaw.json 0600 even when nothing else changes", async () => {
+    const home = await newHome();
+    const env = baseEnv(home);
+    expect((await run(["true"], env)).code).toBe(0);
+    const file = path.join(home, ".openclaw/openclaw.json");
+    await fs.chmod(file, 0o644);
+    const r = await run(["true"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/already up to date/);
+    expect(r.stderr).toMatch(/made .*openclaw\.json 0600 \(was 0644\)/);
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+  });
+
   it("keeps every secret out of openclaw.json and out of its output", async () => {
     const home = await newHome();
     const env = baseEnv(home, {
@@ -168,11 +228,23 @@ describe("entrypoint.sh", () => {
         OPENCLAW_GATEWAY_PORT: "http",
         CLAWMATRIX_SECRET: "too-short",
         CLAWMATRIX_MODELS: "[oops",
+        CLAWMATRIX_AGENTS: "x\nFAKE_VAR: spoofed",
         AGENT_REGISTRY_URL: "registry.local",
+        AUTH_MANAGER_BASE_URL: "http://remote-host:8080",
+        AUTH_MANAGER_INTERNAL_API_TOKEN: BROKER_TOKEN,
       }),
     });
     expect(r.code).toBe(2);
     const lines = r.stderr.split("\n");
+    // A newline in a value stays inside its own line: no forged line.
+    expect(lines.filter((l) => l.startsWith("FAKE_VAR"))).toEqual([]);
+    expect(lines).toContainEqual(expect.stringMatching(/^CLAWMATRIX_AGENTS: not valid JSON .*\\nFAKE_VAR/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^AUTH_MANAGER_BASE_URL: "http:\/\/remote-host:8080" is plain http off localhost; expected an https:\/\/ URL, or AUTH_MANAGER_ALLOW_HTTP=true/,
+      ),
+    );
+    expect(r.stderr).not.toContain(BROKER_TOKEN);
     expect(lines).toContainEqual(
       expect.stringMatching(/^OPENCLAW_GATEWAY_PORT: "http" is not valid; expected an integer port/),
     );
@@ -250,5 +322,96 @@ describe("entrypoint.sh", () => {
     expect(lines[2]).toBe("stopped");
     expect(r.stderr).toMatch(/pilot-daemon exited \(7\); restarting in 1s/);
     expect(r.stderr).toMatch(/pilot-daemon stopped with the gateway/);
+  });
+
+  it("reads PILOT_REGISTRY's port as decimal, and refuses one whose beacon (port + 1) is no port", async () => {
+    const home = await newHome();
+    const bin = path.join(home, "pilot-bin");
+    await fs.mkdir(bin);
+    const calls = path.join(home, "pilot-calls");
+    await fs.writeFile(
+      path.join(bin, "pilot-daemon"),
+      `#!/usr/bin/env bash\necho "$*" >> ${calls}\ntrap 'exit 0' TERM\nwhile true; do sleep 0.2; done\n`,
+      { mode: 0o755 },
+    );
+    const env = baseEnv(home, { AGENT_REGISTRY_URL: "http://127.0.0.1:9", PILOT_BIN_DIR: bin });
+    // `08` is an invalid octal number to bash; the daemon used not to start at all.
+    const r = await run([findNode24(), "-e", "setTimeout(()=>{},1500)"], {
+      ...env,
+      PILOT_REGISTRY: "127.0.0.1:08",
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await fs.readFile(calls, "utf8")).toMatch(/^-registry 127\.0\.0\.1:8 -beacon 127\.0\.0\.1:9 /);
+
+    const bad = await run(["true"], { ...env, PILOT_REGISTRY: "127.0.0.1:65535" });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.split("\n").filter((l) => l.startsWith("PILOT_REGISTRY:"))).toEqual([
+      "PILOT_REGISTRY: port 65535 is out of range; expected host:port with a port 1-65534 (the beacon is port + 1)",
+    ]);
+  });
+
+  it("keeps every id when the container is recreated with a new hostname and the same volume", async () => {
+    const home = await newHome();
+    const bin = path.join(home, "pilot-bin");
+    await fs.mkdir(bin);
+    const calls = path.join(home, "pilot-calls");
+    await fs.writeFile(
+      path.join(bin, "pilot-daemon"),
+      `#!/usr/bin/env bash\necho "$*" >> ${calls}\ntrap 'exit 0' TERM\nwhile true; do sleep 0.2; done\n`,
+      { mode: 0o755 },
+    );
+    const env = baseEnv(home, {
+      CLAWMATRIX_SECRET: SECRET,
+      AGENT_REGISTRY_URL: "http://127.0.0.1:9",
+      PILOT_REGISTRY: "127.0.0.1:9000",
+      PILOT_BIN_DIR: bin,
+      AUTH_MANAGER_BASE_URL: "http://127.0.0.1:9",
+      AUTH_MANAGER_INTERNAL_API_TOKEN: BROKER_TOKEN,
+    });
+    const gateway = [findNode24(), "-e", "setTimeout(()=>{},1500)"];
+    const ids = async () => {
+      const e = (await configOf(home)).plugins.entries;
+      return [
+        e.clawmatrix.config.nodeId,
+        e["agent-registry"].config.hostname,
+        e["agent-registry"].config.installationId,
+        e["auth-manager-lease-telemetry"].config.machineId,
+      ];
+    };
+    // Docker's default hostname (the container id's first 12 hex digits) changes on every recreate.
+    const first = await run(gateway, { ...env, HOSTNAME: "0123456789ab" });
+    expect(first.code, first.stderr).toBe(0);
+    const [name] = await ids();
+    expect(name).toMatch(/^openclaw-[0-9a-f]{8}$/);
+    expect(await ids()).toEqual([name, name, name, name]);
+    expect(first.stderr).toContain(`identity ${name} (${home}/.openclaw/bundle-identity.json, created now:`);
+    expect(first.stderr).toContain(`mesh node id ${name} (from the identity)`);
+    expect((await fs.stat(path.join(home, ".openclaw/bundle-identity.json"))).mode & 0o777).toBe(0o600);
+
+    const second = await run(gateway, { ...env, HOSTNAME: "fedcba987654" });
+    expect(second.code, second.stderr).toBe(0);
+    expect(await ids()).toEqual([name, name, name, name]);
+    expect(second.stderr).toMatch(/\/\.openclaw\/bundle-identity\.json, since \d{4}-/);
+    const daemons = (await fs.readFile(calls, "utf8")).trim().split("\n");
+    expect(daemons.length).toBeGreaterThanOrEqual(2);
+    for (const line of daemons) expect(line).toContain(`-hostname ${name} `);
+
+    // --dry-run names the source of each id too; a variable wins over the identity.
+    const dry = await run(["--dry-run"], { ...env, HOSTNAME: "x", AUTH_MANAGER_MACHINE_ID: "m-1" });
+    expect(dry.stderr).toContain("lease machine id m-1 (from AUTH_MANAGER_MACHINE_ID)");
+    expect(dry.stderr).toContain(`registry hostname ${name} (from the identity)`);
+  });
+
+  it("refuses to start without HOME, in one line and before writing anything", async () => {
+    const home = await newHome();
+    const env = baseEnv(home, { AGENT_REGISTRY_URL: "http://127.0.0.1:9", PILOT_REGISTRY: "127.0.0.1:9000" });
+    delete env.HOME;
+    const r = await run(["true"], { ...env, OPENCLAW_STATE_DIR: path.join(home, "state") });
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(/unbound variable/);
+    expect(r.stderr.split("\n")).toContain(
+      "HOME: not set; expected the absolute home directory holding .openclaw, .pilot and .agentrux",
+    );
+    expect(await fs.readdir(home)).toEqual([]);
   });
 });
