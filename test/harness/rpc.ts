@@ -1,8 +1,10 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { GatewayClient } from "openclaw/plugin-sdk/gateway-runtime";
+import { budget } from "./wait.ts";
 
-export const RPC_CONNECT_TIMEOUT_MS = 30_000;
+/** A quiet machine's connect time, with room; scaled by the load when a connect starts. */
+const RPC_CONNECT_MS = 30_000;
 const SCOPES = ["operator.admin", "operator.read", "operator.write"];
 
 /**
@@ -29,10 +31,12 @@ export class GatewayRpc {
     // The client keeps its device identity under its own HOME/state dir, never the gateway's.
     const env = { ...process.env, HOME: this.home, OPENCLAW_STATE_DIR: path.join(this.home, "state") };
     this.ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`RPC connect to ${this.url} timed out`)),
-        RPC_CONNECT_TIMEOUT_MS,
-      );
+      const ms = budget(RPC_CONNECT_MS);
+      const timer = setTimeout(() => {
+        reject(new Error(`RPC connect to ${this.url} timed out after ${Math.round(ms / 1000)} s`));
+        // The next call connects afresh: this attempt must not keep retrying behind it.
+        void this.close();
+      }, ms);
       this.client = new GatewayClient({
         url: this.url,
         token: this.token,
