@@ -407,11 +407,9 @@ export class LeaseService {
     // Refused a moment ago: the lease stays as it is, its auth stays on disk, nothing is re-sent.
     if (Date.now() < this.#rotateAfter) return;
     this.#log.info(`rotating lease: ${why}`, { leaseId: lease.id, reason });
+    let rotated: LeaseView;
     try {
-      const a = await this.#client.rotate(lease.id, this.#who, reason);
-      this.#rotateRetry.reset();
-      this.#rotateAfter = 0;
-      await this.#adopt(a.lease, true);
+      rotated = (await this.#client.rotate(lease.id, this.#who, reason)).lease;
     } catch (err) {
       const refusal = refusalReason(err);
       const status = isBundleError(err) ? err.details?.status : undefined;
@@ -428,7 +426,12 @@ export class LeaseService {
       this.snapshot.reason = rotationRefusedReason(lease.id, why, refusal ?? errorMessage(err), delay);
       this.snapshot.lastError = errorMessage(err);
       this.#log.warn(this.snapshot.reason, { leaseId: lease.id });
+      return;
     }
+    this.#rotateRetry.reset();
+    this.#rotateAfter = 0;
+    // Outside the try: a failure to write the new lease's auth is not a refused rotation.
+    await this.#adopt(rotated, true);
   }
 
   async #flush(): Promise<void> {

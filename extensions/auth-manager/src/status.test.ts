@@ -153,7 +153,7 @@ describe("auth-manager status", () => {
       state: "idle",
       serviceState: "stopped",
     });
-    for (const state of ["waiting", "degraded"] as const)
+    for (const state of ["waiting", "blocked", "degraded"] as const)
       expect(authManagerStatus(resolved, { ...lease.snapshot, state, reason: "broker 503" })).toMatchObject({
         state: "degraded",
         serviceState: state,
