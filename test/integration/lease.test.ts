@@ -14,7 +14,9 @@ let llm: MockLlm;
 let broker: MockBroker;
 beforeAll(async () => {
   llm = await startMockLlm({ name: "llm-lease" });
-  broker = await startMockBroker({ lease: { credentials: 1 } });
+  // A gateway restart here takes up to ~3 min on a loaded two-core machine, longer than the
+  // broker's 180 s reclaim: the restart test is about reuse, the reclaim has its own mock test.
+  broker = await startMockBroker({ lease: { credentials: 1, reclaimAfterSeconds: 900 } });
 });
 afterAll(async () => {
   await broker?.close();

@@ -17,6 +17,10 @@ const leaseView = z
     replacement_required: z.boolean().nullish(),
     auth_refresh_required: z.boolean().nullish(),
     credential_auth_updated_at: z.string().nullish(),
+    machine_id: z.string().nullish(),
+    agent_id: z.string().nullish(),
+    // The broker's answers to POST calls carry the auth timestamp here, not at the top level.
+    metadata: z.object({ credential_auth_updated_at: z.string().nullish() }).loose().nullish(),
   })
   .loose()
   .refine((l) => l.id ?? l.lease_id, { message: "lease has no id" })
@@ -220,4 +224,19 @@ export function isDenied(err: unknown): boolean {
 
 export function isNotFound(err: unknown): boolean {
   return isBundleError(err, "LEASE_ERR_NOT_FOUND");
+}
+
+/** The broker's `reason` (or `detail`) of a refused call, e.g. `lease_not_found_or_not_owned`. */
+export function refusalReason(err: unknown): string | undefined {
+  if (!isBundleError(err)) return undefined;
+  const r = err.details?.reason;
+  return typeof r === "string" ? r : undefined;
+}
+
+/**
+ * When the credential's auth was last updated, as the broker saw it: GET gives it at the top
+ * level, materialize/renew/telemetry inside `lease.metadata` (recorded from the real server).
+ */
+export function authUpdatedAt(view: LeaseView): string | undefined {
+  return view.metadata?.credential_auth_updated_at ?? view.credential_auth_updated_at ?? undefined;
 }

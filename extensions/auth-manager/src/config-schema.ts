@@ -5,6 +5,11 @@ const DEFAULT_AGENT_ID = "main";
 const DEFAULT_TELEMETRY_INTERVAL_MS = 60_000;
 const DEFAULT_TELEMETRY_FLUSH_EVERY = 10;
 const DEFAULT_CHECK_INTERVAL_MS = 60_000;
+/**
+ * The Auth Manager reclaims a lease it has not seen for 180 s (`lease_reclaim_after_seconds`), and
+ * the check is how it sees this gateway: at most 60 s leaves three chances inside that window.
+ */
+export const MAX_CHECK_INTERVAL_MS = 60_000;
 export const ROTATION_POLICIES = ["replacement_required_only", "recommended_or_required"] as const;
 
 export const authManagerConfig = defineConfigSchema(
@@ -34,8 +39,15 @@ export const authManagerConfig = defineConfigSchema(
       releaseLeaseOnShutdown: z.boolean().default(false),
       /** When to rotate (AUTH_MANAGER_ROTATION_POLICY). */
       rotationPolicy: z.enum(ROTATION_POLICIES).default("replacement_required_only"),
-      /** How often the lease state is checked. */
-      checkIntervalMs: z.number().int().min(1000).max(3_600_000).default(DEFAULT_CHECK_INTERVAL_MS),
+      /** How often the lease is checked; each check keeps it alive at the broker (at most 60 s). */
+      checkIntervalMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(MAX_CHECK_INTERVAL_MS, {
+          message: `must be at most ${MAX_CHECK_INTERVAL_MS} ms: the Auth Manager reclaims a lease it has not seen for 180 s, and each check is what it sees`,
+        })
+        .default(DEFAULT_CHECK_INTERVAL_MS),
       /** Telemetry flush interval (AUTH_MANAGER_TELEMETRY_INTERVAL_MS). */
       telemetryIntervalMs: z.number().int().min(1000).max(3_600_000).default(DEFAULT_TELEMETRY_INTERVAL_MS),
       /** Flush after this many observed requests. */

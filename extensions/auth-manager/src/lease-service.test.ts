@@ -35,7 +35,7 @@ afterEach(async () => {
   await broker.close();
 });
 
-function service(over: Record<string, unknown> = {}) {
+function service(over: Record<string, unknown> = {}, stateDir = "state") {
   const config = authManagerConfig.parse(
     {
       baseUrl: broker.url,
@@ -49,7 +49,7 @@ function service(over: Record<string, unknown> = {}) {
   ) as ReturnType<typeof authManagerConfig.parse> & { baseUrl: string; internalApiToken: string };
   const s = new LeaseService({
     config,
-    stateDir: path.join(dir, "state"),
+    stateDir: path.join(dir, stateDir),
     logger: createLogger({ extension: "lease-test", transports: [logs], level: "debug" }),
     writeProfile: async (id, cred) => {
       profiles.push({ id, cred });
@@ -84,6 +84,8 @@ describe("LeaseService against the mock broker", () => {
       id: "openai:auth-manager-lease",
       cred: { provider: "openai", access: cred?.accessToken },
     });
+    // The real broker's acquire answer has no credential_state; the first check (GET) brings it.
+    await s.checkNow();
     expect(s.snapshot).toMatchObject({ leaseId: lease?.id, leaseState: "active", credentialState: "leased" });
     expect(logs.lines.join("\n")).not.toContain(cred?.accessToken);
   });
@@ -166,6 +168,51 @@ describe("LeaseService against the mock broker", () => {
     await expect(t.flush()).rejects.toThrow(/unreachable/);
     expect(t.snapshot.pending).toEqual({ requests: 1, tokensIn: 4, tokensOut: 4 });
     broker = await startMockBroker();
+  });
+
+  it("writes auth.json once per lease, not at every check", async () => {
+    const s = service();
+    s.start();
+    await until(() => s.snapshot.state === "running");
+    const written = s.snapshot.authFileWrittenAt;
+    for (let i = 0; i < 3; i++) await s.checkNow();
+    expect(broker.lease.calls.get("POST /api/leases/{id}/materialize")).toBe(1);
+    expect(s.snapshot.authFileWrittenAt).toBe(written);
+  });
+
+  it("another agent's lease on this machine leaves the service blocked, saying what to do", async () => {
+    const holder = service();
+    holder.start();
+    await until(() => holder.snapshot.state === "running");
+    const other = service({ agentId: "other" }, "other-state");
+    other.start();
+    await until(() => other.snapshot.state === "blocked");
+    for (let i = 0; i < 3; i++) await other.checkNow();
+    expect(broker.lease.calls.get("POST /api/leases/acquire")).toBe(2);
+    expect(broker.lease.calls.get("POST /api/leases/{id}/materialize")).toBe(1); // the holder's only
+    expect(other.snapshot).toMatchObject({ state: "blocked", problem: "LEASE_ERR_FOREIGN_LEASE" });
+    expect(other.snapshot.reason).toContain('held by agent "openclaw:main"');
+  });
+
+  it("a rotation the broker refuses: degraded with the reason, asked again only after a backoff", async () => {
+    const s = service();
+    s.start();
+    await until(() => s.snapshot.state === "running");
+    const lease = broker.lease.book.leases.get(s.snapshot.leaseId as string);
+    if (lease)
+      broker.lease.book.report(lease, { captured_at: new Date().toISOString(), utilization_pct: 95 });
+    for (let i = 0; i < 3; i++) await s.checkNow();
+    expect(broker.lease.calls.get("POST /api/leases/rotate")).toBe(1);
+    expect(broker.lease.calls.get("POST /api/leases/acquire")).toBe(1);
+    expect(broker.lease.calls.get("POST /api/leases/{id}/materialize")).toBe(1);
+    expect(s.snapshot).toMatchObject({
+      state: "degraded",
+      problem: "LEASE_ERR_ROTATION_REFUSED",
+      leaseState: "rotation_required",
+    });
+    expect(s.snapshot.reason).toMatch(
+      /refused the rotation \(no_eligible_credentials_available\).*asking again in \d+ s/,
+    );
   });
 
   it("releases on shutdown only when configured", async () => {

@@ -2,6 +2,7 @@ import os from "node:os";
 import {
   Backoff,
   errorMessage,
+  isBundleError,
   type Logger,
   Periodic,
   registerSecret,
@@ -14,8 +15,27 @@ import {
   toProfileCredential,
   writeCodexAuth,
 } from "./auth-files.ts";
-import { BrokerClient, type Identity, isDenied, isNotFound, type LeaseView } from "./broker-client.ts";
+import {
+  authUpdatedAt,
+  BrokerClient,
+  type Identity,
+  isDenied,
+  isNotFound,
+  type LeaseView,
+  refusalReason,
+} from "./broker-client.ts";
 import type { AuthManagerConfig } from "./config-schema.ts";
+import {
+  checkOwner,
+  FOREIGN_LEASE_CODE,
+  FOREIGN_LEASE_RETRY_MS,
+  isForeignLease,
+  leaseIsGone,
+  ROTATE_RETRY_INITIAL_MS,
+  ROTATE_RETRY_MAX_MS,
+  ROTATION_REFUSED_CODE,
+  rotationRefusedReason,
+} from "./lease-problems.ts";
 import { LeaseStore } from "./lease-store.ts";
 import { decide, renewMarginMs } from "./policy.ts";
 import { normalizeUsage, UsageAccumulator } from "./usage.ts";
@@ -25,8 +45,10 @@ const ACQUIRE_RETRY_INITIAL_MS = 1_000;
 const STOP_FLUSH_TIMEOUT_MS = 5_000;
 
 export interface LeaseSnapshot {
-  state: "starting" | "running" | "waiting" | "degraded" | "stopped";
+  state: "starting" | "running" | "waiting" | "blocked" | "degraded" | "stopped";
   reason?: string;
+  /** Stable code (LEASE_ERR_*) of the problem `reason` describes, while it lasts. */
+  problem?: string;
   machineId: string;
   agentId: string;
   leaseId?: string;
@@ -73,8 +95,15 @@ export class LeaseService {
   readonly #check: Periodic;
   readonly #telemetry: Periodic;
   readonly #unregisterSecret: () => void;
+  readonly #rotateRetry = new Backoff({ initialMs: ROTATE_RETRY_INITIAL_MS, maxMs: ROTATE_RETRY_MAX_MS });
   #lease: LeaseView | undefined;
   #authAt: string | undefined;
+  /** The lease whose auth is on disk: a lease is materialized once, then only when its auth changes. */
+  #materializedLeaseId: string | undefined;
+  /** No acquire before this time (ms): set while waiting out a foreign lease. */
+  #acquireAfter = 0;
+  /** No rotate before this time (ms): set after the broker refused one. */
+  #rotateAfter = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #stopped = false;
@@ -160,6 +189,7 @@ export class LeaseService {
 
   async #ensureLease(atStart: boolean): Promise<void> {
     if (this.#lease || this.#stopped) return;
+    if (!atStart && Date.now() < this.#acquireAfter) return;
     if (atStart) {
       const persisted = await this.#store.load();
       const candidate =
@@ -171,12 +201,21 @@ export class LeaseService {
         const view = await this.#client
           .get(candidate)
           .catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+        // The auth written before the restart is on disk: the decision compares against it.
+        this.#authAt = persisted?.leaseId === candidate ? persisted.authUpdatedAt : undefined;
         const action = decide(this.#policyInput(view));
-        if (view && (action.kind === "keep" || action.kind === "renew" || action.kind === "rematerialize")) {
-          this.#authAt = persisted?.leaseId === candidate ? persisted.authUpdatedAt : undefined;
+        // A lease the broker wants replaced is still ours and still works until it is: adopt it and rotate.
+        if (view && action.kind !== "reacquire") {
+          if (this.#authAt) this.#materializedLeaseId = candidate;
           this.#log.info("reusing persisted lease", { leaseId: candidate });
-          await this.#adopt(view, action.kind === "rematerialize" || !this.#authAt);
+          try {
+            await this.#adopt(view, action.kind === "rematerialize" || !this.#authAt);
+          } catch (err) {
+            if (!isForeignLease(err)) throw err;
+            return this.#blockForeign(err);
+          }
           if (action.kind === "renew") await this.#renew();
+          if (action.kind === "rotate") await this.#rotate(view, action.reason, action.why);
           return;
         }
         this.#log.info("persisted lease is not usable; acquiring a new one", {
@@ -193,29 +232,49 @@ export class LeaseService {
       const ttl = this.#cfg.requestedTtlSeconds;
       const answer = await this.#client.acquire(this.#who, ttl);
       this.#retry.reset();
+      checkOwner(answer.lease, this.#who, FOREIGN_LEASE_RETRY_MS);
       this.#log.info("lease acquired", { leaseId: answer.lease.id, reason: answer.reason ?? undefined });
-      await this.#adopt(answer.lease, true);
+      // The broker hands back the lease this machine already holds: its auth is on disk already.
+      await this.#adopt(answer.lease, answer.lease.id !== this.#materializedLeaseId || !this.#authAt);
     } catch (err) {
       this.#lease = undefined;
+      if (isForeignLease(err)) return this.#blockForeign(err);
       const delay = this.#retry.next();
       this.snapshot.state = isDenied(err) ? "waiting" : "degraded";
       this.snapshot.reason = isDenied(err)
         ? `no eligible credential at the broker (409 no_eligible_credentials_available); retrying in ${Math.round(delay / 1000)} s`
         : `could not acquire a lease: ${errorMessage(err)}; retrying in ${Math.round(delay / 1000)} s`;
+      this.snapshot.problem = isBundleError(err) ? err.code : undefined;
       this.snapshot.lastError = errorMessage(err);
       this.#log.warn(this.snapshot.reason);
-      clearTimeout(this.#retryTimer);
-      if (!this.#stopped) {
-        this.#retryTimer = setTimeout(
-          () => void this.#serial(() => this.#ensureLease(false)).catch((e) => this.#fail(e)),
-          delay,
-        );
-        this.#retryTimer.unref();
-      }
+      this.#retryIn(delay);
     }
   }
 
+  /** Another agent's lease came back: say so and wait, without touching it (every call would 409). */
+  #blockForeign(err: unknown): void {
+    this.#lease = undefined;
+    this.snapshot.state = "blocked";
+    this.snapshot.problem = FOREIGN_LEASE_CODE;
+    this.snapshot.reason = errorMessage(err);
+    this.snapshot.lastError = errorMessage(err);
+    this.#log.error(this.snapshot.reason);
+    this.#acquireAfter = Date.now() + FOREIGN_LEASE_RETRY_MS;
+    this.#retryIn(FOREIGN_LEASE_RETRY_MS);
+  }
+
+  #retryIn(delay: number): void {
+    clearTimeout(this.#retryTimer);
+    if (this.#stopped) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#acquireAfter = 0;
+      void this.#serial(() => this.#ensureLease(false)).catch((e) => this.#fail(e));
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
   async #adopt(view: LeaseView, materialize: boolean): Promise<void> {
+    checkOwner(view, this.#who, FOREIGN_LEASE_RETRY_MS);
     const previous = this.#lease?.id;
     if (previous !== view.id) {
       // Counters belong to one lease: report what the old lease used before switching, if it still listens.
@@ -236,9 +295,15 @@ export class LeaseService {
       authUpdatedAt: this.#authAt,
     });
     this.#syncLease(view);
+    this.#running();
+    this.#syncPending();
+  }
+
+  #running(): void {
     this.snapshot.state = "running";
     this.snapshot.reason = undefined;
-    this.#syncPending();
+    this.snapshot.problem = undefined;
+    this.#acquireAfter = 0;
   }
 
   async #materialize(): Promise<void> {
@@ -265,8 +330,11 @@ export class LeaseService {
       );
       this.snapshot.authProfile = ok ? AUTH_PROFILE_ID : undefined;
     }
-    this.#authAt = m.lease.credential_auth_updated_at ?? undefined;
-    this.#lease = m.lease;
+    // The real broker puts the timestamp in lease.metadata; without it every check would rewrite
+    // the file (and undo tokens Codex refreshed meanwhile), so fall back to what GET last said.
+    this.#authAt = authUpdatedAt(m.lease) ?? authUpdatedAt(lease);
+    this.#materializedLeaseId = lease.id;
+    this.#lease = { ...lease, ...m.lease, id: lease.id };
     this.#log.info("leased auth written", { leaseId: lease.id, file: this.snapshot.authFile });
   }
 
@@ -318,25 +386,52 @@ export class LeaseService {
           authUpdatedAt: this.#authAt,
         });
         break;
-      case "rotate": {
-        this.#log.info(`rotating lease: ${action.why}`, { leaseId: lease.id, reason: action.reason });
-        try {
-          const a = await this.#client.rotate(lease.id, this.#who, action.reason);
-          await this.#adopt(a.lease, true);
-        } catch (err) {
-          if (!isDenied(err)) throw err;
-          this.#lease = undefined;
-          await this.#acquire();
-        }
+      case "rotate":
+        await this.#rotate(lease, action.reason, action.why);
         break;
-      }
       case "reacquire":
         this.#log.warn(`lease unusable (${action.why}); acquiring a new one`, { leaseId: lease.id });
         this.#lease = undefined;
         await this.#acquire();
         break;
     }
-    if (this.#lease) this.snapshot.lastError = undefined;
+    if (action.kind !== "rotate" && this.snapshot.problem === ROTATION_REFUSED_CODE) {
+      this.#rotateRetry.reset();
+      this.#rotateAfter = 0;
+      if (this.#lease) this.#running();
+    }
+    if (this.#lease && !this.snapshot.problem) this.snapshot.lastError = undefined;
+  }
+
+  async #rotate(lease: LeaseView, reason: string, why: string): Promise<void> {
+    // Refused a moment ago: the lease stays as it is, its auth stays on disk, nothing is re-sent.
+    if (Date.now() < this.#rotateAfter) return;
+    this.#log.info(`rotating lease: ${why}`, { leaseId: lease.id, reason });
+    let rotated: LeaseView;
+    try {
+      rotated = (await this.#client.rotate(lease.id, this.#who, reason)).lease;
+    } catch (err) {
+      const refusal = refusalReason(err);
+      const status = isBundleError(err) ? err.details?.status : undefined;
+      if (isDenied(err) && leaseIsGone(refusal)) {
+        this.#lease = undefined;
+        return this.#acquire();
+      }
+      // 409 (no replacement, rotation disabled) or 400 (a reason the broker does not take).
+      if (!isDenied(err) && !(typeof status === "number" && status >= 400 && status < 500)) throw err;
+      const delay = this.#rotateRetry.next();
+      this.#rotateAfter = Date.now() + delay;
+      this.snapshot.state = "degraded";
+      this.snapshot.problem = ROTATION_REFUSED_CODE;
+      this.snapshot.reason = rotationRefusedReason(lease.id, why, refusal ?? errorMessage(err), delay);
+      this.snapshot.lastError = errorMessage(err);
+      this.#log.warn(this.snapshot.reason, { leaseId: lease.id });
+      return;
+    }
+    this.#rotateRetry.reset();
+    this.#rotateAfter = 0;
+    // Outside the try: a failure to write the new lease's auth is not a refused rotation.
+    await this.#adopt(rotated, true);
   }
 
   async #flush(): Promise<void> {

@@ -79,7 +79,16 @@ describe("lease policy decision table", () => {
 
   it("rematerializes when the broker refreshed the credential's auth", () => {
     expect(decide(input({ credential_auth_updated_at: "t2" })).kind).toBe("rematerialize");
-    expect(decide(input({ auth_refresh_required: true })).kind).toBe("rematerialize");
+    expect(decide(input({ credential_auth_updated_at: null, auth_refresh_required: true })).kind).toBe(
+      "rematerialize",
+    );
+  });
+
+  it("does not rewrite the auth already on disk: once per credential update, not per check", () => {
+    expect(decide(input({ credential_auth_updated_at: "t1", auth_refresh_required: true })).kind).toBe(
+      "keep",
+    );
+    expect(decide(input({ credential_auth_updated_at: null })).kind).toBe("keep");
   });
 
   it("renews inside the margin only with autoRenew", () => {

@@ -49,10 +49,10 @@ export function decide(p: PolicyInput): LeaseAction {
       why: "the broker recommends rotation",
     };
   }
-  if (
-    l.auth_refresh_required ||
-    (l.credential_auth_updated_at && l.credential_auth_updated_at !== p.materializedAuthAt)
-  ) {
+  // Once per credential update: the timestamp decides when the broker gives one, so a lease whose
+  // auth is on disk is not rewritten at every check (that would undo tokens Codex refreshed).
+  const brokerAuthAt = l.credential_auth_updated_at;
+  if (brokerAuthAt ? brokerAuthAt !== p.materializedAuthAt : l.auth_refresh_required) {
     return { kind: "rematerialize", why: "the credential's auth was refreshed" };
   }
   if (p.autoRenew && Number.isFinite(expiresAt) && expiresAt - p.now <= p.renewMarginMs)

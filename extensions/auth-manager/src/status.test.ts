@@ -64,6 +64,16 @@ describe("auth-manager config resolution", () => {
     ]);
   });
 
+  it("refuses a check interval the broker's 180 s reclaim would outrun, naming the value and the bound", () => {
+    const base = { baseUrl: "https://auth.example.test", internalApiToken: TOKEN };
+    const slow = resolveAuthManager({ ...base, checkIntervalMs: 3_600_000 }, {});
+    expect(slow.ok ? [] : slow.status.problems).toEqual([
+      "checkIntervalMs: must be at most 60000 ms: the Auth Manager reclaims a lease it has not seen for 180 s, and each check is what it sees (got 3600000)",
+    ]);
+    expect(resolveAuthManager({ ...base, checkIntervalMs: 60_000 }, {}).ok).toBe(true);
+    expect(resolveAuthManager({ ...base, checkIntervalMs: 60_001 }, {}).ok).toBe(false);
+  });
+
   it("names a bad variable, a missing token and plain http to a remote host", () => {
     expect(resolveAuthManager({}, {})).toMatchObject({
       ok: false,
@@ -143,7 +153,7 @@ describe("auth-manager status", () => {
       state: "idle",
       serviceState: "stopped",
     });
-    for (const state of ["waiting", "degraded"] as const)
+    for (const state of ["waiting", "blocked", "degraded"] as const)
       expect(authManagerStatus(resolved, { ...lease.snapshot, state, reason: "broker 503" })).toMatchObject({
         state: "degraded",
         serviceState: state,
