@@ -141,12 +141,7 @@ describe("pilot stand-in: identity, envelopes and errors", () => {
     expect(info.address).toBe(formatAddress(aliceId));
     const [hi, lo] = info.address.split(":")[1].split(".").slice(1);
     expect(Number.parseInt(hi, 16) * 0x10000 + Number.parseInt(lo, 16)).toBe(aliceId);
-    expect(info).toMatchObject({
-      hostname: "alice",
-      peers: 0,
-      endpoint: "192.0.2.10:4000",
-      listen_port: 4000,
-    });
+    expect(info).toMatchObject({ hostname: "alice", peers: 0, owner: "a@example.test" });
     expect(Buffer.from(info.public_key, "base64")).toHaveLength(32);
     expect(info.uptime_secs).toBeGreaterThanOrEqual(0);
     expect(rendezvous.nodes().map((n) => n.hostname)).toEqual(expect.arrayContaining(["alice", "bob"]));
@@ -222,7 +217,8 @@ describe("pilot stand-in: identity, envelopes and errors", () => {
   });
 });
 
-describe("pilot stand-in: trust and messages", () => {
+// Each pilotctl call starts a node process: seconds apiece on a loaded machine.
+describe("pilot stand-in: trust and messages", { timeout: 180_000 }, () => {
   it("handshake -> pending -> approve makes trust mutual, and messages arrive by hostname", async () => {
     expect(await ok(alice, "handshake", "bob", "hello from alice", "ignored")).toEqual({
       status: "sent",
@@ -263,7 +259,7 @@ describe("pilot stand-in: trust and messages", () => {
       target: formatAddress(bobId),
       type: "text",
       bytes: 6,
-      ack: true,
+      ack: "ACK TEXT 6 bytes",
     });
     await ok(alice, "--json", "send-message", String(bobId), "--type=json", "--data", '{"n":1}');
     const inbox = await eventually(async () => {

@@ -45,8 +45,6 @@ export const COMMANDS: Record<string, Command> = {
         `Node ID:     ${d.node_id}`,
         `Hostname:    ${d.hostname}`,
         `Public key:  ${d.public_key}`,
-        `Endpoint:    ${d.endpoint ?? "(none)"}`,
-        `Listen port: ${d.listen_port}`,
         `Peers:       ${d.peers}`,
         `Uptime:      ${d.uptime_secs}s`,
       ].join("\n"),
@@ -72,7 +70,7 @@ export const COMMANDS: Record<string, Command> = {
       const type = checkMessageData(data, typeof f.type === "string" ? f.type : undefined);
       return { target: pos[0], data, type };
     },
-    text: (d) => `sent ${d.bytes} bytes (${d.type}) to ${d.target}${d.ack ? ", acknowledged" : ""}`,
+    text: (d) => `sent ${d.bytes} bytes (${d.type}) to ${d.target}${d.ack ? ` (${d.ack})` : ""}`,
   },
   inbox: {
     flags: { clear: "bool" },

@@ -155,6 +155,7 @@ async function main(): Promise<void> {
     startedAt: Date.now(),
     endpoint: opts.endpoint,
     listenPort: opts.listenPort,
+    owner: opts.owner,
     log,
   };
   server = await serveIpc(opts.socket, createHandler(ctx)).catch((err: Error) =>
