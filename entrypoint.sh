@@ -77,8 +77,12 @@ if [[ -n "${AGENT_REGISTRY_URL:-}" && -n "${PILOT_REGISTRY:-}" ]]; then
     reg_port="${PILOT_REGISTRY##*:}"
     pilot_port="${PILOT_PORT:-4000}"
     mkdir -p "$HOME/.pilot" && chmod 700 "$HOME/.pilot"
+    # The real daemon silently drops a -hostname its registry refuses (lowercase letters, digits
+    # and "-", 63 at most): derive one it takes, as the extension does (pilot/hostname.ts).
+    pilot_host="$(printf '%s' "${INSTALLATION_ID:-${HOSTNAME:-openclaw}}" | tr '[:upper:]' '[:lower:]' |
+      sed -E 's/[^a-z0-9-]+/-/g; s/-{2,}/-/g' | cut -c1-63 | sed -E 's/^-+//; s/-+$//')"
     args=(-registry "$PILOT_REGISTRY" -beacon "$reg_host:$((reg_port + 1))" -listen ":$pilot_port"
-      -identity "$HOME/.pilot/identity.json" -hostname "${INSTALLATION_ID:-${HOSTNAME:-openclaw}}"
+      -identity "$HOME/.pilot/identity.json" -hostname "${pilot_host:-openclaw}"
       -socket "${PILOT_SOCKET:-/tmp/pilot.sock}" -log-format json)
     if [[ -n "${PILOT_PUBLIC_IP:-}" ]]; then args+=(-endpoint "$PILOT_PUBLIC_IP:$pilot_port"); fi
     supervise_pilot $$ "$bin" "${args[@]}" &

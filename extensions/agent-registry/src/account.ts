@@ -5,6 +5,7 @@ import type { AgentRegistryConfig } from "./config-schema.ts";
 import { agentRegistryError, isAgentRegistryError } from "./errors.ts";
 import { type Peer, PeerDirectory } from "./peers.ts";
 import { PilotDaemon } from "./pilot/daemon.ts";
+import { pilotHostname } from "./pilot/hostname.ts";
 import { Registration } from "./registration.ts";
 import { RegistryClient } from "./registry-client.ts";
 import {
@@ -100,7 +101,7 @@ export class AgentRegistryAccount {
           beacon: c.pilot?.beacon,
           port: c.pilot?.port ?? 4000,
           publicIp: c.pilot?.publicIp,
-          hostname: c.hostname,
+          hostname: c.pilot?.hostname ?? pilotHostname(c.hostname),
           home: d.home,
           logger: d.logger,
         })
