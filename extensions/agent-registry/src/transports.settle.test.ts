@@ -65,3 +65,23 @@ describe("PilotTransport.settle", () => {
     expect(cleared).toEqual([]);
   });
 });
+
+describe("PilotTransport.pending", () => {
+  it("keys a handshake by node and integer received_at, so a later one from the same node is new", async () => {
+    let pending = [{ node_id: 8, justification: "hello", received_at: 1795898236 }];
+    const ctl = { pending: async () => pending } as unknown as Pilotctl;
+    const peers = {
+      byNodeId: async (_id: number, fallback: string) => ({ hostname: fallback, known: false }),
+    };
+    const t = new PilotTransport(
+      () => ctl,
+      () => true,
+      peers as unknown as PeerDirectory,
+    );
+    const [first] = await t.pending();
+    pending = [{ node_id: 8, justification: "hello again", received_at: 1795898300 }];
+    const [later] = await t.pending();
+    expect(first?.key).toBe("pilot-hs:8:1795898236");
+    expect(later?.key).toBe("pilot-hs:8:1795898300");
+  });
+});
