@@ -144,6 +144,10 @@ describe("readSettings", () => {
     const p = settings({ ...reg, PILOT_REGISTRY: "pilot.example:08", INSTALLATION_ID: "inst-1" }).pilot;
     expect(p).toMatchObject({ registry: "pilot.example:8", beacon: "pilot.example:9", hostname: "inst-1" });
     expect(settings({ ...reg, PILOT_REGISTRY: "h:65534" }).pilot?.beacon).toBe("h:65535");
+    // Pilot takes lowercase letters, digits and "-" only: a wider name gets one it takes.
+    expect(
+      settings({ ...reg, PILOT_REGISTRY: "h:1", INSTALLATION_ID: "Box_1.Example" }).pilot?.hostname,
+    ).toBe("box-1-example");
     expect(problems({ ...reg, INSTALLATION_ID: "a\nb" })).toEqual([
       expect.stringMatching(/^INSTALLATION_ID: "a\\nb" is not valid; expected 1-256 characters, no control/),
     ]);

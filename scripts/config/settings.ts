@@ -1,6 +1,7 @@
 import os from "node:os";
 import type { BundleExtensionId } from "@openclaw-bundle/shared";
 import type { z } from "zod";
+import { pilotHostname } from "../../extensions/agent-registry/src/pilot/hostname.ts";
 import { ROTATION_POLICIES } from "../../extensions/auth-manager/src/config-schema.ts";
 import { isLocalHost } from "../../extensions/auth-manager/src/status.ts";
 import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
@@ -205,7 +206,8 @@ function registry(r: EnvReader, host: string): { ext: ExtensionSettings; pilot?:
     port: pilotPort ?? 4000,
     publicIp,
     ...pilotRegistry,
-    hostname: installationId ?? host,
+    // The daemon silently drops a -hostname Pilot refuses: a name it takes, as the extension derives it.
+    hostname: pilotHostname(installationId ?? host),
     socket: socket ?? "/tmp/pilot.sock",
   };
   const config: Record<string, unknown> = {

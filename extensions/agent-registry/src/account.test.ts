@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createLogger } from "@openclaw-bundle/shared";
@@ -130,5 +130,75 @@ describe("the inbox loop", () => {
     expect(replies).toEqual([undefined]);
     expect(t.approved).toEqual(["node-x"]);
     expect(t.sent).toEqual([]);
+  });
+
+  it("records a message as handled on disk the moment its answer has left", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ar-acct-"));
+    const file = path.join(dir, "agent-registry", "seen.json");
+    const t = new FakeTransport();
+    let onDiskAfterAnswer: string[] = [];
+    const a = account(t, dir, async (_m, reply) => {
+      await reply?.("the answer");
+      onDiskAfterAnswer = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : [];
+    });
+    t.inbox.push({ key: "k1", body: encodeMessage("question", undefined, "q1") });
+    await a.poll();
+    expect(onDiskAfterAnswer).toEqual(expect.arrayContaining(["msg:q1", "k1"]));
+  });
+
+  it("a crash between the turn and the answer answers once; a crash just after it does not answer again", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ar-acct-"));
+    const t = new FakeTransport();
+    t.inbox.push({ key: "k1", body: encodeMessage("question", undefined, "q1") });
+    const never = new Promise<void>(() => {});
+    // Crash before the answer: the turn never ends, nothing left, nothing recorded.
+    void account(t, dir, async () => never).poll();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.sent).toEqual([]);
+    // Restarted: answers it; then crashes just after the answer left (the turn never ends).
+    void account(t, dir, async (_m, reply) => {
+      await reply?.("the answer");
+      await never;
+    }).poll();
+    await expect.poll(() => t.sent.length).toBe(1);
+    const file = path.join(dir, "agent-registry", "seen.json");
+    await expect.poll(() => existsSync(file) && readFileSync(file, "utf8").includes("msg:q1")).toBe(true);
+    // Restarted again: the message was recorded when its answer left, so no second turn or answer.
+    const turns: string[] = [];
+    const c = account(t, dir, async (m) => {
+      turns.push(m.message.text);
+    });
+    await c.start();
+    await c.poll();
+    await c.stop();
+    expect(turns).toEqual([]);
+    expect(t.sent.map((b) => decodeMessage(b, "").replyTo)).toEqual(["q1"]);
+    expect(t.inbox).toEqual([]);
+  });
+
+  it("takes one answer per question and drops a repeated answer (an answerer that crashed after sending)", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ar-acct-"));
+    const t = new FakeTransport();
+    const turns: string[] = [];
+    const a = account(t, dir, async (m) => {
+      turns.push(m.message.text);
+    });
+    t.inbox.push(
+      { key: "k1", body: encodeMessage("answer", "q1", "a1") },
+      { key: "k2", body: encodeMessage("answer again", "q1", "a2") },
+      { key: "k3", body: encodeMessage("answer to another", "q2", "a3") },
+    );
+    await a.poll();
+    expect(turns).toEqual(["answer", "answer to another"]);
+    expect(a.counters.deduplicated).toBe(1);
+    // Also across a restart.
+    t.inbox.push({ key: "k4", body: encodeMessage("answer a third time", "q1", "a4") });
+    const b = account(t, dir, async (m) => {
+      turns.push(m.message.text);
+    });
+    await b.start();
+    await b.poll();
+    await b.stop();
+    expect(turns).toEqual(["answer", "answer to another"]);
   });
 });

@@ -5,6 +5,7 @@ import type { AgentRegistryConfig } from "./config-schema.ts";
 import { agentRegistryError, isAgentRegistryError } from "./errors.ts";
 import { type Peer, PeerDirectory } from "./peers.ts";
 import { PilotDaemon } from "./pilot/daemon.ts";
+import { pilotHostname } from "./pilot/hostname.ts";
 import { Registration } from "./registration.ts";
 import { RegistryClient } from "./registry-client.ts";
 import {
@@ -19,8 +20,9 @@ import { encodeMessage } from "./wire.ts";
 /**
  * One account of the channel at run time: the Pilot daemon (when configured), the registration
  * and its heartbeat, the inbox loop over both transports, and sending — what `startAccount`
- * starts and an abort stops. Messages are marked handled (persisted) only after their turn ran,
- * and removed from an inbox only once handled, so a crash loses nothing and repeats nothing.
+ * starts and an abort stops. A message is recorded as handled (persisted at once) when its answer
+ * has left, or its turn ended without one, and removed from an inbox only once handled: a crash
+ * loses nothing, and the one answer it may repeat is dropped by the asker (one answer per id).
  */
 
 const SEEN_CAPACITY = 10_000;
@@ -99,7 +101,7 @@ export class AgentRegistryAccount {
           beacon: c.pilot?.beacon,
           port: c.pilot?.port ?? 4000,
           publicIp: c.pilot?.publicIp,
-          hostname: c.hostname,
+          hostname: c.pilot?.hostname ?? pilotHostname(c.hostname),
           home: d.home,
           logger: d.logger,
         })
@@ -241,9 +243,12 @@ export class AgentRegistryAccount {
     for (const m of received) {
       if (this.#stopped) return;
       if (this.#seen.has(m.key)) continue; // handled, not yet removed from the inbox
-      if (this.#seen.has(`msg:${m.message.id}`)) {
+      // A message handled before (another copy), or a second answer to the same question: an
+      // answerer that crashed after its answer left, before it recorded so, answers again.
+      const answers = m.message.replyTo ? `answer:${m.message.replyTo}` : undefined;
+      if (this.#seen.has(`msg:${m.message.id}`) || (answers && this.#seen.has(answers))) {
         this.counters.deduplicated++;
-        this.#seen.add(m.key);
+        await this.#handled(m);
         continue;
       }
       this.counters.received++;
@@ -263,10 +268,23 @@ export class AgentRegistryAccount {
           break;
         }
       }
-      this.#seen.add(`msg:${m.message.id}`);
-      this.#seen.add(m.key);
+      await this.#handled(m, answers);
     }
     await t.settle((k) => this.#seen.has(k));
+  }
+
+  /**
+   * Records a message as handled, on disk at once (an atomic write): a crash after this point
+   * does not run its turn again. Also called the moment its answer has left (#reply), so the
+   * window in which a crash repeats an answer is one write wide, and the asker drops the repeat.
+   */
+  async #handled(m: Inbound, answers?: string): Promise<void> {
+    this.#seen.add(`msg:${m.message.id}`);
+    this.#seen.add(m.key);
+    if (answers) this.#seen.add(answers);
+    await this.#seen
+      .save()
+      .catch((err) => this.#d.logger.warn(`could not save the handled-message list: ${errorMessage(err)}`));
   }
 
   async #handshakes(t: Transport): Promise<void> {
@@ -290,10 +308,12 @@ export class AgentRegistryAccount {
     }
   }
 
+  /** The answer carries the id it answers (reply_to): the asker takes one answer per id. */
   async #reply(t: Transport, m: Inbound, text: string): Promise<void> {
     if (!text.trim()) return;
     await t.send(m.from, encodeMessage(text, m.message.id));
     this.counters.sent++;
+    await this.#handled(m);
   }
 
   /** The transport to reach a peer with, by the configured preference. */

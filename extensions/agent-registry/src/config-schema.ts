@@ -1,5 +1,6 @@
 import { defineConfigSchema } from "@openclaw-bundle/shared";
 import { z } from "zod";
+import { isPilotHostname, PILOT_HOSTNAME, PILOT_HOSTNAME_EXPECTED } from "./pilot/hostname.ts";
 
 const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 60;
 const DEFAULT_MAX_HEARTBEAT_FAILURES = 3;
@@ -7,6 +8,9 @@ const DEFAULT_POLL_INTERVAL_SECONDS = 15;
 const DEFAULT_PILOT_PORT = 4000;
 export const MAX_CAPABILITIES = 20;
 const DEFAULT_CONTACT_TIMEOUT_SECONDS = 30;
+
+const notPilotHostname = (i: { input: unknown }) =>
+  `pilot.hostname ${JSON.stringify(i.input)} is not a Pilot hostname: expected ${PILOT_HOSTNAME_EXPECTED}`;
 
 export const agentRegistryConfig = defineConfigSchema(
   z
@@ -53,6 +57,15 @@ export const agentRegistryConfig = defineConfigSchema(
           binDir: z.string().min(1).optional(),
           /** Daemon IPC socket. */
           socketPath: z.string().min(1).default("/tmp/pilot.sock"),
+          /**
+           * The daemon's `-hostname`; derived from `hostname` when absent (lowercased, other
+           * characters as "-", cut to 63), since the real daemon drops a name it does not take.
+           */
+          hostname: z
+            .string()
+            .regex(PILOT_HOSTNAME, { error: notPilotHostname })
+            .refine(isPilotHostname, { error: notPilotHostname })
+            .optional(),
         })
         .strict()
         .optional(),

@@ -2,6 +2,7 @@ import { type ExtensionStatus, type ResolvedConfig, resolvePluginConfig } from "
 import type { AgentRegistryAccount } from "./account.ts";
 import { type AgentRegistryConfig, agentRegistryConfig } from "./config-schema.ts";
 import { MANIFEST } from "./manifest.ts";
+import { RelayTransport } from "./transports.ts";
 
 export const PLUGIN_ID = MANIFEST.id;
 
@@ -50,6 +51,11 @@ export function agentRegistryStatus(
     state = "degraded";
     reason = `Pilot is not running (${d.lastError ?? d.state}); ${c.transport === "pilot" ? "messages cannot be sent" : "messages use the registry's HTTP relay"}`;
   }
+  const relay = account.transports.find((t): t is RelayTransport => t instanceof RelayTransport);
+  if (relay?.receiveUnavailable && state === "running") {
+    state = "degraded";
+    reason = `relay receive is unavailable: ${relay.receiveUnavailable}`;
+  }
   return {
     ...base,
     state,
@@ -65,6 +71,15 @@ export function agentRegistryStatus(
       lastError: reg.lastError ?? null,
     },
     transport: { configured: c.transport, inUse: transport },
+    ...(relay
+      ? {
+          relay: {
+            receive: relay.receiveUnavailable ? "unavailable" : "available",
+            receiveUnavailable: relay.receiveUnavailable ?? null,
+            trustUnavailable: relay.trustUnavailable ?? null,
+          },
+        }
+      : {}),
     pilot: d
       ? {
           state: d.state,

@@ -147,8 +147,19 @@ export class PilotTransport implements Transport {
   }
 }
 
+/**
+ * The relay's inbox/ack and trust routes are this project's assumptions (no Agent Registry server
+ * is public; README "Agent Registry routes"): a registry that answers them 404 does not have them.
+ * Then the relay still sends, and what cannot be received is said, not retried as an error.
+ */
+const is404 = (err: unknown) => isBundleError(err) && err.details?.status === 404;
+
 export class RelayTransport implements Transport {
   readonly kind = "relay" as const;
+  /** Why messages sent to this agent over the relay cannot be read; undefined while they can. */
+  receiveUnavailable: string | undefined;
+  /** Why trust requests over the relay cannot be read; undefined while they can. */
+  trustUnavailable: string | undefined;
   #lastBatch: string[] = [];
   private readonly client: RegistryClient;
   private readonly me: { installationId: string; hostname: string };
@@ -179,7 +190,17 @@ export class RelayTransport implements Transport {
   }
 
   async receive(): Promise<Inbound[]> {
-    const batch = await this.client.relayInbox(this.me.installationId);
+    let batch: Awaited<ReturnType<RegistryClient["relayInbox"]>>;
+    try {
+      batch = await this.client.relayInbox(this.me.installationId);
+      this.receiveUnavailable = undefined;
+    } catch (err) {
+      if (!is404(err)) throw err;
+      this.receiveUnavailable =
+        "the registry answered 404 to GET /api/v1/agents/messages/inbox/{installation_id} (a route this project assumes): relay messages to this agent cannot be received; sending still works";
+      this.#lastBatch = [];
+      return [];
+    }
     this.#lastBatch = batch.map((m) => m.message_id);
     const out: Inbound[] = [];
     for (const m of batch) {
@@ -214,7 +235,17 @@ export class RelayTransport implements Transport {
   }
   async pending(): Promise<PendingHandshake[]> {
     const out: PendingHandshake[] = [];
-    for (const p of await this.client.trustPending(this.me.installationId)) {
+    let list: Awaited<ReturnType<RegistryClient["trustPending"]>>;
+    try {
+      list = await this.client.trustPending(this.me.installationId);
+      this.trustUnavailable = undefined;
+    } catch (err) {
+      if (!is404(err)) throw err;
+      this.trustUnavailable =
+        "the registry answered 404 to GET /api/v1/trust/pending/{installation_id} (a route this project assumes): trust requests over the relay cannot be received";
+      return [];
+    }
+    for (const p of list) {
       const from = await this.peers.byInstallation(p.from_id, "");
       out.push({
         transport: "relay",

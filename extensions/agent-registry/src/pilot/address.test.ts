@@ -9,13 +9,13 @@ describe("parseAddress", () => {
     expect(parseAddress("0:0000.FFFF.FFFF").nodeId).toBe(MAX_NODE_ID);
   });
 
-  it("reads the network from the first hex group and the decimal realm prefix", () => {
-    expect(parseAddress("1:00A3.F291.0004")).toEqual({ realm: 1, network: 0xa3, nodeId: 0xf2910004 });
+  it("reads the network from the first hex group, which the decimal prefix must repeat", () => {
+    expect(parseAddress("163:00A3.F291.0004")).toEqual({ realm: 163, network: 0xa3, nodeId: 0xf2910004 });
   });
 
-  it("accepts lower case, short groups and surrounding blanks", () => {
-    expect(parseAddress("0:00ab.dead.beef")).toEqual({ realm: 0, network: 0xab, nodeId: 0xdeadbeef });
-    expect(parseAddress(" 0:0.1.2 ")).toEqual({ realm: 0, network: 0, nodeId: 0x10002 });
+  it("accepts lower case and surrounding blanks", () => {
+    expect(parseAddress("171:00ab.dead.beef")).toEqual({ realm: 171, network: 0xab, nodeId: 0xdeadbeef });
+    expect(parseAddress(" 0:0000.0001.0002 ")).toEqual({ realm: 0, network: 0, nodeId: 0x10002 });
   });
 
   it.each([
@@ -24,6 +24,10 @@ describe("parseAddress", () => {
     ["0:0000.37D8", "two groups"],
     ["0:0000.0000.0000.37D8", "four groups"],
     ["0:00000.0000.37D8", "five hex digits"],
+    ["0:000.0000.0001", "three hex digits (Go's ParseAddr refuses it)"],
+    ["0:0.1.2", "short groups"],
+    ["2:0001.0000.0001", "prefix and network differ"],
+    ["1:00A3.F291.0004", "prefix 1, network 0xA3"],
     ["0:0000.0000.37G8", "not hex"],
     ["0:0000.-001.37D8", "sign"],
     ["x:0000.0000.37D8", "realm not decimal"],
@@ -49,7 +53,7 @@ describe("formatAddress", () => {
   it("writes upper-case, zero-padded groups and round-trips", () => {
     expect(formatAddress(14296)).toBe("0:0000.0000.37D8");
     expect(formatAddress(0x12345678)).toBe("0:0000.1234.5678");
-    expect(formatAddress(0xdeadbeef, 0xab, 2)).toBe("2:00AB.DEAD.BEEF");
+    expect(formatAddress(0xdeadbeef, 0xab)).toBe("171:00AB.DEAD.BEEF");
     for (const id of [0, 1, 0xffff, 0x10000, 305419896, MAX_NODE_ID]) {
       expect(parseAddress(formatAddress(id, 7)).nodeId).toBe(id);
     }
@@ -61,7 +65,6 @@ describe("formatAddress", () => {
 
   it("refuses a network or realm out of range", () => {
     expect(() => formatAddress(1, 0x10000)).toThrow(/network 65536/);
-    expect(() => formatAddress(1, 0, -1)).toThrow(/realm -1/);
   });
 });
 

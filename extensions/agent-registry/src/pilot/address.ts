@@ -12,10 +12,13 @@ export const MAX_NODE_ID = 0xffffffff;
 const MAX_NETWORK = 0xffff;
 /** The realm prefix is decimal; the Pilot spec gives it 16 bits like the network. */
 const MAX_REALM = 0xffff;
-const EXPECTED = "N:NNNN.HHHH.LLLL (a decimal prefix, then three groups of 1-4 hex digits)";
+const EXPECTED =
+  "N:NNNN.HHHH.LLLL (the network in decimal, the same network as 4 hex digits, then two groups of 4 hex digits)";
 
-// Groups of 1-4 digits are accepted on input (Go's ParseUint does the same); output is always 4.
-const ADDRESS = /^(\d{1,5}):([0-9a-f]{1,4})\.([0-9a-f]{1,4})\.([0-9a-f]{1,4})$/i;
+// As Go's protocol.ParseAddr (upstream-captures go_parse_addr): every group exactly 4 hex digits
+// (`0:000.0000.0001` is refused), and the decimal prefix must be the network of the first group
+// (`2:0001.0000.0001` is refused).
+const ADDRESS = /^(\d{1,5}):([0-9a-f]{4})\.([0-9a-f]{4})\.([0-9a-f]{4})$/i;
 const DECIMAL_ID = /^\d{1,10}$/;
 
 interface PilotAddress {
@@ -28,7 +31,7 @@ interface PilotAddress {
 export function parseAddress(s: string): PilotAddress {
   const m = ADDRESS.exec(typeof s === "string" ? s.trim() : "");
   const realm = m ? Number(m[1]) : Number.NaN;
-  if (!m || realm > MAX_REALM) {
+  if (!m || realm > MAX_REALM || realm !== Number.parseInt(m[2] ?? "", 16)) {
     const value = String(s).slice(0, 80);
     throw pilotError("BAD_ADDRESS", `${JSON.stringify(value)} is not a Pilot address; expected ${EXPECTED}`, {
       details: { value },
@@ -43,23 +46,21 @@ export function parseAddress(s: string): PilotAddress {
 export function isAddress(s: unknown): s is string {
   if (typeof s !== "string") return false;
   const m = ADDRESS.exec(s.trim());
-  return m !== null && Number(m[1]) <= MAX_REALM;
+  return m !== null && Number(m[1]) <= MAX_REALM && Number(m[1]) === Number.parseInt(m[2] ?? "", 16);
 }
 
 export function isNodeId(n: unknown): n is number {
   return typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= MAX_NODE_ID;
 }
 
-/** Formats a node id as `realm:NNNN.HHHH.LLLL` with upper-case, zero-padded groups. */
-export function formatAddress(nodeId: number, network = 0, realm = 0): string {
+/** Formats a node id as `N:NNNN.HHHH.LLLL`: the network in decimal and hex, upper-case, zero-padded. */
+export function formatAddress(nodeId: number, network = 0): string {
   if (!isNodeId(nodeId))
     throw pilotError("BAD_ADDRESS", `node id ${nodeId} is not an integer in 0..${MAX_NODE_ID}`);
   if (!Number.isInteger(network) || network < 0 || network > MAX_NETWORK)
     throw pilotError("BAD_ADDRESS", `network ${network} is not an integer in 0..${MAX_NETWORK}`);
-  if (!Number.isInteger(realm) || realm < 0 || realm > MAX_REALM)
-    throw pilotError("BAD_ADDRESS", `realm ${realm} is not an integer in 0..${MAX_REALM}`);
   const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
-  return `${realm}:${hex(network)}.${hex(Math.floor(nodeId / 0x10000))}.${hex(nodeId % 0x10000)}`;
+  return `${network}:${hex(network)}.${hex(Math.floor(nodeId / 0x10000))}.${hex(nodeId % 0x10000)}`;
 }
 
 /**

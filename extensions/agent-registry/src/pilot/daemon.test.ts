@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { createLogger } from "@openclaw-bundle/shared";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { budget } from "../../../../test/harness/wait.ts";
 import { type MockRegistry, startMockRegistry } from "../../../../test/mocks/registry/server.ts";
 import { formatAddress } from "./address.ts";
 import {
@@ -151,7 +152,6 @@ describe("running pilot-daemon", { timeout: 60_000 }, () => {
     expect(info).toMatchObject({
       hostname: o.hostname,
       address: formatAddress(info?.node_id ?? 0),
-      endpoint: "192.0.2.7:4000",
     });
     expect(existsSync(path.join(o.home, ".pilot", "identity.json"))).toBe(true);
     expect(lines).toContain(`Pilot daemon running: node ${info?.node_id} (${info?.address})`);
@@ -191,14 +191,27 @@ describe("running pilot-daemon", { timeout: 60_000 }, () => {
     await expect(d.ctl?.info()).rejects.toMatchObject({ code: "PILOT_ERR_NOT_RUNNING" });
   });
 
-  it("restarts the daemon it started when it dies, keeping its node id", async () => {
+  it("restarts the daemon it started when it dies, keeping its node id, and leaves it alone once healthy", async () => {
     const { d } = daemon();
     const info = await d.start();
-    process.kill(d.pid as number, "SIGKILL");
-    await expect.poll(() => d.restarts, { timeout: 10_000 }).toBe(1);
+    const killed = d.pid;
+    process.kill(killed as number, "SIGKILL");
+    await expect.poll(() => d.restarts, { timeout: budget(10_000) }).toBe(1);
     expect(d.lastError).toBe("pilot-daemon exited (SIGKILL)");
-    await expect.poll(() => d.state, { timeout: 10_000 }).toBe("running");
+    await expect.poll(() => d.state, { timeout: budget(15_000) }).toBe("running");
     expect(d.info?.node_id).toBe(info?.node_id);
+    const pid = d.pid;
+    expect(pid).not.toBe(killed);
+    // Healthy: every check passes and nothing kills or restarts it (with pilotctl answering
+    // "unknown command: --socket", the readiness wait failed and killed it, again and again).
+    expect(await d.check()).toBe(true);
+    expect(await d.check()).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect({ restarts: d.restarts, pid: d.pid, state: d.state }).toEqual({
+      restarts: 1,
+      pid,
+      state: "running",
+    });
   });
 
   it("starts no second daemon when its own dies while a check is asking", async () => {

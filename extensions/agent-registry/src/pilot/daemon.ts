@@ -99,7 +99,9 @@ export class PilotDaemon {
   constructor(o: PilotDaemonOptions) {
     this.#o = o;
     this.#bins = findPilotBins(o.binDir);
-    this.ctl = this.#bins ? new Pilotctl({ bin: this.#bins.ctl, socketPath: o.socketPath }) : undefined;
+    this.ctl = this.#bins
+      ? new Pilotctl({ bin: this.#bins.ctl, socketPath: o.socketPath, home: o.home })
+      : undefined;
   }
 
   get installed(): boolean {

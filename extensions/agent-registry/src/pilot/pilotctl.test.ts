@@ -72,19 +72,13 @@ describe("parseEnvelope", () => {
 });
 
 describe("buildArgs", () => {
-  it("puts --json and global flags first, then the sub-command, positionals and its flags", () => {
-    expect(
-      buildArgs("send-message", ["0:0000.0001.0002"], { data: "hello", type: "text" }, "/tmp/p.sock"),
-    ).toEqual([
+  it("puts --json first (no other global flag exists), then the sub-command, positionals and its flags", () => {
+    expect(buildArgs("send-message", ["0:0000.0001.0002"], { data: "hello", type: "text" })).toEqual([
       "--json",
-      "--socket",
-      "/tmp/p.sock",
       "send-message",
       "0:0000.0001.0002",
-      "--data",
-      "hello",
-      "--type",
-      "text",
+      "--data=hello",
+      "--type=text",
     ]);
     expect(buildArgs("info", [])).toEqual(["--json", "info"]);
     expect(buildArgs("inbox", [], { clear: true, search: undefined, all: false })).toEqual([
@@ -97,7 +91,8 @@ describe("buildArgs", () => {
 
   it("keeps hostile message text as one argv element", () => {
     const data = "--help $(touch /tmp/pwned); `id` 'q' \"dq\" | && \n next";
-    expect(buildArgs("send-message", ["alpha"], { data }).slice(-2)).toEqual(["--data", data]);
+    // Inline: pilotctl would read `--data --help ...` as a bare --data flag.
+    expect(buildArgs("send-message", ["alpha"], { data }).slice(-1)).toEqual([`--data=${data}`]);
   });
 
   it("refuses unknown sub-commands, dash-led or empty positionals and NUL bytes", () => {
@@ -116,6 +111,11 @@ const FAKE = `#!/usr/bin/env node
 const a = process.argv.slice(2);
 const mode = process.env.FAKE_PILOT_MODE || "ok";
 if (mode === "hang") setTimeout(() => {}, 60000);
+else if (mode === "replay") {
+  process.stdout.write(process.env.FAKE_PILOT_STDOUT || "");
+  process.stderr.write(process.env.FAKE_PILOT_STDERR || "");
+  process.exit(Number(process.env.FAKE_PILOT_RC || 0));
+}
 else if (mode === "error") {
   process.stdout.write("dialing daemon\\n");
   process.stderr.write(JSON.stringify({ status: "error", code: "not_running", message: "daemon is not running", hint: "start pilot-daemon" }) + "\\n");
@@ -123,19 +123,24 @@ else if (mode === "error") {
 } else if (mode === "garbage") {
   process.stderr.write("panic: boom\\n");
   process.exit(2);
+} else if (a.filter((x) => x !== "--json")[0] === "--socket") {
+  // What the real pilotctl answers (upstream-captures: unknown_socket_flag).
+  process.stderr.write(JSON.stringify({ code: "invalid_argument", hint: "run 'pilotctl context' for the full command list", message: "unknown command: --socket", status: "error" }) + "\\n");
+  process.exit(1);
 } else {
-  const i = a[1] === "--socket" ? 3 : 1;
+  const i = 1;
   const sub = a[i];
   const data = {
     info: { node_id: 305419896, address: "0:0000.1234.5678", hostname: "alpha", peers: "many", extra: 1 },
-    "send-message": { target: a[i + 1], type: "text", bytes: Buffer.byteLength(a[a.indexOf("--data") + 1]), ack: true },
+    "send-message": { target: a[i + 1], type: "text", bytes: Buffer.byteLength((a.find((x) => x.startsWith("--data=")) || "").slice(7)), ack: true },
     inbox: a.includes("--clear") ? { cleared: 2 } : { messages: [{ type: "json", from: "0:0000.0000.37D8", data: { hi: 1 }, bytes: 8, received_at: "t1" }], total: 1 },
     peers: { peers: [{ node_id: 7, endpoint: "1.2.3.4:4000", encrypted: true, authenticated: true }] },
-    pending: { pending: [{ node_id: 9, public_key: "pk", justification: "hello", received_at: "t2" }] },
+    pending: { pending: [{ node_id: 9, public_key: "pk", justification: "hello", received_at: 1795898236 }] },
     handshake: { status: "pending", node_id: Number(a[i + 1]) },
     trust: { trusted: [14296, { node_id: 1, hostname: "beta" }] },
   }[sub] || {};
-  process.stdout.write("log: done\\n" + JSON.stringify({ status: "ok", data: { ...data, argv: a } }) + "\\n");
+  const env = { PILOT_SOCKET: process.env.PILOT_SOCKET, HOME: process.env.HOME };
+  process.stdout.write("log: done\\n" + JSON.stringify({ status: "ok", data: { ...data, argv: a, env } }) + "\\n");
 }
 `;
 
@@ -146,8 +151,9 @@ describe("Pilotctl against a stand-in binary", () => {
     new Pilotctl({
       bin,
       socketPath: "/tmp/p.sock",
+      home: "/home/pilot",
       timeoutMs,
-      env: { ...process.env, FAKE_PILOT_MODE: mode },
+      env: { ...process.env, FAKE_PILOT_MODE: mode, PILOT_SOCKET: "/elsewhere.sock" },
     });
   const argv = (r: unknown) => (r as { argv: string[] }).argv;
 
@@ -168,20 +174,21 @@ describe("Pilotctl against a stand-in binary", () => {
       extra: 1,
     });
     expect(info.peers).toBeUndefined(); // a field of the wrong type is dropped, not fatal
-    expect(argv(info)).toEqual(["--json", "--socket", "/tmp/p.sock", "info"]);
+    // The socket travels in the environment: a --socket argument is refused by the real CLI.
+    expect(argv(info)).toEqual(["--json", "info"]);
+    expect((info as unknown as { env: unknown }).env).toEqual({
+      PILOT_SOCKET: "/tmp/p.sock",
+      HOME: "/home/pilot",
+    });
     const data = "it's $(not) a `shell`; --type json";
     const sent = await ctl().sendMessage("0:0000.0001.0002", data);
     expect(sent.bytes).toBe(Buffer.byteLength(data));
     expect(argv(sent)).toEqual([
       "--json",
-      "--socket",
-      "/tmp/p.sock",
       "send-message",
       "0:0000.0001.0002",
-      "--data",
-      data,
-      "--type",
-      "text",
+      `--data=${data}`,
+      "--type=text",
     ]);
   });
 
@@ -192,11 +199,33 @@ describe("Pilotctl against a stand-in binary", () => {
     ]);
     expect(await c.clearInbox()).toBe(2);
     expect(await c.peers("x")).toMatchObject({ peers: [{ node_id: 7, encrypted: true }], total: 1 });
-    expect(await c.pending()).toEqual([expect.objectContaining({ node_id: 9, justification: "hello" })]);
+    expect(await c.pending()).toEqual([
+      expect.objectContaining({ node_id: 9, justification: "hello", received_at: 1795898236 }),
+    ]);
     const hs = await c.handshake("0:0000.1234.5678", " let me in ");
     expect(hs).toMatchObject({ status: "pending", node_id: 305419896 });
-    expect(argv(hs).slice(3)).toEqual(["handshake", "305419896", "let me in"]);
+    expect(argv(hs)).toEqual(["--json", "handshake", "305419896", "let me in"]);
     expect(await c.trusted()).toEqual([{ node_id: 14296 }, { node_id: 1, hostname: "beta" }]);
+  });
+
+  it("takes the real CLI's null lists as empty, untrust without a status, clear of no inbox as 0", async () => {
+    const replay = (stdout: string, stderr = "", rc = 0) =>
+      new Pilotctl({
+        bin,
+        env: {
+          ...process.env,
+          FAKE_PILOT_MODE: "replay",
+          FAKE_PILOT_STDOUT: stdout,
+          FAKE_PILOT_STDERR: stderr,
+          FAKE_PILOT_RC: String(rc),
+        },
+      });
+    expect(await replay(ok({ dir: "/h/.pilot/inbox", messages: null, total: 0 })).inbox()).toEqual([]);
+    expect(await replay(ok({ peers: null, total: 0 })).peers()).toEqual({ peers: [], total: 0 });
+    expect(await replay(ok({ pending: null })).pending()).toEqual([]);
+    expect(await replay(ok({ trusted: null })).trusted()).toEqual([]);
+    expect(await replay(ok({ node_id: 9 })).untrust(9)).toEqual({ node_id: 9 });
+    expect(await replay("", fail("not_found", "inbox is empty"), 1).clearInbox()).toBe(0);
   });
 
   it("throws the envelope's code as PILOT_ERR_* with message and hint", async () => {

@@ -1,12 +1,16 @@
 import { execFile } from "node:child_process";
+import { isBundleError } from "@openclaw-bundle/shared";
 import { z } from "zod";
 import { MAX_NODE_ID, nodeIdOf, pilotError } from "./address.ts";
 
 /**
  * A thin wrapper around the `pilotctl` CLI (EXTERNAL-APIS.md section 3). Only the sub-commands
  * the contract lists exist here; the public client invented some and put global flags after the
- * sub-command, where they were ignored. The binary runs through execFile (no shell), so message
- * text is one argv element and is never interpreted. Parsing is pure and tested without processes.
+ * sub-command, where they were ignored. The real pilotctl has no global flag but `--json` (a
+ * leading `--socket` is answered `unknown command: --socket`): the daemon's socket reaches it
+ * through the PILOT_SOCKET environment variable, and `inbox` reads `$HOME/.pilot/inbox` itself,
+ * so HOME must be the daemon's. The binary runs through execFile (no shell), so message text is
+ * one argv element and is never interpreted. Parsing is pure and tested without processes.
  */
 
 const DEFAULT_PILOTCTL_TIMEOUT_MS = 15_000;
@@ -87,16 +91,15 @@ export function parseEnvelope(stdout: string, stderr: string, exitCode: number |
   return { ok: false, code: "internal", message: `pilotctl ${how}${tail}` };
 }
 
-/** `--json`, global flags, the sub-command, its positional args, then its flags: always this order. */
-export function buildArgs(
-  sub: SubCommand,
-  positional: readonly string[],
-  flags: Flags = {},
-  socketPath?: string,
-): string[] {
+/**
+ * `--json`, the sub-command, its positional args, then its flags: always this order. Valued flags
+ * are `--name=value`: pilotctl's parser reads `--name value` as a bare `--name` when the value
+ * starts with `--`, and message text may.
+ */
+export function buildArgs(sub: SubCommand, positional: readonly string[], flags: Flags = {}): string[] {
   if (!SUB_COMMANDS.includes(sub))
     throw pilotError("INVALID_ARGUMENT", `pilotctl has no sub-command ${JSON.stringify(sub)}`);
-  const args = ["--json", ...(socketPath ? ["--socket", socketPath] : []), sub];
+  const args = ["--json", sub];
   for (const p of positional) {
     // A positional that starts with "-" would be read as a flag by Go's flag parser.
     if (p === "" || p.startsWith("-"))
@@ -108,7 +111,7 @@ export function buildArgs(
   }
   for (const [name, value] of Object.entries(flags)) {
     if (value === undefined || value === false) continue;
-    args.push(`--${name}`, ...(value === true ? [] : [value]));
+    args.push(value === true ? `--${name}` : `--${name}=${value}`);
   }
   if (args.some((a) => a.includes("\0")))
     throw pilotError("INVALID_ARGUMENT", `pilotctl ${sub}: an argument contains a NUL byte`);
@@ -134,7 +137,14 @@ const peer = z.looseObject({
   encrypted: soft(z.boolean()),
   authenticated: soft(z.boolean()),
 });
-const peersSchema = z.object({ peers: z.array(peer).max(100_000), total: soft(z.number().int().min(0)) });
+/** Go prints an empty (nil) slice as `null`: `peers` with no peers, `inbox` once cleared. */
+const list = <T extends z.ZodType>(item: T) =>
+  z
+    .array(item)
+    .max(100_000)
+    .nullable()
+    .transform((l) => l ?? []);
+const peersSchema = z.object({ peers: list(peer), total: soft(z.number().int().min(0)) });
 const sendSchema = z.looseObject({
   target: soft(z.union([str(256), z.number()])),
   type: soft(str(32)),
@@ -149,23 +159,24 @@ const messageSchema = z.looseObject({
   bytes: z.number().int().min(0),
   received_at: str(64),
 });
-const inboxSchema = z.object({ messages: z.array(messageSchema).max(100_000) });
+const inboxSchema = z.object({ messages: list(messageSchema) });
 const clearedSchema = z.object({ cleared: z.number().int().min(0) });
 const pendingSchema = z.object({
-  pending: z
-    .array(
-      z.looseObject({
-        node_id: nodeId,
-        public_key: soft(str(1024)),
-        justification: soft(str(4000)),
-        received_at: soft(str(64)),
-      }),
-    )
-    .max(100_000),
+  pending: list(
+    z.looseObject({
+      node_id: nodeId,
+      public_key: soft(str(1024)),
+      justification: soft(str(4000)),
+      // Unix seconds from the real daemon; it keys the handshake, so it is kept, never dropped.
+      received_at: soft(z.union([z.number().int().min(0), str(64)])),
+    }),
+  ),
 });
 const statusSchema = z.looseObject({ status: str(64), node_id: soft(nodeId) });
+/** `untrust` answers `{ node_id }` alone: the revoke happened, there is no status to report. */
+const untrustSchema = z.looseObject({ node_id: nodeId });
 const trustedPeer = z.union([nodeId.transform((n) => ({ node_id: n })), z.looseObject({ node_id: nodeId })]);
-const trustedSchema = z.object({ trusted: z.array(trustedPeer).max(100_000) });
+const trustedSchema = z.object({ trusted: list(trustedPeer) });
 
 export type PilotInfo = z.infer<typeof infoSchema>;
 type PilotPeer = z.infer<typeof peer>;
@@ -173,15 +184,27 @@ type PilotMessage = z.infer<typeof messageSchema>;
 export type PendingHandshake = z.infer<typeof pendingSchema>["pending"][number];
 export type TrustedPeer = z.infer<typeof trustedPeer>;
 type PilotStatus = z.infer<typeof statusSchema>;
+type Untrusted = z.infer<typeof untrustSchema>;
 type SendResult = z.infer<typeof sendSchema>;
 
 interface PilotctlOptions {
   /** Path to the pilotctl binary. */
   bin: string;
-  /** Daemon IPC socket; pilotctl's default when absent. */
+  /** Daemon IPC socket, passed as PILOT_SOCKET; pilotctl's default when absent. */
   socketPath?: string;
+  /** HOME of the daemon: `inbox` reads `$HOME/.pilot/inbox` without asking the daemon. */
+  home?: string;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+}
+
+/** The child's environment: the socket and home this wrapper was made for win over inherited ones. */
+export function childEnv(o: Pick<PilotctlOptions, "socketPath" | "home" | "env">): NodeJS.ProcessEnv {
+  return {
+    ...(o.env ?? process.env),
+    ...(o.socketPath ? { PILOT_SOCKET: o.socketPath } : {}),
+    ...(o.home ? { HOME: o.home } : {}),
+  };
 }
 
 export class Pilotctl {
@@ -223,9 +246,15 @@ export class Pilotctl {
     return (await this.#run("inbox", [], {}, inboxSchema)).messages;
   }
 
-  /** Empties the daemon's inbox; answers how many messages went. */
+  /** Empties the daemon's inbox; answers how many messages went (0 when it had no inbox yet). */
   async clearInbox(): Promise<number> {
-    return (await this.#run("inbox", [], { clear: true }, clearedSchema)).cleared;
+    try {
+      return (await this.#run("inbox", [], { clear: true }, clearedSchema)).cleared;
+    } catch (err) {
+      // The real CLI answers not_found ("inbox is empty") when the inbox folder does not exist.
+      if (isBundleError(err, "PILOT_ERR_NOT_FOUND")) return 0;
+      throw err;
+    }
   }
 
   async pending(): Promise<PendingHandshake[]> {
@@ -244,8 +273,8 @@ export class Pilotctl {
     return this.#run("reject", [idArg("reject", id), ...optional(reason)], {}, statusSchema);
   }
 
-  async untrust(id: string | number): Promise<PilotStatus> {
-    return this.#run("untrust", [idArg("untrust", id)], {}, statusSchema);
+  async untrust(id: string | number): Promise<Untrusted> {
+    return this.#run("untrust", [idArg("untrust", id)], {}, untrustSchema);
   }
 
   async trusted(): Promise<TrustedPeer[]> {
@@ -258,9 +287,9 @@ export class Pilotctl {
     flags: Flags,
     schema: T,
   ): Promise<z.infer<T>> {
-    const args = buildArgs(sub, positional, flags, this.#o.socketPath);
+    const args = buildArgs(sub, positional, flags);
     const timeout = this.#o.timeoutMs ?? DEFAULT_PILOTCTL_TIMEOUT_MS;
-    const env = await runOnce(this.#o.bin, sub, args, timeout, this.#o.env ?? process.env);
+    const env = await runOnce(this.#o.bin, sub, args, timeout, childEnv(this.#o));
     if (!env.ok) {
       const hint = env.hint ? ` (hint: ${env.hint})` : "";
       throw pilotError(env.code.toUpperCase(), `pilotctl ${sub}: ${env.message}${hint}`, {

@@ -35,6 +35,19 @@ export function parseAddress(text: string): { network: number; nodeId: number } 
 /** Hostnames as the registry accepts them: a DNS label-ish name, not all digits. */
 export const HOSTNAME = /^(?!\d+$)[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
+/** The real registry's rule for a node's hostname (pkg/registry/server.go validateHostname). */
+const PILOT_HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const RESERVED_HOSTNAMES = new Set(["localhost", "backbone", "broadcast"]);
+
+/** Why the real registry refuses this hostname, or undefined when it takes it. */
+export function hostnameProblem(name: string): string | undefined {
+  if (name.length > 63) return "hostname too long (max 63 chars)";
+  if (!PILOT_HOSTNAME.test(name))
+    return "hostname must be lowercase alphanumeric with hyphens, start/end with alphanumeric";
+  if (RESERVED_HOSTNAMES.has(name)) return `hostname ${JSON.stringify(name)} is reserved`;
+  return undefined;
+}
+
 /** What a `<target>` argument names: a node id (address or decimal) or a hostname to resolve. */
 export type Target = { kind: "id"; nodeId: number } | { kind: "hostname"; hostname: string };
 

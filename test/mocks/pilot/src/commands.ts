@@ -19,6 +19,7 @@ export interface DaemonContext {
   startedAt: number;
   endpoint: string | null;
   listenPort: number;
+  owner?: string;
   log: Log;
 }
 
@@ -64,20 +65,36 @@ async function tolerate404<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
+const unixSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000) || 0;
+
 export function createHandler(ctx: DaemonContext): IpcHandler {
   const { state, client, log } = ctx;
   const handlers: Record<string, (args: Record<string, unknown>) => Promise<unknown>> = {
+    // The real `info`'s fields (upstream-captures: info). Traffic goes through the rendezvous, so
+    // the counters stay 0; the endpoint is not part of the real answer.
     async info() {
       const me = self(ctx);
+      const trusted = state.trust().length;
       return {
-        node_id: me.node_id,
         address: me.address,
+        authenticated_peers: trusted,
+        bytes_recv: 0,
+        bytes_sent: 0,
+        conn_list: [],
+        connections: 0,
+        encrypt: true,
+        encrypted_peers: trusted,
         hostname: me.hostname,
-        uptime_secs: Math.floor((Date.now() - ctx.startedAt) / 1000),
-        peers: state.trust().length,
+        identity: true,
+        node_id: me.node_id,
+        owner: ctx.owner ?? "",
+        peer_list: [],
+        peers: trusted,
+        pkts_recv: 0,
+        pkts_sent: 0,
+        ports: 5,
         public_key: me.public_key,
-        endpoint: ctx.endpoint,
-        listen_port: ctx.listenPort,
+        uptime_secs: Math.floor((Date.now() - ctx.startedAt) / 1000),
       };
     },
 
@@ -93,7 +110,8 @@ export function createHandler(ctx: DaemonContext): IpcHandler {
             formatAddress(p.node_id).toLowerCase() === q,
         )
         .map((p) => ({ node_id: p.node_id, endpoint: p.endpoint, encrypted: true, authenticated: true }));
-      return { peers, total: peers.length };
+      // Go prints the empty (nil) slice of the real CLI as null.
+      return { peers: peers.length ? peers : null, total: peers.length };
     },
 
     async "send-message"(args) {
@@ -110,22 +128,13 @@ export function createHandler(ctx: DaemonContext): IpcHandler {
             hint: UNTRUSTED_HINT,
           },
         );
-      const r = await client.send(id, type, data);
+      await client.send(id, type, data);
       log("debug", "message sent", { to: id, type, bytes });
-      return { target: formatAddress(id), type, bytes, ack: r.ack };
+      // The real data-exchange service acknowledges with this text.
+      return { target: formatAddress(id), type, bytes, ack: `ACK ${type.toUpperCase()} ${bytes} bytes` };
     },
 
-    async inbox(args) {
-      if (args.clear === true) return { cleared: state.clearInbox() };
-      const messages = state.messages().map(({ type, from, data, bytes, received_at }) => ({
-        type,
-        from,
-        data,
-        bytes,
-        received_at,
-      }));
-      return { messages, total: messages.length };
-    },
+    // `inbox` is not here: pilotctl reads ~/.pilot/inbox itself (inbox.ts), as the real one does.
 
     async pending() {
       return {
@@ -133,7 +142,8 @@ export function createHandler(ctx: DaemonContext): IpcHandler {
           node_id,
           public_key,
           justification,
-          received_at,
+          // The real daemon answers Unix seconds; the state keeps the rendezvous' ISO time.
+          received_at: unixSeconds(received_at),
         })),
       };
     },
@@ -153,22 +163,18 @@ export function createHandler(ctx: DaemonContext): IpcHandler {
     async approve(args) {
       const id = await resolvePeer(ctx, required(args, "target", "a node id"), "approve");
       const r = await tolerate404(client.approve(id));
-      if (!r) {
-        const stale = state.removePending(id);
-        throw new PilotError("not_found", `no pending handshake from node ${id}`, {
-          hint: stale ? "the request expired at the rendezvous; ask the peer to handshake again" : undefined,
-        });
-      }
-      state.addTrust({ ...pick(r.peer), approved_at: r.approved_at });
-      log("info", "handshake approved", { peer: id });
+      // The real daemon approves nothing, successfully, when nothing is pending from the node.
+      if (!r) state.removePending(id);
+      else state.addTrust({ ...pick(r.peer), approved_at: r.approved_at });
+      log("info", "handshake approved", { peer: id, pending: r !== undefined });
       return { status: "approved", node_id: id };
     },
 
     async reject(args) {
       const id = await resolvePeer(ctx, required(args, "target", "a node id"), "reject");
-      const r = await tolerate404(client.reject(id, arg(args, "reason") ?? ""));
-      if (!state.removePending(id) && !r)
-        throw new PilotError("not_found", `no pending handshake from node ${id}`);
+      // Like approve, rejecting a node with nothing pending succeeds (the real daemon's answer).
+      await tolerate404(client.reject(id, arg(args, "reason") ?? ""));
+      state.removePending(id);
       log("info", "handshake rejected", { peer: id });
       return { status: "rejected", node_id: id };
     },
@@ -176,16 +182,26 @@ export function createHandler(ctx: DaemonContext): IpcHandler {
     async untrust(args) {
       const id = await resolvePeer(ctx, required(args, "target", "a node id"), "untrust");
       const r = await tolerate404(client.untrust(id));
-      if (!state.removeTrust(id) && !r) throw new PilotError("not_found", `node ${id} is not trusted`);
+      if (!state.removeTrust(id) && !r)
+        throw new PilotError(
+          "connection_failed",
+          `untrust: revoke: daemon: handshake revoke: node ${id} was not trusted`,
+        );
       log("info", "trust removed", { peer: id });
-      return { status: "untrusted", node_id: id };
+      // The real pilotctl prints only the node id, no status.
+      return { node_id: id };
     },
 
     async trust() {
+      // The real daemon's fields; trust here is always mutual (the rendezvous pairs both sides).
       return {
-        trusted: state
-          .trust()
-          .map(({ node_id, hostname, approved_at }) => ({ node_id, hostname, approved_at })),
+        trusted: state.trust().map(({ node_id, public_key, approved_at }) => ({
+          approved_at: unixSeconds(approved_at),
+          mutual: true,
+          network: 0,
+          node_id,
+          public_key,
+        })),
       };
     },
   };

@@ -4,11 +4,14 @@ import { checkMessageData } from "./wire.ts";
 
 /**
  * pilotctl's command line and text output, pure (no socket, no process) so it is unit-tested:
- * `pilotctl [--socket PATH] [--json] <command> [args and flags]`. `--json` may stand anywhere;
- * `--socket` (or PILOT_SOCKET) only before the command. After it, `--socket` is refused loudly:
- * the real CLI's Go flag parser would ignore it, and a client that puts it there talks to the
- * wrong daemon. Success: `{status:"ok",data}` on stdout, exit 0; failure:
- * `{status:"error",code,message,hint?}` on stderr, exit 1; without `--json` the same as text.
+ * `pilotctl <command> [args and flags]`, as the real main() reads it: every literal `--json` is
+ * removed (it may stand anywhere) and the first remaining word is the command, so there is no
+ * global flag: `pilotctl --socket X info` is answered `unknown command: --socket`, exactly as the
+ * real CLI answers (upstream-captures). The daemon's socket comes from PILOT_SOCKET, else
+ * `~/.pilot/config.json`'s `socket`, else /tmp/pilot.sock. A `--socket` after the command is
+ * refused loudly: the real CLI would ignore it and talk to another daemon. Success:
+ * `{data,status:"ok"}` on stdout, exit 0; failure: `{code,hint?,message,status:"error"}` on
+ * stderr, exit 1; without `--json` the same as text.
  */
 
 export const DEFAULT_SOCKET = "/tmp/pilot.sock";
@@ -20,6 +23,8 @@ export interface Command {
   positionals: [number, number];
   args(pos: string[], flags: Flags): Record<string, unknown>;
   text(data: Record<string, unknown>): string;
+  /** The real approve/reject/untrust parse their id with ParseUint: no address, no hostname. */
+  decimalId?: true;
 }
 
 const rows = (list: unknown, fmt: (r: Record<string, unknown>) => string, empty: string) => {
@@ -40,8 +45,6 @@ export const COMMANDS: Record<string, Command> = {
         `Node ID:     ${d.node_id}`,
         `Hostname:    ${d.hostname}`,
         `Public key:  ${d.public_key}`,
-        `Endpoint:    ${d.endpoint ?? "(none)"}`,
-        `Listen port: ${d.listen_port}`,
         `Peers:       ${d.peers}`,
         `Uptime:      ${d.uptime_secs}s`,
       ].join("\n"),
@@ -51,7 +54,11 @@ export const COMMANDS: Record<string, Command> = {
     positionals: [0, 0],
     args: (_p, f) => (typeof f.search === "string" ? { search: f.search } : {}),
     text: (d) =>
-      rows(d.peers, (p) => `${p.node_id}  ${p.endpoint ?? "-"}  encrypted authenticated`, "no peers"),
+      rows(
+        d.peers,
+        (p) => `${p.node_id}  ${p.endpoint ?? "-"}  encrypted authenticated`,
+        "no peers connected",
+      ),
   },
   "send-message": {
     flags: { data: "string", type: "string" },
@@ -63,7 +70,7 @@ export const COMMANDS: Record<string, Command> = {
       const type = checkMessageData(data, typeof f.type === "string" ? f.type : undefined);
       return { target: pos[0], data, type };
     },
-    text: (d) => `sent ${d.bytes} bytes (${d.type}) to ${d.target}${d.ack ? ", acknowledged" : ""}`,
+    text: (d) => `sent ${d.bytes} bytes (${d.type}) to ${d.target}${d.ack ? ` (${d.ack})` : ""}`,
   },
   inbox: {
     flags: { clear: "bool" },
@@ -92,17 +99,25 @@ export const COMMANDS: Record<string, Command> = {
   handshake: {
     flags: {},
     positionals: [1, Number.POSITIVE_INFINITY],
-    args: (pos) => ({ target: pos[0], justification: pos.slice(1).join(" ") }),
+    // The real CLI takes the word after the id as the justification, and ignores the rest.
+    args: (pos) => ({ target: pos[0], justification: pos[1] ?? "" }),
     text: status,
   },
-  approve: { flags: {}, positionals: [1, 1], args: targetArgs, text: status },
+  approve: { flags: {}, positionals: [1, 1], args: targetArgs, text: status, decimalId: true },
   reject: {
     flags: {},
     positionals: [1, Number.POSITIVE_INFINITY],
-    args: (pos) => ({ target: pos[0], reason: pos.slice(1).join(" ") }),
+    args: (pos) => ({ target: pos[0], reason: pos[1] ?? "" }),
     text: status,
+    decimalId: true,
   },
-  untrust: { flags: {}, positionals: [1, 1], args: targetArgs, text: status },
+  untrust: {
+    flags: {},
+    positionals: [1, 1],
+    args: targetArgs,
+    text: (d) => `trust revoked: node ${d.node_id}`,
+    decimalId: true,
+  },
   trust: {
     flags: {},
     positionals: [0, 0],
@@ -113,8 +128,10 @@ export const COMMANDS: Record<string, Command> = {
 };
 
 export const USAGE =
-  "usage: pilotctl [--socket PATH] [--json] <command> [args]\n" +
+  "usage: pilotctl [--json] <command> [args] (the daemon's socket: PILOT_SOCKET)\n" +
   `commands: ${Object.keys(COMMANDS).join(", ")}`;
+/** The real CLI's hint for an unknown command. */
+export const UNKNOWN_COMMAND_HINT = "run 'pilotctl context' for the full command list";
 
 /** `--name=value`, `--name value` or `-name`: the name and, when inline, the value. */
 function flagOf(a: string): { name: string; inline?: string } | undefined {
@@ -131,36 +148,35 @@ export interface Invocation {
   args: Record<string, unknown>;
 }
 
+/** The socket pilotctl talks to: PILOT_SOCKET, then `~/.pilot/config.json`, then the default. */
+export function socketOf(env: NodeJS.ProcessEnv, config: { socket?: unknown } = {}): string {
+  if (env.PILOT_SOCKET) return env.PILOT_SOCKET;
+  return typeof config.socket === "string" && config.socket ? config.socket : DEFAULT_SOCKET;
+}
+
 /** The command line, or a PilotError (invalid_argument) naming what is wrong with it. */
 export function parseCommandLine(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
+  config: { socket?: unknown } = {},
 ): Invocation | { help: true } {
-  const json = argv.some((a) => a === "--json" || a === "-json");
-  const rest = argv.filter((a) => a !== "--json" && a !== "-json");
-  let socket = env.PILOT_SOCKET || DEFAULT_SOCKET;
-  let i = 0;
-  for (; i < rest.length; i++) {
-    const f = flagOf(rest[i] as string);
-    if (!f) break;
-    if (f.name === "h" || f.name === "help") return { help: true };
-    if (f.name !== "socket")
-      throw new PilotError("invalid_argument", `unknown global flag -${f.name}`, { hint: USAGE });
-    const value = f.inline ?? rest[++i];
-    if (!value) throw new PilotError("invalid_argument", "--socket needs a path");
-    socket = value;
-  }
-  const cmd = rest[i];
+  const json = argv.includes("--json");
+  const rest = argv.filter((a) => a !== "--json");
+  const socket = socketOf(env, config);
+  const cmd = rest[0];
   if (!cmd) throw new PilotError("invalid_argument", "no command given", { hint: USAGE });
+  if (cmd === "-h" || cmd === "--help" || cmd === "help") return { help: true };
   const spec = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   if (!spec)
-    throw new PilotError("invalid_argument", `unknown command ${JSON.stringify(cmd)}`, { hint: USAGE });
+    throw new PilotError("invalid_argument", `unknown command: ${cmd}`, { hint: UNKNOWN_COMMAND_HINT });
+  const i = 0;
 
   const flags: Flags = {};
   const pos: string[] = [];
   for (let j = i + 1; j < rest.length; j++) {
     const a = rest[j] as string;
-    const f = a === "--" ? undefined : flagOf(a);
+    // Only `--name` is a flag here (the real parseFlags); `-x` is a positional or a value.
+    const f = a === "--" || !a.startsWith("--") ? undefined : flagOf(a);
     if (a === "--") {
       pos.push(...rest.slice(j + 1));
       break;
@@ -174,15 +190,16 @@ export function parseCommandLine(
       throw new PilotError(
         "invalid_argument",
         f.name === "socket"
-          ? "--socket is a global flag: put it before the command"
+          ? "pilotctl has no --socket flag: the daemon's socket is given in PILOT_SOCKET"
           : `unknown flag -${f.name} for ${cmd}`,
       );
     if (kind === "bool") flags[f.name] = f.inline === undefined ? true : f.inline !== "false";
+    else if (f.inline !== undefined) flags[f.name] = f.inline;
     else {
-      const value = f.inline ?? rest[++j];
-      if (value === undefined)
-        throw new PilotError("invalid_argument", `flag needs an argument: --${f.name}`);
-      flags[f.name] = value;
+      // As the real parseFlags: a next word starting with "--" is not the value; the flag is "true".
+      const next = rest[j + 1];
+      if (next === undefined || next.startsWith("--")) flags[f.name] = "true";
+      else flags[f.name] = rest[++j] as string;
     }
   }
   const [min, max] = spec.positionals;
@@ -193,6 +210,8 @@ export function parseCommandLine(
         ? `${cmd} needs a node id, address or hostname`
         : `${cmd} takes no arguments (got ${pos.join(" ")})`,
     );
+  if (spec.decimalId && !/^\d{1,10}$/.test(pos[0] as string))
+    throw new PilotError("invalid_argument", `invalid node_id ${JSON.stringify(pos[0])}`);
   if (min === 1 && !parseTarget(pos[0] as string))
     throw new PilotError(
       "invalid_argument",

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import type { Server } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { HOSTNAME, parseHostPort } from "./address.ts";
+import { hostnameProblem, parseHostPort } from "./address.ts";
 import { createHandler, type DaemonContext } from "./commands.ts";
 import { loadOrCreateIdentity, saveNodeId } from "./files.ts";
 import { type FlagSpec, parseGoFlags, usage } from "./flags.ts";
@@ -26,8 +26,8 @@ const SPECS: Record<string, FlagSpec> = {
   listen: { arg: ":port", usage: "UDP listen address (recorded, not bound)", default: ":0" },
   endpoint: { arg: "ip:port", usage: "fixed public endpoint, skipping STUN" },
   identity: { arg: "path", usage: "identity file (default $HOME/.pilot/identity.json)" },
-  hostname: { arg: "name", usage: "hostname to register" },
-  email: { arg: "address", usage: "contact email sent at registration" },
+  hostname: { arg: "name", usage: "hostname for discovery (lowercase alphanumeric + hyphens, max 63 chars)" },
+  owner: { arg: "owner", usage: "owner identifier sent at registration" },
   socket: { arg: "path", usage: "IPC socket path", default: "/tmp/pilot.sock" },
   "log-format": { arg: "text|json", usage: "log line format", default: "text" },
 };
@@ -43,7 +43,7 @@ interface Options {
   endpoint: string | null;
   identity: string;
   hostname?: string;
-  email?: string;
+  owner?: string;
   socket: string;
   logFormat: LogFormat;
   pollMs: number;
@@ -67,9 +67,7 @@ function options(argv: string[]): Options {
   const endpoint = v.get("endpoint");
   if (endpoint !== undefined && !parseHostPort(endpoint))
     exitUsage(`-endpoint must be ip:port (got ${JSON.stringify(endpoint)})`);
-  const hostname = v.get("hostname");
-  if (hostname !== undefined && !HOSTNAME.test(hostname))
-    exitUsage(`-hostname ${JSON.stringify(hostname)} is not a valid hostname`);
+  const hostname = v.get("hostname") || undefined;
   const logFormat = v.get("log-format");
   if (logFormat !== "text" && logFormat !== "json")
     exitUsage(`-log-format must be text or json (got ${JSON.stringify(logFormat)})`);
@@ -83,7 +81,7 @@ function options(argv: string[]): Options {
     endpoint: endpoint ?? null,
     identity: v.get("identity") ?? path.join(os.homedir(), ".pilot", "identity.json"),
     hostname,
-    email: v.get("email") || undefined,
+    owner: v.get("owner") || undefined,
     socket: v.get("socket") as string,
     logFormat,
     pollMs,
@@ -129,11 +127,14 @@ async function main(): Promise<void> {
   // Nothing answers on it: a socket file left by a killed daemon.
   fs.rmSync(opts.socket, { force: true });
 
+  // The real daemon does not refuse a bad -hostname: the registry does, and it runs without one.
+  const badHostname = opts.hostname === undefined ? undefined : hostnameProblem(opts.hostname);
+  if (badHostname) log("warn", "failed to set hostname", { hostname: opts.hostname, error: badHostname });
   const client = new RendezvousClient(opts.registry, identity, {
-    hostname: opts.hostname,
+    hostname: badHostname ? undefined : opts.hostname,
     endpoint: opts.endpoint,
     listenPort: opts.listenPort,
-    email: opts.email,
+    email: opts.owner,
     trusted: () => state.trust().map((p) => p.node_id),
     onRegistered(self) {
       saveNodeId(identity, self.node_id);
@@ -154,6 +155,7 @@ async function main(): Promise<void> {
     startedAt: Date.now(),
     endpoint: opts.endpoint,
     listenPort: opts.listenPort,
+    owner: opts.owner,
     log,
   };
   server = await serveIpc(opts.socket, createHandler(ctx)).catch((err: Error) =>

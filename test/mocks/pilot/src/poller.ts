@@ -89,7 +89,6 @@ export class QueuePoller {
   }
 
   private apply(item: QueueItem): void {
-    const now = new Date().toISOString();
     switch (item.kind) {
       case "message":
         // Data flows only under mutual trust; the rendezvous checks it too, this is the receiver's word.
@@ -104,7 +103,6 @@ export class QueuePoller {
             from: item.from.address,
             data: item.data,
             bytes: Buffer.byteLength(item.data),
-            received_at: now,
           })
         )
           this.log("info", "message received", { from: item.from.address, type: item.type });

@@ -1,12 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ensurePrivateDir, readJson, writeJsonAtomic } from "./files.ts";
+import { rfc3339, saveInboxMessage } from "./inbox.ts";
 
 /**
  * The daemon's persistent state under `~/.pilot`: `trust.json` (peers with mutual trust),
- * `pending.json` (handshake requests waiting for approve/reject) and `inbox/` (one JSON file per
- * received message, named by the rendezvous' message id so a re-delivery after a crash is written
- * once). Kept in memory and written through on every change, so what pilotctl reads and what a
+ * `pending.json` (handshake requests waiting for approve/reject) and `inbox/` (inbox.ts: one
+ * JSON file per received message, its name ending in the rendezvous' message id so a re-delivery
+ * after a crash is written once; pilotctl reads and clears the folder itself). Kept in memory and written through on every change, so what pilotctl reads and what a
  * test finds on disk never disagree.
  */
 
@@ -32,24 +33,17 @@ export interface InboxMessage {
   from: string;
   data: string;
   bytes: number;
-  received_at: string;
 }
-
-/** Message ids come from the rendezvous; only this shape may become a file name. */
-const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export class PilotState {
   readonly dir: string;
-  readonly inboxDir: string;
   private trusted: TrustedPeer[];
   private pendingList: PendingRequest[];
 
   constructor(dir: string) {
     this.dir = dir;
-    this.inboxDir = path.join(dir, "inbox");
     ensurePrivateDir(dir);
     fs.chmodSync(dir, 0o700);
-    ensurePrivateDir(this.inboxDir);
     this.trusted = readJson<{ trusted?: TrustedPeer[] }>(this.file("trust.json"), {}).trusted ?? [];
     this.pendingList = readJson<{ pending?: PendingRequest[] }>(this.file("pending.json"), {}).pending ?? [];
   }
@@ -103,27 +97,8 @@ export class PilotState {
 
   /** Writes a message unless it is already there; false for a duplicate or an unusable id. */
   addMessage(msg: InboxMessage): boolean {
-    if (!MESSAGE_ID.test(msg.id)) return false;
-    const file = path.join(this.inboxDir, `${msg.id}.json`);
-    if (fs.existsSync(file)) return false;
-    writeJsonAtomic(file, msg);
-    return true;
-  }
-
-  /** Oldest first; files that are not messages (a stray tmp file) are skipped. */
-  messages(): InboxMessage[] {
-    const out: InboxMessage[] = [];
-    for (const name of fs.readdirSync(this.inboxDir)) {
-      if (!name.endsWith(".json")) continue;
-      const m = readJson<InboxMessage | null>(path.join(this.inboxDir, name), null);
-      if (m && typeof m.data === "string") out.push(m);
-    }
-    return out.sort((a, b) => a.received_at.localeCompare(b.received_at) || a.id.localeCompare(b.id));
-  }
-
-  clearInbox(): number {
-    const names = fs.readdirSync(this.inboxDir).filter((n) => n.endsWith(".json"));
-    for (const name of names) fs.rmSync(path.join(this.inboxDir, name), { force: true });
-    return names.length;
+    const { id, type, ...rest } = msg;
+    const upper = type === "json" ? "JSON" : "TEXT";
+    return saveInboxMessage(path.dirname(this.dir), id, { ...rest, type: upper, received_at: rfc3339() });
   }
 }
