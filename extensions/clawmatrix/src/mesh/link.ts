@@ -1,6 +1,6 @@
 import { Heartbeat } from "@openclaw-bundle/shared";
 import WebSocket from "ws";
-import { decodeFrame, encodeFrame, type Frame } from "../protocol/frames.ts";
+import { decodeFrame, encodeFrame, type Frame, MAX_FRAME_BYTES } from "../protocol/frames.ts";
 import {
   DialerHandshake,
   HANDSHAKE_TIMEOUT_MS,
@@ -16,6 +16,10 @@ import {
  */
 
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** PROTOCOL §1: a message a peer may send before it is authenticated (handshake frames are < 400 B). */
+export const HANDSHAKE_MAX_FRAME_BYTES = 4 * 1024;
+/** After a refusal, how long the peer gets to read the close frame before the socket is destroyed. */
+const CLOSE_GRACE_MS = 500;
 const HEARTBEAT_INTERVAL_MS = 5_000;
 const HEARTBEAT_MAX_MISSED = 2;
 
@@ -125,37 +129,69 @@ export class HandshakeError extends Error {
 }
 
 /**
+ * Raises the socket's message limit once the peer is authenticated. ws has no public setter; the
+ * receiver's field is checked so a ws upgrade that renames it fails loudly here, not silently.
+ */
+function allowFullFrames(ws: WebSocket): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (typeof receiver?._maxPayload !== "number")
+    throw new Error("ws internals changed: cannot raise maxPayload after the handshake");
+  receiver._maxPayload = MAX_FRAME_BYTES;
+}
+
+/** A refused socket: the close frame goes out, and the socket is destroyed soon after either way. */
+function refuse(ws: WebSocket, code: number, reason: string): void {
+  if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+  if (ws.readyState === WebSocket.CLOSED) return;
+  // ws would otherwise wait 30 s for the peer's close frame; a stranger must not hold us that long.
+  const t = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+  t.unref();
+  ws.once("close", () => clearTimeout(t));
+}
+
+/**
  * Drives a handshake machine over a fresh socket until it is done or fails. `onDone` runs
  * synchronously inside the message event that completed it: the peer's next frame may sit in
- * the same TCP read, and the link must be listening before ws emits it.
+ * the same TCP read, and the link must be listening before ws emits it. The deadline destroys
+ * the socket outright: a silent peer gets no polite close to ignore.
  */
 function drive(
   ws: WebSocket,
   first: Frame | undefined,
   onFrame: (f: Frame) => Step,
   onDone: (peer: string) => void,
+  timeoutMs: number,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    const finish = (err?: HandshakeError, peer?: string) => {
+    const finish = (err?: HandshakeError, peer?: string, destroy = false) => {
       clearTimeout(timer);
       ws.off("message", onMessage);
       ws.off("close", onClose);
+      ws.off("error", onError);
       if (err) {
         const code = err.code === "VERSION_MISMATCH" ? CLOSE.VERSION_MISMATCH : CLOSE.AUTH_FAILED;
-        if (ws.readyState === WebSocket.OPEN) ws.close(code, err.code);
-        else ws.terminate();
+        if (destroy) ws.terminate();
+        else refuse(ws, code, err.code);
         reject(err);
       } else {
+        allowFullFrames(ws);
         onDone(peer as string);
         resolve(peer as string);
       }
     };
     const timer = setTimeout(
-      () => finish(new HandshakeError("AUTH_FAILED", `handshake not done within ${HANDSHAKE_TIMEOUT_MS} ms`)),
-      HANDSHAKE_TIMEOUT_MS,
+      () =>
+        finish(
+          new HandshakeError("AUTH_FAILED", `handshake not done within ${timeoutMs} ms`),
+          undefined,
+          true,
+        ),
+      timeoutMs,
     );
     timer.unref();
     const onClose = () => finish(new HandshakeError("AUTH_FAILED", "closed during the handshake"));
+    const onError = (err: Error) =>
+      finish(new HandshakeError("AUTH_FAILED", `socket error during the handshake: ${err.message}`));
     const onMessage = (data: Buffer, isBinary: boolean) => {
       const r = decodeFrame(data, isBinary);
       if (!r.ok) return finish(new HandshakeError("AUTH_FAILED", `bad handshake frame: ${r.reason}`));
@@ -171,6 +207,7 @@ function drive(
     };
     ws.on("message", onMessage);
     ws.on("close", onClose);
+    ws.on("error", onError);
     if (first) ws.send(encodeFrame(first));
   });
 }
@@ -181,9 +218,10 @@ export function acceptHandshake(
   self: string,
   memory: NonceMemory,
   onDone: (peer: string) => void,
+  timeoutMs = HANDSHAKE_TIMEOUT_MS,
 ): Promise<string> {
   const machine = new ListenerHandshake(secret, self, memory);
-  return drive(ws, undefined, (f) => machine.onFrame(f), onDone);
+  return drive(ws, undefined, (f) => machine.onFrame(f), onDone, timeoutMs);
 }
 
 export function dialHandshake(
@@ -192,7 +230,8 @@ export function dialHandshake(
   self: string,
   expected: string | undefined,
   onDone: (peer: string) => void,
+  timeoutMs = HANDSHAKE_TIMEOUT_MS,
 ): Promise<string> {
   const machine = new DialerHandshake(secret, self, expected);
-  return drive(ws, machine.hello(), (f) => machine.onFrame(f), onDone);
+  return drive(ws, machine.hello(), (f) => machine.onFrame(f), onDone, timeoutMs);
 }

@@ -5,7 +5,6 @@ import {
   type Frame,
   type FrameOf,
   isRouted,
-  MAX_FRAME_BYTES,
   MAX_TTL,
   type NodeState,
   type RequestKind,
@@ -13,8 +12,24 @@ import {
 } from "../protocol/frames.ts";
 import { HANDSHAKE_TIMEOUT_MS, NonceMemory } from "../protocol/handshake.ts";
 import { MeshTable } from "../protocol/table.ts";
+import {
+  Admission,
+  escapeText,
+  MAX_PENDING_HANDSHAKES,
+  MAX_PENDING_PER_ADDRESS,
+  REFUSAL_LOG_INTERVAL_MS,
+  RefusalLog,
+} from "./admission.ts";
 import { newId } from "./ids.ts";
-import { acceptHandshake, CLOSE, dialHandshake, type HandshakeError, Link, type LinkEvents } from "./link.ts";
+import {
+  acceptHandshake,
+  CLOSE,
+  dialHandshake,
+  HANDSHAKE_MAX_FRAME_BYTES,
+  type HandshakeError,
+  Link,
+  type LinkEvents,
+} from "./link.ts";
 import { type Handler, Requests } from "./requests.ts";
 
 /**
@@ -36,7 +51,23 @@ export interface MeshNodeOptions {
   handlers: Partial<Record<RequestKind, Handler>>;
   logger: Logger;
   heartbeatMs?: number;
+  /** Limits before authentication (PROTOCOL §1); the defaults suit production, tests shrink them. */
+  limits?: Partial<PreAuthLimits>;
 }
+
+interface PreAuthLimits {
+  handshakeTimeoutMs: number;
+  maxPending: number;
+  maxPendingPerAddress: number;
+  refusalLogIntervalMs: number;
+}
+
+const DEFAULT_PRE_AUTH_LIMITS: PreAuthLimits = {
+  handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+  maxPending: MAX_PENDING_HANDSHAKES,
+  maxPendingPerAddress: MAX_PENDING_PER_ADDRESS,
+  refusalLogIntervalMs: REFUSAL_LOG_INTERVAL_MS,
+};
 
 interface MeshCounters {
   framesDropped: number;
@@ -60,6 +91,9 @@ export class MeshNode {
     { backoff: Backoff; timer?: NodeJS.Timeout; ws?: WebSocket; lastError?: string }
   >();
   readonly #refresh: Periodic;
+  readonly #limits: PreAuthLimits;
+  readonly #admission: Admission;
+  readonly #refusals: RefusalLog;
   #server: WebSocketServer | undefined;
   #http: Server | undefined;
   #stopped = true;
@@ -70,6 +104,9 @@ export class MeshNode {
     this.#opts = opts;
     this.#log = opts.logger;
     this.table = new MeshTable(opts.nodeId);
+    this.#limits = { ...DEFAULT_PRE_AUTH_LIMITS, ...opts.limits };
+    this.#admission = new Admission(this.#limits);
+    this.#refusals = new RefusalLog(opts.logger, this.#limits.refusalLogIntervalMs);
     this.requests = new Requests(this, opts.handlers, opts.logger);
     this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
       for (const gone of this.table.expire()) this.#log.info(`node ${gone} expired (no gossip for a minute)`);
@@ -87,12 +124,14 @@ export class MeshNode {
     if (this.#opts.listen) await this.#listen(this.#opts.listen.host, this.#opts.listen.port);
     for (const p of this.#opts.peers) this.#dial(p.nodeId, p.url);
     this.#refresh.start();
+    this.#refusals.start();
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#refresh.stop();
+    await this.#refusals.stop();
     this.requests.cancelAll("the mesh is stopping");
     // PROTOCOL §5: a leaving node says so, so others drop it at once instead of timing it out.
     const seq = this.table.setOwn({ ...this.#opts.state, links: [] });
@@ -177,6 +216,7 @@ export class MeshNode {
       nodeId: this.id,
       listenPort: this.#listenPort,
       links: [...this.links.keys()],
+      pendingHandshakes: this.#admission.pending,
       peers,
       counters: { ...this.counters },
     };
@@ -195,12 +235,30 @@ export class MeshNode {
 
   async #listen(host: string, port: number): Promise<void> {
     // Our own HTTP server, so bytes that are not HTTP and slow headers are cut off, not held.
-    const http = createServer((_req, res) => {
+    const deadline = this.#limits.handshakeTimeoutMs;
+    // Node checks header/request deadlines every connectionsCheckingInterval (30 s by default).
+    const http = createServer({ connectionsCheckingInterval: Math.min(1000, deadline) }, (_req, res) => {
       res.writeHead(426, { "content-type": "text/plain" }).end("a ClawMatrix mesh port: WebSocket only\n");
     });
-    http.headersTimeout = HANDSHAKE_TIMEOUT_MS;
-    http.requestTimeout = HANDSHAKE_TIMEOUT_MS;
+    http.headersTimeout = deadline;
+    http.requestTimeout = deadline;
     http.on("clientError", (_err, socket) => socket.destroy());
+    // Every TCP connection holds a pending-handshake slot until it becomes a link or closes.
+    const slots = new WeakMap<object, () => void>();
+    http.on("connection", (socket) => {
+      const a = this.#admission.admit(socket);
+      if ("refused" in a) {
+        this.counters.authFailures++;
+        this.#refusals.count(a.refused, socket.remoteAddress);
+        socket.destroy();
+        return;
+      }
+      slots.set(socket, a.release);
+      // Slow or silent before the upgrade: the HTTP timeouts above cut it; this covers the rest.
+      socket.setTimeout(deadline, () => {
+        if (slots.has(socket)) socket.destroy();
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
       http.listen(port, host, () => {
@@ -209,8 +267,9 @@ export class MeshNode {
       });
     });
     // Attached only once listening: ws re-emits its server's errors on itself, and a port already
-    // taken must fail start() (the service reports it), not become an uncaught exception.
-    const server = new WebSocketServer({ server: http, maxPayload: MAX_FRAME_BYTES });
+    // taken must fail start() (the service reports it), not become an uncaught exception. Until a
+    // peer is authenticated its messages are capped at a few KiB (PROTOCOL §1).
+    const server = new WebSocketServer({ server: http, maxPayload: HANDSHAKE_MAX_FRAME_BYTES });
     server.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
     http.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
     this.#server = server;
@@ -219,13 +278,27 @@ export class MeshNode {
     this.#listenPort = typeof addr === "object" && addr ? addr.port : port;
     this.#log.info(`mesh listening on ${host}:${this.#listenPort}`);
     server.on("connection", (ws, req: IncomingMessage) => {
-      const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      const socket = req.socket;
       ws.on("error", () => {}); // reported through the handshake or the link
-      acceptHandshake(ws, this.#opts.secret, this.id, this.#nonces, (peer) =>
-        this.#adopt(ws, peer, "in"),
+      acceptHandshake(
+        ws,
+        this.#opts.secret,
+        this.id,
+        this.#nonces,
+        (peer) => {
+          slots.get(socket)?.();
+          slots.delete(socket);
+          socket.setTimeout(0);
+          this.#adopt(ws, peer, "in");
+        },
+        this.#limits.handshakeTimeoutMs,
       ).catch((err: HandshakeError) => {
         this.counters.authFailures++;
-        this.#log.warn(`refused mesh connection from ${from}: ${err.message}`);
+        // One summary line per interval (PROTOCOL §1), not a line per stranger.
+        this.#refusals.count(
+          `${err.code}: ${reasonKey(err.message)}`,
+          `${socket.remoteAddress}: ${err.message}`,
+        );
       });
     });
   }
@@ -236,15 +309,18 @@ export class MeshNode {
     };
     this.#dialers.set(peer, d);
     if (this.#stopped) return;
-    const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, handshakeTimeout: 5_000 });
+    const ws = new WebSocket(url, {
+      maxPayload: HANDSHAKE_MAX_FRAME_BYTES,
+      handshakeTimeout: this.#limits.handshakeTimeoutMs,
+    });
     d.ws = ws;
     const retry = (why: string) => {
       if (this.#stopped || d.ws !== ws) return;
       d.ws = undefined;
-      d.lastError = why;
+      d.lastError = escapeText(why);
       const delay = d.backoff.next();
       this.#log.warn(
-        `mesh link to ${peer} (${url}) failed: ${why}; retrying in ${Math.round(delay / 100) / 10} s`,
+        `mesh link to ${peer} (${url}) failed: ${d.lastError}; retrying in ${Math.round(delay / 100) / 10} s`,
       );
       clearTimeout(d.timer);
       d.timer = setTimeout(() => this.#dial(peer, url), delay);
@@ -252,13 +328,20 @@ export class MeshNode {
     };
     ws.once("error", (err) => retry(err.message));
     ws.once("open", () => {
-      dialHandshake(ws, this.#opts.secret, this.id, peer, (p) => {
-        d.backoff.reset();
-        d.lastError = undefined;
-        const link = this.#adopt(ws, p, "out");
-        // When the link later drops, dial again.
-        ws.once("close", () => retry(`link closed${link ? "" : " (duplicate)"}`));
-      }).catch((err: HandshakeError) => {
+      dialHandshake(
+        ws,
+        this.#opts.secret,
+        this.id,
+        peer,
+        (p) => {
+          d.backoff.reset();
+          d.lastError = undefined;
+          const link = this.#adopt(ws, p, "out");
+          // When the link later drops, dial again.
+          ws.once("close", () => retry(`link closed${link ? "" : " (duplicate)"}`));
+        },
+        this.#limits.handshakeTimeoutMs,
+      ).catch((err: HandshakeError) => {
         this.counters.authFailures++;
         retry(`handshake: ${err.message}`);
       });
@@ -353,4 +436,18 @@ export class MeshNode {
       });
     }
   }
+}
+
+/** A refusal message reduced to a fixed phrase for counting: node ids and remote text removed. */
+function reasonKey(message: string): string {
+  if (/^the dialer refused/.test(message)) return "refused by the dialer";
+  if (/wrong proof/.test(message)) return "wrong proof";
+  if (/replayed/.test(message)) return "replayed nonce";
+  if (/not done within/.test(message)) return "handshake deadline";
+  if (/bad handshake frame/.test(message)) return "bad frame";
+  if (/unexpected/.test(message)) return "frame out of order";
+  if (/closed during/.test(message)) return "closed during the handshake";
+  if (/socket error/.test(message)) return "socket error (e.g. frame too big)";
+  if (/speaks v/.test(message)) return "version mismatch";
+  return "other";
 }
