@@ -8,11 +8,13 @@ import {
   type NonceMemory,
   type Step,
 } from "../protocol/handshake.ts";
+import { FrameOpener, FrameSealer, MAX_PLAINTEXT_BYTES, type SessionKeys } from "../protocol/session.ts";
 
 /**
  * PROTOCOL §1, §3: one authenticated WebSocket to a peer. The handshake runs the pure machines of
- * protocol/handshake.ts over the socket; after it, frames are decoded defensively, the send queue
- * is bounded, and a heartbeat measures rtt and declares the link dead after missed pongs.
+ * protocol/handshake.ts over the socket; after it, every frame is sealed with the session keys
+ * (protocol/session.ts) and a frame that fails to open closes the link, the send queue is bounded,
+ * and a heartbeat measures rtt and declares the link dead after missed pongs.
  */
 
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -40,15 +42,20 @@ export class Link {
   #closed = false;
   readonly #heartbeat: Heartbeat;
   readonly #events: LinkEvents;
+  readonly #sealer: FrameSealer;
+  readonly #opener: FrameOpener;
 
   constructor(
     ws: WebSocket,
     peer: string,
     direction: "in" | "out",
+    keys: SessionKeys,
     events: LinkEvents,
     heartbeatMs = HEARTBEAT_INTERVAL_MS,
   ) {
     this.ws = ws;
+    this.#sealer = new FrameSealer(keys.send);
+    this.#opener = new FrameOpener(keys.receive);
     this.peer = peer;
     this.direction = direction;
     this.#events = events;
@@ -70,14 +77,24 @@ export class Link {
     return !this.#closed && this.ws.readyState === WebSocket.OPEN;
   }
 
-  /** Queues a frame; a peer that cannot keep up is cut off rather than buffered without bound. */
+  /**
+   * Seals and queues a frame; a peer that cannot keep up is cut off rather than buffered without
+   * bound. A frame the peer would have to refuse (over the size limit) is not sent: false.
+   */
   send(frame: Frame): boolean {
     if (!this.open) return false;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.terminate(`send queue over ${MAX_BUFFERED_BYTES} bytes (slow peer)`);
       return false;
     }
-    this.ws.send(encodeFrame(frame));
+    const plain = Buffer.from(encodeFrame(frame));
+    if (plain.length > MAX_PLAINTEXT_BYTES) {
+      this.#events.onDropped(
+        `to ${this.peer}: a "${frame.t}" frame of ${plain.length} bytes is over the limit`,
+      );
+      return false;
+    }
+    this.ws.send(this.#sealer.seal(plain));
     return true;
   }
 
@@ -93,12 +110,17 @@ export class Link {
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
-    this.#heartbeat.ack();
-    const r = decodeFrame(data, isBinary);
+    if (this.#closed) return;
+    // PROTOCOL §3a: only sealed binary messages exist after the handshake.
+    const r = isBinary
+      ? this.#opener.open(data)
+      : { ok: false as const, fatal: true, reason: "a text (unsealed) message on a sealed link" };
     if (!r.ok) {
       this.#events.onDropped(`from ${this.peer}: ${r.reason}`);
+      if (r.fatal) this.terminate(r.reason);
       return;
     }
+    this.#heartbeat.ack();
     const f = r.frame;
     if (f.t === "ping") {
       this.send({ t: "pong", ts: f.ts });
@@ -159,11 +181,11 @@ function drive(
   ws: WebSocket,
   first: Frame | undefined,
   onFrame: (f: Frame) => Step,
-  onDone: (peer: string) => void,
+  onDone: (peer: string, keys: SessionKeys) => void,
   timeoutMs: number,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    const finish = (err?: HandshakeError, peer?: string, destroy = false) => {
+    const finish = (err?: HandshakeError, done?: { peer: string; keys: SessionKeys }, destroy = false) => {
       clearTimeout(timer);
       ws.off("message", onMessage);
       ws.off("close", onClose);
@@ -174,9 +196,10 @@ function drive(
         else refuse(ws, code, err.code);
         reject(err);
       } else {
+        const { peer, keys } = done as { peer: string; keys: SessionKeys };
         allowFullFrames(ws);
-        onDone(peer as string);
-        resolve(peer as string);
+        onDone(peer, keys);
+        resolve(peer);
       }
     };
     const timer = setTimeout(
@@ -199,7 +222,7 @@ function drive(
       if (step.kind === "send") ws.send(encodeFrame(step.frame));
       else if (step.kind === "done") {
         if (step.send) ws.send(encodeFrame(step.send));
-        finish(undefined, step.peer);
+        finish(undefined, { peer: step.peer, keys: step.keys });
       } else {
         if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(step.send));
         finish(new HandshakeError(step.code, step.message));
@@ -217,7 +240,7 @@ export function acceptHandshake(
   secret: string,
   self: string,
   memory: NonceMemory,
-  onDone: (peer: string) => void,
+  onDone: (peer: string, keys: SessionKeys) => void,
   timeoutMs = HANDSHAKE_TIMEOUT_MS,
 ): Promise<string> {
   const machine = new ListenerHandshake(secret, self, memory);
@@ -229,7 +252,7 @@ export function dialHandshake(
   secret: string,
   self: string,
   expected: string | undefined,
-  onDone: (peer: string) => void,
+  onDone: (peer: string, keys: SessionKeys) => void,
   timeoutMs = HANDSHAKE_TIMEOUT_MS,
 ): Promise<string> {
   const machine = new DialerHandshake(secret, self, expected);

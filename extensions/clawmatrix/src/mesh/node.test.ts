@@ -2,7 +2,7 @@ import net from "node:net";
 import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { MAX_FRAME_BYTES } from "../protocol/frames.ts";
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.ts";
 import { MeshNode, type MeshNodeOptions } from "./node.ts";
 import type { Handler } from "./requests.ts";
 
@@ -178,7 +178,14 @@ describe("mesh node", () => {
     const flood = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         closeOf((ws) =>
-          ws.send(JSON.stringify({ t: "hello", v: 1, node: `evil-${i}`, nonce: `n-${i}-0123456789abcdef` })),
+          ws.send(
+            JSON.stringify({
+              t: "hello",
+              v: PROTOCOL_VERSION,
+              node: `evil-${i}`,
+              nonce: `n-${i}-0123456789abcdef`,
+            }),
+          ),
         ),
       ),
     );
@@ -187,6 +194,46 @@ describe("mesh node", () => {
     expect(flood.every((code) => code === 1006)).toBe(true);
     expect((await c.requests.call(["node-b"], "echo", 3)).node).toBe("node-b");
   }, 20_000);
+
+  it("closes a live link when a plaintext or forged frame is injected into it, serving nothing", async () => {
+    let served = 0;
+    const a = await node("node-a", {
+      listen: { host: "127.0.0.1", port: 0 },
+      handlers: {
+        chat: async () => {
+          served++;
+          return "ran";
+        },
+      },
+    });
+    const c = await node("node-c", { peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }] });
+    await until(() => c.links.has("node-a") && a.links.has("node-c"));
+    // What an on-path attacker without the secret can do: write a frame into the TCP stream.
+    const req = {
+      t: "req",
+      id: "inject-0123456789",
+      src: "node-c",
+      dst: "node-a",
+      ttl: 8,
+      kind: "chat",
+      body: {},
+    };
+    const first = a.links.get("node-c");
+    c.links.get("node-a")?.ws.send(JSON.stringify(req));
+    await until(() => a.links.get("node-c") !== first);
+    expect(lines.join("\n")).toMatch(
+      /mesh link down: node-c \(a text \(unsealed\) message on a sealed link\)/,
+    );
+    // The dialer comes back with fresh keys; a forged sealed-looking message is refused too.
+    await until(() => a.links.get("node-c")?.open === true && c.links.get("node-a")?.open === true, 8000);
+    const second = a.links.get("node-c");
+    c.links
+      .get("node-a")
+      ?.ws.send(Buffer.concat([Buffer.alloc(8, 0), Buffer.from(JSON.stringify(req)), Buffer.alloc(16)]));
+    await until(() => a.links.get("node-c") !== second);
+    expect(lines.join("\n")).toMatch(/mesh link down: node-c \(a frame failed authentication/);
+    expect(served).toBe(0);
+  }, 15_000);
 
   it("a leaving node is dropped at once by the others", async () => {
     const { b, c } = await triangle();

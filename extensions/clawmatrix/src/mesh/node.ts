@@ -11,6 +11,7 @@ import {
   type RoutedFrame,
 } from "../protocol/frames.ts";
 import { HANDSHAKE_TIMEOUT_MS, NonceMemory } from "../protocol/handshake.ts";
+import type { SessionKeys } from "../protocol/session.ts";
 import { MeshTable } from "../protocol/table.ts";
 import {
   Admission,
@@ -285,11 +286,11 @@ export class MeshNode {
         this.#opts.secret,
         this.id,
         this.#nonces,
-        (peer) => {
+        (peer, keys) => {
           slots.get(socket)?.();
           slots.delete(socket);
           socket.setTimeout(0);
-          this.#adopt(ws, peer, "in");
+          this.#adopt(ws, peer, "in", keys);
         },
         this.#limits.handshakeTimeoutMs,
       ).catch((err: HandshakeError) => {
@@ -333,10 +334,10 @@ export class MeshNode {
         this.#opts.secret,
         this.id,
         peer,
-        (p) => {
+        (p, keys) => {
           d.backoff.reset();
           d.lastError = undefined;
-          const link = this.#adopt(ws, p, "out");
+          const link = this.#adopt(ws, p, "out", keys);
           // When the link later drops, dial again.
           ws.once("close", () => retry(`link closed${link ? "" : " (duplicate)"}`));
         },
@@ -348,7 +349,7 @@ export class MeshNode {
     });
   }
 
-  #adopt(ws: WebSocket, peer: string, direction: "in" | "out"): Link | undefined {
+  #adopt(ws: WebSocket, peer: string, direction: "in" | "out", keys: SessionKeys): Link | undefined {
     if (this.#stopped) {
       ws.terminate();
       return undefined;
@@ -364,7 +365,7 @@ export class MeshNode {
       }
       old.close(CLOSE.DUPLICATE, "DUPLICATE");
     }
-    const link = new Link(ws, peer, direction, this.#events, this.#opts.heartbeatMs);
+    const link = new Link(ws, peer, direction, keys, this.#events, this.#opts.heartbeatMs);
     this.links.set(peer, link);
     this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
     this.#announce();

@@ -113,7 +113,7 @@ describe("PROTOCOL §1 limits before authentication", () => {
   });
 
   it("caps pending handshakes per address and in total, and sums refusals in one line", async () => {
-    const a = await listener({ maxPending: 5, maxPendingPerAddress: 3, refusalLogIntervalMs: 300 });
+    const a = await listener({ maxPending: 5, maxPendingPerAddress: 3, refusalLogIntervalMs: 1500 });
     const port = a.listenPort as number;
     const first = Array.from({ length: 6 }, () => connect(port, "127.0.0.1"));
     const fromOther = Array.from({ length: 4 }, () => connect(port, "127.0.0.2"));
@@ -121,7 +121,7 @@ describe("PROTOCOL §1 limits before authentication", () => {
     // 3 held from .1 (3 refused: per address), 2 from .2 (then the total of 5: 2 refused).
     expect(closed.slice(0, 6).filter(Boolean)).toHaveLength(3);
     expect(closed.slice(6).filter(Boolean)).toHaveLength(2);
-    await until(() => lines.some((l) => /refused 5 mesh connection/.test(l)), 2000);
+    await until(() => lines.some((l) => /refused 5 mesh connection/.test(l)), 4000);
     const summary = lines.filter((l) => /refused \d+ mesh connection/.test(l));
     expect(summary).toHaveLength(1);
     expect(summary[0]).toMatch(/too many pending handshakes from one address 3/);
