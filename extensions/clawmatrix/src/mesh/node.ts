@@ -123,7 +123,8 @@ export class MeshNode {
     this.#stopped = false;
     this.table.setOwn({ ...this.#opts.state, links: [] });
     if (this.#opts.listen) await this.#listen(this.#opts.listen.host, this.#opts.listen.port);
-    for (const p of this.#opts.peers) this.#dial(p.nodeId, p.url);
+    // A StatefulSet gives every replica the same peer list, its own entry included: never dial it.
+    for (const p of this.#opts.peers) if (p.nodeId !== this.id) this.#dial(p.nodeId, p.url);
     this.#refresh.start();
     this.#refusals.start();
   }
