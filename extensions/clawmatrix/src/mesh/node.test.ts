@@ -235,6 +235,50 @@ describe("mesh node", () => {
     expect(served).toBe(0);
   }, 15_000);
 
+  it("answers an over-large result with TOO_LARGE, splits big streamed data, keeps the link", async () => {
+    const nasty = "\u0001".repeat(800_000); // 4.8 MB on the wire: over one frame
+    const a = await node("node-a", {
+      listen: { host: "127.0.0.1", port: 0 },
+      handlers: {
+        chat: async () => "x".repeat(MAX_FRAME_BYTES),
+        handoff: async (_b, ctx) => {
+          ctx.chunk(nasty);
+          return undefined;
+        },
+      },
+    });
+    const c = await node("node-c", { peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }] });
+    await until(() => c.links.has("node-a"));
+    const link = c.links.get("node-a");
+    await expect(c.requests.send("node-a", "chat", {}, { timeoutMs: 10_000 })).rejects.toMatchObject({
+      code: "MESH_ERR_TOO_LARGE",
+      message: expect.stringMatching(/the answer of \d+ bytes is over the frame limit/),
+    });
+    let got = "";
+    let pieces = 0;
+    await c.requests.send(
+      "node-a",
+      "handoff",
+      {},
+      {
+        timeoutMs: 10_000,
+        onChunk: (d) => {
+          got += d;
+          pieces++;
+        },
+      },
+    );
+    expect(got === nasty).toBe(true);
+    expect(pieces).toBeGreaterThan(1);
+    await expect(
+      c.requests.send("node-a", "chat", { big: "y".repeat(MAX_FRAME_BYTES) }),
+    ).rejects.toMatchObject({
+      code: "MESH_ERR_TOO_LARGE",
+    });
+    expect(c.links.get("node-a")).toBe(link);
+    expect(a.counters.framesDropped + c.counters.framesDropped).toBe(0);
+  }, 20_000);
+
   it("a leaving node is dropped at once by the others", async () => {
     const { b, c } = await triangle();
     await b.stop();

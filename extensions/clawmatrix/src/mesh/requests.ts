@@ -1,5 +1,7 @@
 import { BundleError, errorFactory, type Logger } from "@openclaw-bundle/shared";
-import { MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
+import { encodeFrame, MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
+import { MAX_PLAINTEXT_BYTES } from "../protocol/session.ts";
+import { splitEncoded } from "../protocol/sizes.ts";
 import { newId } from "./ids.ts";
 import type { MeshNode } from "./node.ts";
 
@@ -118,10 +120,18 @@ export class Requests {
         opts.signal?.removeEventListener("abort", onAbort);
         settle(b);
       };
+      const req: RoutedFrame = { t: "req", id, src: this.#node.id, dst, ttl: MAX_TTL, kind, body };
+      const size = Buffer.byteLength(encodeFrame(req));
+      if (size > MAX_PLAINTEXT_BYTES)
+        return reject(
+          meshError(
+            "TOO_LARGE",
+            `a ${kind} request of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})`,
+          ),
+        );
       this.#pending.set(id, p);
       this.#arm(id, p);
-      if (!this.#node.route({ t: "req", id, src: this.#node.id, dst, ttl: MAX_TTL, kind, body }))
-        p.reject(meshError("UNREACHABLE", `no route to ${dst}`));
+      if (!this.#node.route(req)) p.reject(meshError("UNREACHABLE", `no route to ${dst}`));
     });
   }
 
@@ -182,11 +192,24 @@ export class Requests {
         src: f.src,
         signal: abort.signal,
         chunk: (data) => {
-          if (!abort.signal.aborted) this.#node.route({ ...reply, t: "chunk", id: newId(), n: n++, data });
+          // Big streamed data is split so that no chunk is a frame the caller must refuse.
+          for (const piece of splitEncoded(data))
+            if (!abort.signal.aborted)
+              this.#node.route({ ...reply, t: "chunk", id: newId(), n: n++, data: piece });
         },
       });
       if (n > 0) this.#node.route({ ...reply, t: "end", id: newId(), ok: true });
-      else this.#node.route({ ...reply, t: "res", id: newId(), ok: true, body });
+      else {
+        const res: RoutedFrame = { ...reply, t: "res", id: newId(), ok: true, body };
+        const size = Buffer.byteLength(encodeFrame(res));
+        // PROTOCOL §1: an answer the caller would have to refuse becomes an error answer.
+        if (size > MAX_PLAINTEXT_BYTES)
+          throw meshError(
+            "TOO_LARGE",
+            `the answer of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})`,
+          );
+        this.#node.route(res);
+      }
     } catch (err) {
       const code = err instanceof BundleError ? err.code.replace(/^MESH_ERR_/, "") : "UPSTREAM";
       const message = err instanceof Error ? err.message : String(err);

@@ -1,3 +1,5 @@
+import { cutEncoded, encodedLength } from "../protocol/sizes.ts";
+
 /**
  * The serving node's tool-proxy policy (ARCHITECTURE "The mesh"): off unless enabled; `[]` or
  * `["*"]` allows every tool; deny always wins. Pure.
@@ -41,11 +43,14 @@ export function toolRefusal(node: string, policy: ToolPolicy, tool: string): str
   return undefined;
 }
 
-/** Caps text at `max` bytes (UTF-8), cutting on a character boundary, with a marker saying so. */
+/**
+ * Caps text at `max` bytes as sent, i.e. JSON-encoded (a control character counts 6), cutting on
+ * a character boundary, with a marker saying so. The marker's own bytes come on top of `max`;
+ * the config bound (MAX_TOOL_OUTPUT_BYTES) leaves room for it and the frame around it.
+ */
 export function capOutput(text: string, max: number): { output: string; truncated: boolean } {
-  const bytes = Buffer.byteLength(text);
+  const bytes = encodedLength(text);
   if (bytes <= max) return { output: text, truncated: false };
-  let cut = Buffer.from(text).subarray(0, max).toString("utf8");
-  if (cut.endsWith("\uFFFD")) cut = cut.slice(0, -1);
-  return { output: `${cut}\n[clawmatrix: output truncated at ${max} of ${bytes} bytes]`, truncated: true };
+  const { head } = cutEncoded(text, max);
+  return { output: `${head}\n[clawmatrix: output truncated at ${max} of ${bytes} bytes]`, truncated: true };
 }
