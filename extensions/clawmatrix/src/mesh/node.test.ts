@@ -32,7 +32,7 @@ async function node(id: string, opts: Partial<MeshNodeOptions> = {}): Promise<Me
     secret: SECRET,
     peers: [],
     state: { agents: [], models: [], tags: [], toolProxy: false },
-    handlers: { echo },
+    handlers: { chat: echo },
     logger: createLogger({ extension: `clawmatrix-${id}`, sink, level: "debug" }),
     ...opts,
   });
@@ -74,7 +74,7 @@ describe("mesh node", () => {
     const { a, b, c } = await triangle();
     expect(c.table.route("node-b")).toMatchObject({ hops: 2, via: "node-a" });
     expect(c.table.candidates("tags:coding")).toEqual(["node-b"]);
-    const r = await c.requests.call(c.table.candidates("coder"), "echo", { hi: 1 });
+    const r = await c.requests.call(c.table.candidates("coder"), "chat", { hi: 1 });
     expect(r).toEqual({ node: "node-b", body: { echoed: { hi: 1 }, by: "node-c" } });
     expect(a.counters.relayed).toBeGreaterThanOrEqual(2);
     expect(b.counters.served).toBe(1);
@@ -119,10 +119,10 @@ describe("mesh node", () => {
     // Simulated SIGKILL: sockets cut, no leaving gossip.
     for (const l of b.links.values()) l.ws.terminate();
     await until(() => c.table.route("node-b") === undefined, 2000);
-    await expect(c.requests.send("node-b", "echo", {})).rejects.toMatchObject({
+    await expect(c.requests.send("node-b", "chat", {})).rejects.toMatchObject({
       code: "MESH_ERR_UNREACHABLE",
     });
-    const r = await c.requests.call(["node-b", "node-b2"], "echo", 1);
+    const r = await c.requests.call(["node-b", "node-b2"], "chat", 1);
     expect(r.node).toBe("node-b2");
     expect(a.status().peers.find((p) => p.nodeId === "node-b")?.status).toBe("unreachable");
     expect(b2.counters.served).toBe(1);
@@ -147,7 +147,7 @@ describe("mesh node", () => {
       /mesh link to node-a2 .* failed: handshake: listener node-a2 gave a wrong proof/,
     );
     expect(lines.join("\n")).not.toContain(SECRET);
-    expect((await c.requests.call(["node-b"], "echo", 2)).node).toBe("node-b");
+    expect((await c.requests.call(["node-b"], "chat", 2)).node).toBe("node-b");
   });
 
   it("survives hostile input: garbage, frames before the handshake, oversized frames, a flood of bad connections", async () => {
@@ -170,7 +170,7 @@ describe("mesh node", () => {
       });
     expect(
       await closeOf((ws) =>
-        ws.send('{"t":"req","id":"0123456789","src":"x","dst":"node-a","ttl":1,"kind":"echo"}'),
+        ws.send('{"t":"req","id":"0123456789","src":"x","dst":"node-a","ttl":1,"kind":"chat"}'),
       ),
     ).toBe(4001);
     expect(await closeOf((ws) => ws.send("not json at all"))).toBe(4001);
@@ -192,7 +192,7 @@ describe("mesh node", () => {
     // They never answer the challenge: those over the per-address cap are cut at the door, the
     // rest destroyed at the handshake deadline (1006: no polite close for a silent stranger).
     expect(flood.every((code) => code === 1006)).toBe(true);
-    expect((await c.requests.call(["node-b"], "echo", 3)).node).toBe("node-b");
+    expect((await c.requests.call(["node-b"], "chat", 3)).node).toBe("node-b");
   }, 20_000);
 
   it("closes a live link when a plaintext or forged frame is injected into it, serving nothing", async () => {

@@ -31,7 +31,7 @@ import {
   Link,
   type LinkEvents,
 } from "./link.ts";
-import { type Handler, Requests } from "./requests.ts";
+import { type Handler, MAX_SERVING, MAX_SERVING_PER_PEER, Requests } from "./requests.ts";
 
 /**
  * A mesh node: accepts (when listening) and dials authenticated links, floods gossip, relays
@@ -52,18 +52,23 @@ export interface MeshNodeOptions {
   handlers: Partial<Record<RequestKind, Handler>>;
   logger: Logger;
   heartbeatMs?: number;
-  /** Limits before authentication (PROTOCOL §1); the defaults suit production, tests shrink them. */
-  limits?: Partial<PreAuthLimits>;
+  /** Limits (PROTOCOL §1, §7); the defaults suit production, tests shrink them. */
+  limits?: Partial<MeshLimits>;
 }
 
-interface PreAuthLimits {
+interface MeshLimits {
+  /** Requests served at once (PROTOCOL §7), in total and per calling node. */
+  maxServing: number;
+  maxServingPerPeer: number;
   handshakeTimeoutMs: number;
   maxPending: number;
   maxPendingPerAddress: number;
   refusalLogIntervalMs: number;
 }
 
-const DEFAULT_PRE_AUTH_LIMITS: PreAuthLimits = {
+const DEFAULT_PRE_AUTH_LIMITS: MeshLimits = {
+  maxServing: MAX_SERVING,
+  maxServingPerPeer: MAX_SERVING_PER_PEER,
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
   maxPending: MAX_PENDING_HANDSHAKES,
   maxPendingPerAddress: MAX_PENDING_PER_ADDRESS,
@@ -75,13 +80,20 @@ interface MeshCounters {
   authFailures: number;
   relayed: number;
   served: number;
+  overloaded: number;
 }
 
 export class MeshNode {
   readonly id: string;
   readonly table: MeshTable;
   readonly links = new Map<string, Link>();
-  readonly counters: MeshCounters = { framesDropped: 0, authFailures: 0, relayed: 0, served: 0 };
+  readonly counters: MeshCounters = {
+    framesDropped: 0,
+    authFailures: 0,
+    relayed: 0,
+    served: 0,
+    overloaded: 0,
+  };
   readonly requests: Requests;
   readonly #opts: MeshNodeOptions;
   readonly #log: Logger;
@@ -92,7 +104,7 @@ export class MeshNode {
     { backoff: Backoff; timer?: NodeJS.Timeout; ws?: WebSocket; lastError?: string }
   >();
   readonly #refresh: Periodic;
-  readonly #limits: PreAuthLimits;
+  readonly #limits: MeshLimits;
   readonly #admission: Admission;
   readonly #refusals: RefusalLog;
   #server: WebSocketServer | undefined;
@@ -108,7 +120,7 @@ export class MeshNode {
     this.#limits = { ...DEFAULT_PRE_AUTH_LIMITS, ...opts.limits };
     this.#admission = new Admission(this.#limits);
     this.#refusals = new RefusalLog(opts.logger, this.#limits.refusalLogIntervalMs);
-    this.requests = new Requests(this, opts.handlers, opts.logger);
+    this.requests = new Requests(this, opts.handlers, opts.logger, this.#limits);
     this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
       for (const gone of this.table.expire()) this.#log.info(`node ${gone} expired (no gossip for a minute)`);
       this.#announce();
@@ -385,7 +397,7 @@ export class MeshNode {
     if (this.#stopped) return;
     this.#log.warn(`mesh link down: ${link.peer} (${why})`);
     this.#announce();
-    this.requests.linkLost(link.peer);
+    this.requests.routesChanged();
   }
 
   // --- gossip and relay ------------------------------------------------------------------------
@@ -406,6 +418,8 @@ export class MeshNode {
   #onFrame(link: Link, f: Frame): void {
     if (f.t === "gossip") {
       if (!this.table.apply(f.origin, f.seq, f.state, f.leaving)) return;
+      // A path may have broken far away: fail requests to, and abort work for, nodes now cut off.
+      this.requests.routesChanged();
       if (f.leaving) this.#log.info(`node ${f.origin} left the mesh`);
       if (f.ttl > 1) this.#flood({ ...f, ttl: f.ttl - 1 }, link.peer);
       return;

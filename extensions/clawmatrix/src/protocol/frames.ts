@@ -61,7 +61,7 @@ const frameSchema = z.discriminatedUnion("t", [
   z.object({
     t: z.literal("req"),
     ...routed,
-    kind: z.enum(["chat", "handoff", "tool", "send", "echo"]),
+    kind: z.enum(["chat", "handoff", "tool", "send"]),
     body: z.unknown(),
   }),
   z.object({

@@ -68,8 +68,6 @@ export function localAgent(config: ClawmatrixConfig, wanted: string | undefined)
 
 export function createHandlers(d: HandlerDeps): Partial<Record<RequestKind, Handler>> {
   return {
-    echo: async (body) => body,
-
     chat: async (raw, ctx) => {
       const b = parse(chatBody, raw, "chat");
       const m = d.config.models.find((x) => x.id === b.model);
