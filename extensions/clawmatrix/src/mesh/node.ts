@@ -12,7 +12,7 @@ import {
 } from "../protocol/frames.ts";
 import { HANDSHAKE_TIMEOUT_MS, NonceMemory } from "../protocol/handshake.ts";
 import type { SessionKeys } from "../protocol/session.ts";
-import { MeshTable } from "../protocol/table.ts";
+import { MAX_STATE_BYTES, MeshTable } from "../protocol/table.ts";
 import {
   Admission,
   escapeText,
@@ -134,6 +134,11 @@ export class MeshNode {
   async start(): Promise<void> {
     this.#stopped = false;
     this.table.setOwn({ ...this.#opts.state, links: [] });
+    const own = Buffer.byteLength(JSON.stringify(this.table.own));
+    if (own > MAX_STATE_BYTES / 2)
+      this.#log.warn(
+        `this node's gossiped state is ${own} bytes; peers refuse states over ${MAX_STATE_BYTES} (shorten agent or model descriptions)`,
+      );
     if (this.#opts.listen) await this.#listen(this.#opts.listen.host, this.#opts.listen.port);
     // A StatefulSet gives every replica the same peer list, its own entry included: never dial it.
     for (const p of this.#opts.peers) if (p.nodeId !== this.id) this.#dial(p.nodeId, p.url);
@@ -232,7 +237,7 @@ export class MeshNode {
       links: [...this.links.keys()],
       pendingHandshakes: this.#admission.pending,
       peers,
-      counters: { ...this.counters },
+      counters: { ...this.counters, gossipRefused: this.table.refused },
     };
   }
 
@@ -417,7 +422,12 @@ export class MeshNode {
 
   #onFrame(link: Link, f: Frame): void {
     if (f.t === "gossip") {
-      if (!this.table.apply(f.origin, f.seq, f.state, f.leaving)) return;
+      const refusedBefore = this.table.refused;
+      if (!this.table.apply(f.origin, f.seq, f.state, f.leaving)) {
+        if (this.table.refused !== refusedBefore)
+          this.#log.debug(`refused gossip from ${link.peer}: ${this.table.lastRefusal}`);
+        return;
+      }
       // A path may have broken far away: fail requests to, and abort work for, nodes now cut off.
       this.requests.routesChanged();
       if (f.leaving) this.#log.info(`node ${f.origin} left the mesh`);
