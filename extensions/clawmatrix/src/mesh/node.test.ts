@@ -54,7 +54,21 @@ async function triangle() {
   const url = `ws://127.0.0.1:${a.listenPort}`;
   const b = await node("node-b", {
     peers: [{ nodeId: "node-a", url }],
-    state: { agents: [{ id: "coder", tags: ["coding"] }], models: [{ id: "m" }], tags: [], toolProxy: true },
+    state: {
+      // ~57 KB of state: the catch-up node-a sends right after its welcome is far over the 4 KiB
+      // pre-auth limit, which must be lifted before ws reads the next frame.
+      agents: [
+        { id: "coder", tags: ["coding"] },
+        ...Array.from({ length: 30 }, (_, i) => ({
+          id: `helper-${i}`,
+          description: "h".repeat(1900),
+          tags: [],
+        })),
+      ],
+      models: [{ id: "m" }],
+      tags: [],
+      toolProxy: true,
+    },
   });
   const c = await node("node-c", { peers: [{ nodeId: "node-a", url }] });
   await until(() => c.table.route("node-b") !== undefined && b.table.route("node-c") !== undefined);
