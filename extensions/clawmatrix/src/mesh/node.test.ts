@@ -293,6 +293,21 @@ describe("mesh node", () => {
     expect(a.counters.framesDropped + c.counters.framesDropped).toBe(0);
   }, 20_000);
 
+  it("relays honour TTL and drop duplicate routed frames (mutating either fails this test)", async () => {
+    const { a, b, c } = await triangle();
+    const toA = c.links.get("node-a");
+    const req = (id: string, ttl: number) =>
+      ({ t: "req", id, src: "node-c", dst: "node-b", ttl, kind: "chat", body: 1 }) as const;
+    const dropped = a.counters.framesDropped;
+    toA?.send(req("ttl-one-0123456789", 1)); // would need a second hop: dropped at node-a
+    toA?.send(req("dup-0123456789abcd", 8));
+    toA?.send(req("dup-0123456789abcd", 8)); // the same frame again (a loop or a replaying member)
+    await until(() => b.counters.served >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.counters.served).toBe(1);
+    expect(a.counters.framesDropped).toBe(dropped + 1);
+  });
+
   it("a leaving node is dropped at once by the others", async () => {
     const { b, c } = await triangle();
     await b.stop();
