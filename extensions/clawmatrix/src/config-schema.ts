@@ -1,5 +1,7 @@
 import { defineConfigSchema } from "@openclaw-bundle/shared";
 import { z } from "zod";
+import { MAX_FRAME_BYTES } from "./protocol/frames.ts";
+import { MAX_TOOL_OUTPUT_BYTES } from "./protocol/sizes.ts";
 
 /** Defaults of the ClawMatrix 0.1.8 config this bundle stays compatible with. */
 const DEFAULT_LISTEN_HOST = "0.0.0.0";
@@ -60,12 +62,16 @@ const toolProxy = z
     allow: z.array(z.string().min(1)).default([]),
     /** Tools others may never run; deny wins over allow. */
     deny: z.array(z.string().min(1)).default([]),
-    /** Tool output above this many bytes is truncated with a marker. */
+    /** Tool output above this many bytes (JSON-encoded, as sent) is truncated with a marker. */
     maxOutputBytes: z
       .number()
       .int()
       .min(1024)
-      .max(64 * 1024 * 1024)
+      // An answer must fit one mesh frame (PROTOCOL §1): a bigger cap would only cut links.
+      .max(
+        MAX_TOOL_OUTPUT_BYTES,
+        `must be at most ${MAX_TOOL_OUTPUT_BYTES} (the mesh frame limit of ${MAX_FRAME_BYTES} bytes less room for the frame)`,
+      )
       .default(DEFAULT_TOOL_OUTPUT_BYTES),
   })
   .strict();

@@ -92,13 +92,19 @@ describe("clawmatrix status", () => {
     const deadPort = (closed.address() as net.AddressInfo).port;
     await new Promise((r) => closed.close(r));
     const peers = [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.s.node.listenPort}` }];
-    const b = resolvedService({ nodeId: "node-b", peers });
+    // StatefulSet: every replica gets the same peer list, its own entry included; it is skipped.
+    const b = resolvedService({
+      nodeId: "node-b",
+      peers: [...peers, { nodeId: "node-b", url: peers[0]?.url }],
+    });
     await b.s.start();
     await expect.poll(() => b.s.node.links.has("node-a"), { timeout: 5000 }).toBe(true);
     const running = clawmatrixStatus(b.resolved, b.s);
     expect(running).toMatchObject({ state: "running", links: ["node-a"], counters: { authFailures: 0 } });
     expect(running.reason).toBeUndefined();
     expect(running.peers).toEqual([expect.objectContaining({ nodeId: "node-a", status: "direct" })]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(b.s.node.status().counters.authFailures).toBe(0);
 
     const c = resolvedService({
       nodeId: "node-c",

@@ -39,7 +39,9 @@ export function clawmatrixStatus(
     return { ...base, state: "error", reason: `the mesh failed to start: ${live.error}` };
   if (live.state !== "running") return { ...base, state: "idle", reason: `mesh service ${live.state}` };
   const st = live.node.status();
-  const unreachable = c.peers.filter((p) => !live.node.links.has(p.nodeId)).map((p) => p.nodeId);
+  const unreachable = c.peers
+    .filter((p) => p.nodeId !== c.nodeId && !live.node.links.has(p.nodeId))
+    .map((p) => p.nodeId);
   return {
     ...base,
     state: unreachable.length > 0 ? "degraded" : "running",

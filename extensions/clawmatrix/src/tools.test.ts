@@ -71,7 +71,7 @@ beforeAll(async () => {
   a = new MeshService(meshConfig("node-a", { listen: true, agents: [{ id: "main" }] }), hostConfig, quiet);
   await a.start();
   const url = `ws://127.0.0.1:${a.node.listenPort}`;
-  const toolProxy = { enabled: true, deny: ["exec"], maxOutputBytes: 1024 };
+  const toolProxy = { enabled: true, deny: ["exec", "process"], maxOutputBytes: 1024 };
   const coder = { id: "coder", tags: ["coding"] };
   b = new MeshService(
     meshConfig("node-b", { peers: [{ nodeId: "node-a", url }], agents: [coder], toolProxy }),
@@ -212,6 +212,15 @@ describe("mesh tools: remote tools", () => {
     expect((await run("cluster_exec", { target: "node-b", command: "rm -rf /" })).text).toBe(
       'error MESH_ERR_TOOL_DENIED: node-b: tool "exec" is denied by node-b\'s toolProxy.deny',
     );
+    // The gateway trims names before lookup: padded names must meet the deny list too.
+    for (const [tool, as] of [
+      [" process", "process"],
+      ["exec\t", "exec"],
+      ["\nBash ", "exec"],
+    ])
+      expect((await run("cluster_tool", { target: "node-b", tool })).text).toBe(
+        `error MESH_ERR_TOOL_DENIED: node-b: tool "${as}" is denied by node-b's toolProxy.deny`,
+      );
     expect(seen).toEqual([]);
     const big = await run("cluster_tool", { target: "node-b", tool: "big" });
     expect(big.details).toEqual({ node: "node-b", truncated: true });

@@ -1,6 +1,6 @@
 import { Heartbeat } from "@openclaw-bundle/shared";
 import WebSocket from "ws";
-import { decodeFrame, encodeFrame, type Frame } from "../protocol/frames.ts";
+import { decodeFrame, encodeFrame, type Frame, MAX_FRAME_BYTES } from "../protocol/frames.ts";
 import {
   DialerHandshake,
   HANDSHAKE_TIMEOUT_MS,
@@ -8,14 +8,20 @@ import {
   type NonceMemory,
   type Step,
 } from "../protocol/handshake.ts";
+import { FrameOpener, FrameSealer, MAX_PLAINTEXT_BYTES, type SessionKeys } from "../protocol/session.ts";
 
 /**
  * PROTOCOL §1, §3: one authenticated WebSocket to a peer. The handshake runs the pure machines of
- * protocol/handshake.ts over the socket; after it, frames are decoded defensively, the send queue
- * is bounded, and a heartbeat measures rtt and declares the link dead after missed pongs.
+ * protocol/handshake.ts over the socket; after it, every frame is sealed with the session keys
+ * (protocol/session.ts) and a frame that fails to open closes the link, the send queue is bounded,
+ * and a heartbeat measures rtt and declares the link dead after missed pongs.
  */
 
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** PROTOCOL §1: a message a peer may send before it is authenticated (handshake frames are < 400 B). */
+export const HANDSHAKE_MAX_FRAME_BYTES = 4 * 1024;
+/** After a refusal, how long the peer gets to read the close frame before the socket is destroyed. */
+const CLOSE_GRACE_MS = 500;
 const HEARTBEAT_INTERVAL_MS = 5_000;
 const HEARTBEAT_MAX_MISSED = 2;
 
@@ -36,15 +42,20 @@ export class Link {
   #closed = false;
   readonly #heartbeat: Heartbeat;
   readonly #events: LinkEvents;
+  readonly #sealer: FrameSealer;
+  readonly #opener: FrameOpener;
 
   constructor(
     ws: WebSocket,
     peer: string,
     direction: "in" | "out",
+    keys: SessionKeys,
     events: LinkEvents,
     heartbeatMs = HEARTBEAT_INTERVAL_MS,
   ) {
     this.ws = ws;
+    this.#sealer = new FrameSealer(keys.send);
+    this.#opener = new FrameOpener(keys.receive);
     this.peer = peer;
     this.direction = direction;
     this.#events = events;
@@ -66,14 +77,24 @@ export class Link {
     return !this.#closed && this.ws.readyState === WebSocket.OPEN;
   }
 
-  /** Queues a frame; a peer that cannot keep up is cut off rather than buffered without bound. */
+  /**
+   * Seals and queues a frame; a peer that cannot keep up is cut off rather than buffered without
+   * bound. A frame the peer would have to refuse (over the size limit) is not sent: false.
+   */
   send(frame: Frame): boolean {
     if (!this.open) return false;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.terminate(`send queue over ${MAX_BUFFERED_BYTES} bytes (slow peer)`);
       return false;
     }
-    this.ws.send(encodeFrame(frame));
+    const plain = Buffer.from(encodeFrame(frame));
+    if (plain.length > MAX_PLAINTEXT_BYTES) {
+      this.#events.onDropped(
+        `to ${this.peer}: a "${frame.t}" frame of ${plain.length} bytes is over the limit`,
+      );
+      return false;
+    }
+    this.ws.send(this.#sealer.seal(plain));
     return true;
   }
 
@@ -89,12 +110,17 @@ export class Link {
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
-    this.#heartbeat.ack();
-    const r = decodeFrame(data, isBinary);
+    if (this.#closed) return;
+    // PROTOCOL §3a: only sealed binary messages exist after the handshake.
+    const r = isBinary
+      ? this.#opener.open(data)
+      : { ok: false as const, fatal: true, reason: "a text (unsealed) message on a sealed link" };
     if (!r.ok) {
       this.#events.onDropped(`from ${this.peer}: ${r.reason}`);
+      if (r.fatal) this.terminate(r.reason);
       return;
     }
+    this.#heartbeat.ack();
     const f = r.frame;
     if (f.t === "ping") {
       this.send({ t: "pong", ts: f.ts });
@@ -125,37 +151,70 @@ export class HandshakeError extends Error {
 }
 
 /**
+ * Raises the socket's message limit once the peer is authenticated. ws has no public setter; the
+ * receiver's field is checked so a ws upgrade that renames it fails loudly here, not silently.
+ */
+function allowFullFrames(ws: WebSocket): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (typeof receiver?._maxPayload !== "number")
+    throw new Error("ws internals changed: cannot raise maxPayload after the handshake");
+  receiver._maxPayload = MAX_FRAME_BYTES;
+}
+
+/** A refused socket: the close frame goes out, and the socket is destroyed soon after either way. */
+function refuse(ws: WebSocket, code: number, reason: string): void {
+  if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+  if (ws.readyState === WebSocket.CLOSED) return;
+  // ws would otherwise wait 30 s for the peer's close frame; a stranger must not hold us that long.
+  const t = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+  t.unref();
+  ws.once("close", () => clearTimeout(t));
+}
+
+/**
  * Drives a handshake machine over a fresh socket until it is done or fails. `onDone` runs
  * synchronously inside the message event that completed it: the peer's next frame may sit in
- * the same TCP read, and the link must be listening before ws emits it.
+ * the same TCP read, and the link must be listening before ws emits it. The deadline destroys
+ * the socket outright: a silent peer gets no polite close to ignore.
  */
 function drive(
   ws: WebSocket,
   first: Frame | undefined,
   onFrame: (f: Frame) => Step,
-  onDone: (peer: string) => void,
+  onDone: (peer: string, keys: SessionKeys) => void,
+  timeoutMs: number,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    const finish = (err?: HandshakeError, peer?: string) => {
+    const finish = (err?: HandshakeError, done?: { peer: string; keys: SessionKeys }, destroy = false) => {
       clearTimeout(timer);
       ws.off("message", onMessage);
       ws.off("close", onClose);
+      ws.off("error", onError);
       if (err) {
         const code = err.code === "VERSION_MISMATCH" ? CLOSE.VERSION_MISMATCH : CLOSE.AUTH_FAILED;
-        if (ws.readyState === WebSocket.OPEN) ws.close(code, err.code);
-        else ws.terminate();
+        if (destroy) ws.terminate();
+        else refuse(ws, code, err.code);
         reject(err);
       } else {
-        onDone(peer as string);
-        resolve(peer as string);
+        const { peer, keys } = done as { peer: string; keys: SessionKeys };
+        allowFullFrames(ws);
+        onDone(peer, keys);
+        resolve(peer);
       }
     };
     const timer = setTimeout(
-      () => finish(new HandshakeError("AUTH_FAILED", `handshake not done within ${HANDSHAKE_TIMEOUT_MS} ms`)),
-      HANDSHAKE_TIMEOUT_MS,
+      () =>
+        finish(
+          new HandshakeError("AUTH_FAILED", `handshake not done within ${timeoutMs} ms`),
+          undefined,
+          true,
+        ),
+      timeoutMs,
     );
     timer.unref();
     const onClose = () => finish(new HandshakeError("AUTH_FAILED", "closed during the handshake"));
+    const onError = (err: Error) =>
+      finish(new HandshakeError("AUTH_FAILED", `socket error during the handshake: ${err.message}`));
     const onMessage = (data: Buffer, isBinary: boolean) => {
       const r = decodeFrame(data, isBinary);
       if (!r.ok) return finish(new HandshakeError("AUTH_FAILED", `bad handshake frame: ${r.reason}`));
@@ -163,7 +222,7 @@ function drive(
       if (step.kind === "send") ws.send(encodeFrame(step.frame));
       else if (step.kind === "done") {
         if (step.send) ws.send(encodeFrame(step.send));
-        finish(undefined, step.peer);
+        finish(undefined, { peer: step.peer, keys: step.keys });
       } else {
         if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(step.send));
         finish(new HandshakeError(step.code, step.message));
@@ -171,6 +230,7 @@ function drive(
     };
     ws.on("message", onMessage);
     ws.on("close", onClose);
+    ws.on("error", onError);
     if (first) ws.send(encodeFrame(first));
   });
 }
@@ -180,10 +240,11 @@ export function acceptHandshake(
   secret: string,
   self: string,
   memory: NonceMemory,
-  onDone: (peer: string) => void,
+  onDone: (peer: string, keys: SessionKeys) => void,
+  timeoutMs = HANDSHAKE_TIMEOUT_MS,
 ): Promise<string> {
   const machine = new ListenerHandshake(secret, self, memory);
-  return drive(ws, undefined, (f) => machine.onFrame(f), onDone);
+  return drive(ws, undefined, (f) => machine.onFrame(f), onDone, timeoutMs);
 }
 
 export function dialHandshake(
@@ -191,8 +252,9 @@ export function dialHandshake(
   secret: string,
   self: string,
   expected: string | undefined,
-  onDone: (peer: string) => void,
+  onDone: (peer: string, keys: SessionKeys) => void,
+  timeoutMs = HANDSHAKE_TIMEOUT_MS,
 ): Promise<string> {
   const machine = new DialerHandshake(secret, self, expected);
-  return drive(ws, machine.hello(), (f) => machine.onFrame(f), onDone);
+  return drive(ws, machine.hello(), (f) => machine.onFrame(f), onDone, timeoutMs);
 }

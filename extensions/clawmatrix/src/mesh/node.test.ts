@@ -2,7 +2,7 @@ import net from "node:net";
 import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { MAX_FRAME_BYTES } from "../protocol/frames.ts";
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.ts";
 import { MeshNode, type MeshNodeOptions } from "./node.ts";
 import type { Handler } from "./requests.ts";
 
@@ -32,7 +32,7 @@ async function node(id: string, opts: Partial<MeshNodeOptions> = {}): Promise<Me
     secret: SECRET,
     peers: [],
     state: { agents: [], models: [], tags: [], toolProxy: false },
-    handlers: { echo },
+    handlers: { chat: echo },
     logger: createLogger({ extension: `clawmatrix-${id}`, sink, level: "debug" }),
     ...opts,
   });
@@ -54,7 +54,21 @@ async function triangle() {
   const url = `ws://127.0.0.1:${a.listenPort}`;
   const b = await node("node-b", {
     peers: [{ nodeId: "node-a", url }],
-    state: { agents: [{ id: "coder", tags: ["coding"] }], models: [{ id: "m" }], tags: [], toolProxy: true },
+    state: {
+      // ~57 KB of state: the catch-up node-a sends right after its welcome is far over the 4 KiB
+      // pre-auth limit, which must be lifted before ws reads the next frame.
+      agents: [
+        { id: "coder", tags: ["coding"] },
+        ...Array.from({ length: 30 }, (_, i) => ({
+          id: `helper-${i}`,
+          description: "h".repeat(1900),
+          tags: [],
+        })),
+      ],
+      models: [{ id: "m" }],
+      tags: [],
+      toolProxy: true,
+    },
   });
   const c = await node("node-c", { peers: [{ nodeId: "node-a", url }] });
   await until(() => c.table.route("node-b") !== undefined && b.table.route("node-c") !== undefined);
@@ -74,7 +88,7 @@ describe("mesh node", () => {
     const { a, b, c } = await triangle();
     expect(c.table.route("node-b")).toMatchObject({ hops: 2, via: "node-a" });
     expect(c.table.candidates("tags:coding")).toEqual(["node-b"]);
-    const r = await c.requests.call(c.table.candidates("coder"), "echo", { hi: 1 });
+    const r = await c.requests.call(c.table.candidates("coder"), "chat", { hi: 1 });
     expect(r).toEqual({ node: "node-b", body: { echoed: { hi: 1 }, by: "node-c" } });
     expect(a.counters.relayed).toBeGreaterThanOrEqual(2);
     expect(b.counters.served).toBe(1);
@@ -119,30 +133,35 @@ describe("mesh node", () => {
     // Simulated SIGKILL: sockets cut, no leaving gossip.
     for (const l of b.links.values()) l.ws.terminate();
     await until(() => c.table.route("node-b") === undefined, 2000);
-    await expect(c.requests.send("node-b", "echo", {})).rejects.toMatchObject({
+    await expect(c.requests.send("node-b", "chat", {})).rejects.toMatchObject({
       code: "MESH_ERR_UNREACHABLE",
     });
-    const r = await c.requests.call(["node-b", "node-b2"], "echo", 1);
+    const r = await c.requests.call(["node-b", "node-b2"], "chat", 1);
     expect(r.node).toBe("node-b2");
     expect(a.status().peers.find((p) => p.nodeId === "node-b")?.status).toBe("unreachable");
     expect(b2.counters.served).toBe(1);
   });
 
   it("refuses a wrong secret without leaking it and keeps serving its peers", async () => {
-    const { a, c } = await triangle();
+    const { c } = await triangle();
+    const a = await node("node-a2", {
+      listen: { host: "127.0.0.1", port: 0 },
+      limits: { refusalLogIntervalMs: 100 },
+    });
     const bad = await node("node-x", {
       secret: "another-secret-0123456789",
-      peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }],
+      peers: [{ nodeId: "node-a2", url: `ws://127.0.0.1:${a.listenPort}` }],
     });
     await until(() => a.counters.authFailures >= 1);
     expect(bad.links.size).toBe(0);
     await until(() => lines.some((l) => /wrong proof/.test(l)));
-    expect(lines.join("\n")).toMatch(/refused mesh connection from 127\.0\.0\.1:\d+: the dialer refused/);
+    await until(() => lines.some((l) => /refused \d+ mesh connection/.test(l)));
+    expect(lines.join("\n")).toMatch(/refused \d+ mesh connection\(s\) .*AUTH_FAILED: refused by the dialer/);
     expect(lines.join("\n")).toMatch(
-      /mesh link to node-a .* failed: handshake: listener node-a gave a wrong proof/,
+      /mesh link to node-a2 .* failed: handshake: listener node-a2 gave a wrong proof/,
     );
     expect(lines.join("\n")).not.toContain(SECRET);
-    expect((await c.requests.call(["node-b"], "echo", 2)).node).toBe("node-b");
+    expect((await c.requests.call(["node-b"], "chat", 2)).node).toBe("node-b");
   });
 
   it("survives hostile input: garbage, frames before the handshake, oversized frames, a flood of bad connections", async () => {
@@ -165,7 +184,7 @@ describe("mesh node", () => {
       });
     expect(
       await closeOf((ws) =>
-        ws.send('{"t":"req","id":"0123456789","src":"x","dst":"node-a","ttl":1,"kind":"echo"}'),
+        ws.send('{"t":"req","id":"0123456789","src":"x","dst":"node-a","ttl":1,"kind":"chat"}'),
       ),
     ).toBe(4001);
     expect(await closeOf((ws) => ws.send("not json at all"))).toBe(4001);
@@ -173,14 +192,123 @@ describe("mesh node", () => {
     const flood = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         closeOf((ws) =>
-          ws.send(JSON.stringify({ t: "hello", v: 1, node: `evil-${i}`, nonce: `n-${i}-0123456789abcdef` })),
+          ws.send(
+            JSON.stringify({
+              t: "hello",
+              v: PROTOCOL_VERSION,
+              node: `evil-${i}`,
+              nonce: `n-${i}-0123456789abcdef`,
+            }),
+          ),
         ),
       ),
     );
-    // They never answer the challenge: each is closed after the handshake timeout or at once.
-    expect(flood.every((code) => code === 4001)).toBe(true);
-    expect((await c.requests.call(["node-b"], "echo", 3)).node).toBe("node-b");
+    // They never answer the challenge: those over the per-address cap are cut at the door, the
+    // rest destroyed at the handshake deadline (1006: no polite close for a silent stranger).
+    expect(flood.every((code) => code === 1006)).toBe(true);
+    expect((await c.requests.call(["node-b"], "chat", 3)).node).toBe("node-b");
   }, 20_000);
+
+  it("closes a live link when a plaintext or forged frame is injected into it, serving nothing", async () => {
+    let served = 0;
+    const a = await node("node-a", {
+      listen: { host: "127.0.0.1", port: 0 },
+      handlers: {
+        chat: async () => {
+          served++;
+          return "ran";
+        },
+      },
+    });
+    const c = await node("node-c", { peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }] });
+    await until(() => c.links.has("node-a") && a.links.has("node-c"));
+    // What an on-path attacker without the secret can do: write a frame into the TCP stream.
+    const req = {
+      t: "req",
+      id: "inject-0123456789",
+      src: "node-c",
+      dst: "node-a",
+      ttl: 8,
+      kind: "chat",
+      body: {},
+    };
+    const first = a.links.get("node-c");
+    c.links.get("node-a")?.ws.send(JSON.stringify(req));
+    await until(() => a.links.get("node-c") !== first);
+    expect(lines.join("\n")).toMatch(
+      /mesh link down: node-c \(a text \(unsealed\) message on a sealed link\)/,
+    );
+    // The dialer comes back with fresh keys; a forged sealed-looking message is refused too.
+    await until(() => a.links.get("node-c")?.open === true && c.links.get("node-a")?.open === true, 8000);
+    const second = a.links.get("node-c");
+    c.links
+      .get("node-a")
+      ?.ws.send(Buffer.concat([Buffer.alloc(8, 0), Buffer.from(JSON.stringify(req)), Buffer.alloc(16)]));
+    await until(() => a.links.get("node-c") !== second);
+    expect(lines.join("\n")).toMatch(/mesh link down: node-c \(a frame failed authentication/);
+    expect(served).toBe(0);
+  }, 15_000);
+
+  it("answers an over-large result with TOO_LARGE, splits big streamed data, keeps the link", async () => {
+    const nasty = "\u0001".repeat(800_000); // 4.8 MB on the wire: over one frame
+    const a = await node("node-a", {
+      listen: { host: "127.0.0.1", port: 0 },
+      handlers: {
+        chat: async () => "x".repeat(MAX_FRAME_BYTES),
+        handoff: async (_b, ctx) => {
+          ctx.chunk(nasty);
+          return undefined;
+        },
+      },
+    });
+    const c = await node("node-c", { peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }] });
+    await until(() => c.links.has("node-a"));
+    const link = c.links.get("node-a");
+    await expect(c.requests.send("node-a", "chat", {}, { timeoutMs: 10_000 })).rejects.toMatchObject({
+      code: "MESH_ERR_TOO_LARGE",
+      message: expect.stringMatching(/the answer of \d+ bytes is over the frame limit/),
+    });
+    let got = "";
+    let pieces = 0;
+    await c.requests.send(
+      "node-a",
+      "handoff",
+      {},
+      {
+        timeoutMs: 10_000,
+        onChunk: (d) => {
+          got += d;
+          pieces++;
+        },
+      },
+    );
+    expect(got === nasty).toBe(true);
+    expect(pieces).toBeGreaterThan(1);
+    await expect(
+      c.requests.send("node-a", "chat", { big: "y".repeat(MAX_FRAME_BYTES) }),
+    ).rejects.toMatchObject({
+      code: "MESH_ERR_TOO_LARGE",
+    });
+    expect(c.links.get("node-a")).toBe(link);
+    expect(a.counters.framesDropped + c.counters.framesDropped).toBe(0);
+  }, 20_000);
+
+  it("relays honour TTL and drop duplicate routed frames (mutating either fails this test)", async () => {
+    const { a, b, c } = await triangle();
+    const toA = c.links.get("node-a");
+    const req = (id: string, ttl: number) =>
+      ({ t: "req", id, src: "node-c", dst: "node-b", ttl, kind: "chat", body: 1 }) as const;
+    const dropped = a.counters.framesDropped;
+    toA?.send(req("ttl-one-0123456789", 1)); // would need a second hop: dropped at node-a
+    toA?.send(req("dup-0123456789abcd", 8));
+    await until(() => b.counters.served >= 1);
+    await new Promise((r) => setTimeout(r, 100));
+    // The same frame again once the first is answered (a loop or a replaying member).
+    toA?.send(req("dup-0123456789abcd", 8));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.counters.served).toBe(1);
+    expect(a.counters.framesDropped).toBe(dropped + 1);
+  });
 
   it("a leaving node is dropped at once by the others", async () => {
     const { b, c } = await triangle();

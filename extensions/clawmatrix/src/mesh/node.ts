@@ -5,17 +5,33 @@ import {
   type Frame,
   type FrameOf,
   isRouted,
-  MAX_FRAME_BYTES,
   MAX_TTL,
   type NodeState,
   type RequestKind,
   type RoutedFrame,
 } from "../protocol/frames.ts";
 import { HANDSHAKE_TIMEOUT_MS, NonceMemory } from "../protocol/handshake.ts";
-import { MeshTable } from "../protocol/table.ts";
+import type { SessionKeys } from "../protocol/session.ts";
+import { MAX_STATE_BYTES, MeshTable } from "../protocol/table.ts";
+import {
+  Admission,
+  escapeText,
+  MAX_PENDING_HANDSHAKES,
+  MAX_PENDING_PER_ADDRESS,
+  REFUSAL_LOG_INTERVAL_MS,
+  RefusalLog,
+} from "./admission.ts";
 import { newId } from "./ids.ts";
-import { acceptHandshake, CLOSE, dialHandshake, type HandshakeError, Link, type LinkEvents } from "./link.ts";
-import { type Handler, Requests } from "./requests.ts";
+import {
+  acceptHandshake,
+  CLOSE,
+  dialHandshake,
+  HANDSHAKE_MAX_FRAME_BYTES,
+  type HandshakeError,
+  Link,
+  type LinkEvents,
+} from "./link.ts";
+import { type Handler, MAX_SERVING, MAX_SERVING_PER_PEER, Requests } from "./requests.ts";
 
 /**
  * A mesh node: accepts (when listening) and dials authenticated links, floods gossip, relays
@@ -36,20 +52,48 @@ export interface MeshNodeOptions {
   handlers: Partial<Record<RequestKind, Handler>>;
   logger: Logger;
   heartbeatMs?: number;
+  /** Limits (PROTOCOL §1, §7); the defaults suit production, tests shrink them. */
+  limits?: Partial<MeshLimits>;
 }
+
+interface MeshLimits {
+  /** Requests served at once (PROTOCOL §7), in total and per calling node. */
+  maxServing: number;
+  maxServingPerPeer: number;
+  handshakeTimeoutMs: number;
+  maxPending: number;
+  maxPendingPerAddress: number;
+  refusalLogIntervalMs: number;
+}
+
+const DEFAULT_PRE_AUTH_LIMITS: MeshLimits = {
+  maxServing: MAX_SERVING,
+  maxServingPerPeer: MAX_SERVING_PER_PEER,
+  handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+  maxPending: MAX_PENDING_HANDSHAKES,
+  maxPendingPerAddress: MAX_PENDING_PER_ADDRESS,
+  refusalLogIntervalMs: REFUSAL_LOG_INTERVAL_MS,
+};
 
 interface MeshCounters {
   framesDropped: number;
   authFailures: number;
   relayed: number;
   served: number;
+  overloaded: number;
 }
 
 export class MeshNode {
   readonly id: string;
   readonly table: MeshTable;
   readonly links = new Map<string, Link>();
-  readonly counters: MeshCounters = { framesDropped: 0, authFailures: 0, relayed: 0, served: 0 };
+  readonly counters: MeshCounters = {
+    framesDropped: 0,
+    authFailures: 0,
+    relayed: 0,
+    served: 0,
+    overloaded: 0,
+  };
   readonly requests: Requests;
   readonly #opts: MeshNodeOptions;
   readonly #log: Logger;
@@ -60,6 +104,9 @@ export class MeshNode {
     { backoff: Backoff; timer?: NodeJS.Timeout; ws?: WebSocket; lastError?: string }
   >();
   readonly #refresh: Periodic;
+  readonly #limits: MeshLimits;
+  readonly #admission: Admission;
+  readonly #refusals: RefusalLog;
   #server: WebSocketServer | undefined;
   #http: Server | undefined;
   #stopped = true;
@@ -70,7 +117,10 @@ export class MeshNode {
     this.#opts = opts;
     this.#log = opts.logger;
     this.table = new MeshTable(opts.nodeId);
-    this.requests = new Requests(this, opts.handlers, opts.logger);
+    this.#limits = { ...DEFAULT_PRE_AUTH_LIMITS, ...opts.limits };
+    this.#admission = new Admission(this.#limits);
+    this.#refusals = new RefusalLog(opts.logger, this.#limits.refusalLogIntervalMs);
+    this.requests = new Requests(this, opts.handlers, opts.logger, this.#limits);
     this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
       for (const gone of this.table.expire()) this.#log.info(`node ${gone} expired (no gossip for a minute)`);
       this.#announce();
@@ -84,15 +134,23 @@ export class MeshNode {
   async start(): Promise<void> {
     this.#stopped = false;
     this.table.setOwn({ ...this.#opts.state, links: [] });
+    const own = Buffer.byteLength(JSON.stringify(this.table.own));
+    if (own > MAX_STATE_BYTES / 2)
+      this.#log.warn(
+        `this node's gossiped state is ${own} bytes; peers refuse states over ${MAX_STATE_BYTES} (shorten agent or model descriptions)`,
+      );
     if (this.#opts.listen) await this.#listen(this.#opts.listen.host, this.#opts.listen.port);
-    for (const p of this.#opts.peers) this.#dial(p.nodeId, p.url);
+    // A StatefulSet gives every replica the same peer list, its own entry included: never dial it.
+    for (const p of this.#opts.peers) if (p.nodeId !== this.id) this.#dial(p.nodeId, p.url);
     this.#refresh.start();
+    this.#refusals.start();
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#refresh.stop();
+    await this.#refusals.stop();
     this.requests.cancelAll("the mesh is stopping");
     // PROTOCOL §5: a leaving node says so, so others drop it at once instead of timing it out.
     const seq = this.table.setOwn({ ...this.#opts.state, links: [] });
@@ -177,8 +235,9 @@ export class MeshNode {
       nodeId: this.id,
       listenPort: this.#listenPort,
       links: [...this.links.keys()],
+      pendingHandshakes: this.#admission.pending,
       peers,
-      counters: { ...this.counters },
+      counters: { ...this.counters, gossipRefused: this.table.refused },
     };
   }
 
@@ -195,12 +254,30 @@ export class MeshNode {
 
   async #listen(host: string, port: number): Promise<void> {
     // Our own HTTP server, so bytes that are not HTTP and slow headers are cut off, not held.
-    const http = createServer((_req, res) => {
+    const deadline = this.#limits.handshakeTimeoutMs;
+    // Node checks header/request deadlines every connectionsCheckingInterval (30 s by default).
+    const http = createServer({ connectionsCheckingInterval: Math.min(1000, deadline) }, (_req, res) => {
       res.writeHead(426, { "content-type": "text/plain" }).end("a ClawMatrix mesh port: WebSocket only\n");
     });
-    http.headersTimeout = HANDSHAKE_TIMEOUT_MS;
-    http.requestTimeout = HANDSHAKE_TIMEOUT_MS;
+    http.headersTimeout = deadline;
+    http.requestTimeout = deadline;
     http.on("clientError", (_err, socket) => socket.destroy());
+    // Every TCP connection holds a pending-handshake slot until it becomes a link or closes.
+    const slots = new WeakMap<object, () => void>();
+    http.on("connection", (socket) => {
+      const a = this.#admission.admit(socket);
+      if ("refused" in a) {
+        this.counters.authFailures++;
+        this.#refusals.count(a.refused, socket.remoteAddress);
+        socket.destroy();
+        return;
+      }
+      slots.set(socket, a.release);
+      // Slow or silent before the upgrade: the HTTP timeouts above cut it; this covers the rest.
+      socket.setTimeout(deadline, () => {
+        if (slots.has(socket)) socket.destroy();
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
       http.listen(port, host, () => {
@@ -209,8 +286,9 @@ export class MeshNode {
       });
     });
     // Attached only once listening: ws re-emits its server's errors on itself, and a port already
-    // taken must fail start() (the service reports it), not become an uncaught exception.
-    const server = new WebSocketServer({ server: http, maxPayload: MAX_FRAME_BYTES });
+    // taken must fail start() (the service reports it), not become an uncaught exception. Until a
+    // peer is authenticated its messages are capped at a few KiB (PROTOCOL §1).
+    const server = new WebSocketServer({ server: http, maxPayload: HANDSHAKE_MAX_FRAME_BYTES });
     server.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
     http.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
     this.#server = server;
@@ -219,13 +297,27 @@ export class MeshNode {
     this.#listenPort = typeof addr === "object" && addr ? addr.port : port;
     this.#log.info(`mesh listening on ${host}:${this.#listenPort}`);
     server.on("connection", (ws, req: IncomingMessage) => {
-      const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      const socket = req.socket;
       ws.on("error", () => {}); // reported through the handshake or the link
-      acceptHandshake(ws, this.#opts.secret, this.id, this.#nonces, (peer) =>
-        this.#adopt(ws, peer, "in"),
+      acceptHandshake(
+        ws,
+        this.#opts.secret,
+        this.id,
+        this.#nonces,
+        (peer, keys) => {
+          slots.get(socket)?.();
+          slots.delete(socket);
+          socket.setTimeout(0);
+          this.#adopt(ws, peer, "in", keys);
+        },
+        this.#limits.handshakeTimeoutMs,
       ).catch((err: HandshakeError) => {
         this.counters.authFailures++;
-        this.#log.warn(`refused mesh connection from ${from}: ${err.message}`);
+        // One summary line per interval (PROTOCOL §1), not a line per stranger.
+        this.#refusals.count(
+          `${err.code}: ${reasonKey(err.message)}`,
+          `${socket.remoteAddress}: ${err.message}`,
+        );
       });
     });
   }
@@ -236,15 +328,18 @@ export class MeshNode {
     };
     this.#dialers.set(peer, d);
     if (this.#stopped) return;
-    const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, handshakeTimeout: 5_000 });
+    const ws = new WebSocket(url, {
+      maxPayload: HANDSHAKE_MAX_FRAME_BYTES,
+      handshakeTimeout: this.#limits.handshakeTimeoutMs,
+    });
     d.ws = ws;
     const retry = (why: string) => {
       if (this.#stopped || d.ws !== ws) return;
       d.ws = undefined;
-      d.lastError = why;
+      d.lastError = escapeText(why);
       const delay = d.backoff.next();
       this.#log.warn(
-        `mesh link to ${peer} (${url}) failed: ${why}; retrying in ${Math.round(delay / 100) / 10} s`,
+        `mesh link to ${peer} (${url}) failed: ${d.lastError}; retrying in ${Math.round(delay / 100) / 10} s`,
       );
       clearTimeout(d.timer);
       d.timer = setTimeout(() => this.#dial(peer, url), delay);
@@ -252,20 +347,27 @@ export class MeshNode {
     };
     ws.once("error", (err) => retry(err.message));
     ws.once("open", () => {
-      dialHandshake(ws, this.#opts.secret, this.id, peer, (p) => {
-        d.backoff.reset();
-        d.lastError = undefined;
-        const link = this.#adopt(ws, p, "out");
-        // When the link later drops, dial again.
-        ws.once("close", () => retry(`link closed${link ? "" : " (duplicate)"}`));
-      }).catch((err: HandshakeError) => {
+      dialHandshake(
+        ws,
+        this.#opts.secret,
+        this.id,
+        peer,
+        (p, keys) => {
+          d.backoff.reset();
+          d.lastError = undefined;
+          const link = this.#adopt(ws, p, "out", keys);
+          // When the link later drops, dial again.
+          ws.once("close", () => retry(`link closed${link ? "" : " (duplicate)"}`));
+        },
+        this.#limits.handshakeTimeoutMs,
+      ).catch((err: HandshakeError) => {
         this.counters.authFailures++;
         retry(`handshake: ${err.message}`);
       });
     });
   }
 
-  #adopt(ws: WebSocket, peer: string, direction: "in" | "out"): Link | undefined {
+  #adopt(ws: WebSocket, peer: string, direction: "in" | "out", keys: SessionKeys): Link | undefined {
     if (this.#stopped) {
       ws.terminate();
       return undefined;
@@ -281,7 +383,7 @@ export class MeshNode {
       }
       old.close(CLOSE.DUPLICATE, "DUPLICATE");
     }
-    const link = new Link(ws, peer, direction, this.#events, this.#opts.heartbeatMs);
+    const link = new Link(ws, peer, direction, keys, this.#events, this.#opts.heartbeatMs);
     this.links.set(peer, link);
     this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
     this.#announce();
@@ -300,7 +402,7 @@ export class MeshNode {
     if (this.#stopped) return;
     this.#log.warn(`mesh link down: ${link.peer} (${why})`);
     this.#announce();
-    this.requests.linkLost(link.peer);
+    this.requests.routesChanged();
   }
 
   // --- gossip and relay ------------------------------------------------------------------------
@@ -320,7 +422,14 @@ export class MeshNode {
 
   #onFrame(link: Link, f: Frame): void {
     if (f.t === "gossip") {
-      if (!this.table.apply(f.origin, f.seq, f.state, f.leaving)) return;
+      const refusedBefore = this.table.refused;
+      if (!this.table.apply(f.origin, f.seq, f.state, f.leaving)) {
+        if (this.table.refused !== refusedBefore)
+          this.#log.debug(`refused gossip from ${link.peer}: ${this.table.lastRefusal}`);
+        return;
+      }
+      // A path may have broken far away: fail requests to, and abort work for, nodes now cut off.
+      this.requests.routesChanged();
       if (f.leaving) this.#log.info(`node ${f.origin} left the mesh`);
       if (f.ttl > 1) this.#flood({ ...f, ttl: f.ttl - 1 }, link.peer);
       return;
@@ -353,4 +462,18 @@ export class MeshNode {
       });
     }
   }
+}
+
+/** A refusal message reduced to a fixed phrase for counting: node ids and remote text removed. */
+function reasonKey(message: string): string {
+  if (/^the dialer refused/.test(message)) return "refused by the dialer";
+  if (/wrong proof/.test(message)) return "wrong proof";
+  if (/replayed/.test(message)) return "replayed nonce";
+  if (/not done within/.test(message)) return "handshake deadline";
+  if (/bad handshake frame/.test(message)) return "bad frame";
+  if (/unexpected/.test(message)) return "frame out of order";
+  if (/closed during/.test(message)) return "closed during the handshake";
+  if (/socket error/.test(message)) return "socket error (e.g. frame too big)";
+  if (/speaks v/.test(message)) return "version mismatch";
+  return "other";
 }

@@ -1,18 +1,34 @@
 import { BundleError, errorFactory, type Logger } from "@openclaw-bundle/shared";
-import { MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
+import { encodeFrame, MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
+import { MAX_PLAINTEXT_BYTES } from "../protocol/session.ts";
+import { splitEncoded } from "../protocol/sizes.ts";
 import { newId } from "./ids.ts";
 import type { MeshNode } from "./node.ts";
 
 /**
  * PROTOCOL §6-7: requests over the mesh. The caller side keeps one pending entry per request (an
  * idle timer that every chunk resets, cancel on abort); the serving side runs a handler with an
- * AbortSignal that a `cancel` frame or a lost caller trips.
+ * AbortSignal that a `cancel` frame or a lost caller trips, within per-peer and global caps.
  */
 
 export const meshError = errorFactory("MESH_ERR");
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+/** Requests served at once, from all callers and from one caller; more are answered OVERLOADED. */
+export const MAX_SERVING = 128;
+export const MAX_SERVING_PER_PEER = 32;
 const MAX_RETRIES = 2;
-const RETRYABLE = new Set(["MESH_ERR_UNREACHABLE", "MESH_ERR_TIMEOUT"]);
+const RETRYABLE = new Set(["MESH_ERR_UNREACHABLE", "MESH_ERR_TIMEOUT", "MESH_ERR_OVERLOADED"]);
+/**
+ * Kinds without an effect beyond their answer: retried even when the first try may have started.
+ * A tool call, a send or a handoff may have acted already; they are retried only when the error
+ * proves they never started (PROTOCOL §6).
+ */
+const RETRY_AFTER_START = new Set<RequestKind>(["chat"]);
+
+export interface ServingLimits {
+  maxServing: number;
+  maxServingPerPeer: number;
+}
 
 interface HandlerContext {
   src: string;
@@ -31,6 +47,8 @@ interface CallOptions {
 
 interface Pending {
   dst: string;
+  /** The request never reached a handler: no route here, a relay without a route, OVERLOADED. */
+  notStarted?: boolean;
   timeoutMs: number;
   timer: NodeJS.Timeout | undefined;
   chunks: number;
@@ -44,12 +62,26 @@ export class Requests {
   readonly #handlers: Partial<Record<RequestKind, Handler>>;
   readonly #log: Logger;
   readonly #pending = new Map<string, Pending>();
-  readonly #serving = new Map<string, AbortController>();
+  readonly #serving = new Map<string, { src: string; abort: AbortController }>();
+  readonly #servingBy = new Map<string, number>();
+  readonly #limits: ServingLimits;
+  /** Errors that prove their request never started (safe to retry whatever the kind). */
+  readonly #notStarted = new WeakSet<Error>();
 
-  constructor(node: MeshNode, handlers: Partial<Record<RequestKind, Handler>>, log: Logger) {
+  constructor(
+    node: MeshNode,
+    handlers: Partial<Record<RequestKind, Handler>>,
+    log: Logger,
+    limits: ServingLimits = { maxServing: MAX_SERVING, maxServingPerPeer: MAX_SERVING_PER_PEER },
+  ) {
     this.#node = node;
     this.#handlers = handlers;
     this.#log = log;
+    this.#limits = limits;
+  }
+
+  get serving(): number {
+    return this.#serving.size;
   }
 
   get inFlight(): number {
@@ -57,8 +89,9 @@ export class Requests {
   }
 
   /**
-   * Sends to the first candidate; on UNREACHABLE or TIMEOUT before any chunk arrived, tries the
-   * next one, at most MAX_RETRIES times. Throws NO_CANDIDATE when the list is empty.
+   * Sends to the first candidate; on UNREACHABLE, TIMEOUT or OVERLOADED before any chunk arrived,
+   * tries the next one, at most MAX_RETRIES times — for kinds with effects only when the request
+   * provably never started. Throws NO_CANDIDATE when the list is empty.
    */
   async call(
     candidates: string[],
@@ -81,7 +114,8 @@ export class Requests {
       } catch (err) {
         last = err;
         const code = err instanceof BundleError ? err.code : "";
-        if (streamed || !RETRYABLE.has(code) || opts.signal?.aborted) throw err;
+        const safe = RETRY_AFTER_START.has(kind) || (err instanceof Error && this.#notStarted.has(err));
+        if (streamed || !safe || !RETRYABLE.has(code) || opts.signal?.aborted) throw err;
         this.#log.warn(`mesh ${kind} to ${node} failed (${code}); trying the next candidate`);
       }
     }
@@ -105,6 +139,7 @@ export class Requests {
         },
         reject: (e) => {
           this.#settle(id);
+          if (p.notStarted) this.#notStarted.add(e);
           reject(e);
         },
       };
@@ -118,10 +153,21 @@ export class Requests {
         opts.signal?.removeEventListener("abort", onAbort);
         settle(b);
       };
+      const req: RoutedFrame = { t: "req", id, src: this.#node.id, dst, ttl: MAX_TTL, kind, body };
+      const size = Buffer.byteLength(encodeFrame(req));
+      if (size > MAX_PLAINTEXT_BYTES)
+        return reject(
+          meshError(
+            "TOO_LARGE",
+            `a ${kind} request of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})`,
+          ),
+        );
       this.#pending.set(id, p);
       this.#arm(id, p);
-      if (!this.#node.route({ t: "req", id, src: this.#node.id, dst, ttl: MAX_TTL, kind, body }))
+      if (!this.#node.route(req)) {
+        p.notStarted = true;
         p.reject(meshError("UNREACHABLE", `no route to ${dst}`));
+      }
     });
   }
 
@@ -140,26 +186,42 @@ export class Requests {
     this.#pending.delete(id);
   }
 
-  /** A link went down: requests whose destination is now unreachable fail at once. */
-  linkLost(_peer: string): void {
+  /**
+   * Routes changed (a link went down, or gossip says a path broke): requests whose destination is
+   * now unreachable fail at once, and work served for a caller that is now unreachable is
+   * aborted — nobody is left to read its answer.
+   */
+  routesChanged(): void {
+    const table = this.#node.table;
     for (const p of [...this.#pending.values()])
-      if (!this.#node.table.route(p.dst)) p.reject(meshError("UNREACHABLE", `${p.dst} became unreachable`));
+      if (!table.route(p.dst)) p.reject(meshError("UNREACHABLE", `${p.dst} became unreachable`));
+    for (const s of this.#serving.values()) if (!table.route(s.src)) s.abort.abort();
   }
 
   cancelAll(reason: string): void {
     for (const p of [...this.#pending.values()]) p.reject(meshError("CANCELLED", reason));
-    for (const c of this.#serving.values()) c.abort();
+    for (const s of this.#serving.values()) s.abort.abort();
     this.#serving.clear();
+    this.#servingBy.clear();
   }
 
   deliver(f: RoutedFrame): void {
     if (f.t === "req") return void this.#serve(f);
     if (f.t === "cancel") {
-      this.#serving.get(`${f.src}:${f.re}`)?.abort();
+      this.#serving.get(`${f.src}:${f.re}`)?.abort.abort();
       return;
     }
     const p = this.#pending.get(f.re);
-    if (!p || p.dst !== f.src) return;
+    if (!p) return;
+    if (p.dst !== f.src) {
+      // Only a relay's "no route further" may answer for the destination (PROTOCOL §6).
+      if (f.t === "res" && !f.ok && f.error?.code === "UNREACHABLE") {
+        p.notStarted = true;
+        p.reject(meshError("UNREACHABLE", `${f.src}: ${f.error.message}`));
+      }
+      return;
+    }
+    if (f.t === "res" && !f.ok && f.error?.code === "OVERLOADED") p.notStarted = true;
     if (f.t === "chunk") {
       p.chunks++;
       this.#arm(f.re, p);
@@ -170,9 +232,25 @@ export class Requests {
 
   async #serve(f: Extract<RoutedFrame, { t: "req" }>): Promise<void> {
     const key = `${f.src}:${f.id}`;
-    const abort = new AbortController();
-    this.#serving.set(key, abort);
     const reply = { id: "", src: this.#node.id, dst: f.src, ttl: MAX_TTL, re: f.id };
+    const mine = this.#servingBy.get(f.src) ?? 0;
+    if (this.#serving.has(key)) return;
+    if (this.#serving.size >= this.#limits.maxServing || mine >= this.#limits.maxServingPerPeer) {
+      this.#node.counters.overloaded++;
+      const which =
+        mine >= this.#limits.maxServingPerPeer ? `${mine} from ${f.src}` : `${this.#serving.size}`;
+      this.#node.route({
+        ...reply,
+        t: "res",
+        id: newId(),
+        ok: false,
+        error: { code: "OVERLOADED", message: `${this.#node.id} is serving ${which} requests already` },
+      });
+      return;
+    }
+    const abort = new AbortController();
+    this.#serving.set(key, { src: f.src, abort });
+    this.#servingBy.set(f.src, mine + 1);
     let n = 0;
     const handler = this.#handlers[f.kind];
     try {
@@ -182,11 +260,24 @@ export class Requests {
         src: f.src,
         signal: abort.signal,
         chunk: (data) => {
-          if (!abort.signal.aborted) this.#node.route({ ...reply, t: "chunk", id: newId(), n: n++, data });
+          // Big streamed data is split so that no chunk is a frame the caller must refuse.
+          for (const piece of splitEncoded(data))
+            if (!abort.signal.aborted)
+              this.#node.route({ ...reply, t: "chunk", id: newId(), n: n++, data: piece });
         },
       });
       if (n > 0) this.#node.route({ ...reply, t: "end", id: newId(), ok: true });
-      else this.#node.route({ ...reply, t: "res", id: newId(), ok: true, body });
+      else {
+        const res: RoutedFrame = { ...reply, t: "res", id: newId(), ok: true, body };
+        const size = Buffer.byteLength(encodeFrame(res));
+        // PROTOCOL §1: an answer the caller would have to refuse becomes an error answer.
+        if (size > MAX_PLAINTEXT_BYTES)
+          throw meshError(
+            "TOO_LARGE",
+            `the answer of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})`,
+          );
+        this.#node.route(res);
+      }
     } catch (err) {
       const code = err instanceof BundleError ? err.code.replace(/^MESH_ERR_/, "") : "UPSTREAM";
       const message = err instanceof Error ? err.message : String(err);
@@ -195,7 +286,12 @@ export class Requests {
       if (n > 0) this.#node.route({ ...reply, t: "end", id: newId(), ok: false, error });
       else this.#node.route({ ...reply, t: "res", id: newId(), ok: false, error });
     } finally {
-      this.#serving.delete(key);
+      if (this.#serving.get(key)?.abort === abort) {
+        this.#serving.delete(key);
+        const left = (this.#servingBy.get(f.src) ?? 1) - 1;
+        if (left > 0) this.#servingBy.set(f.src, left);
+        else this.#servingBy.delete(f.src);
+      }
     }
   }
 }

@@ -2,13 +2,15 @@ import { z } from "zod";
 
 /** PROTOCOL §2: frame schemas and a codec that never throws on bad input. */
 
-export const PROTOCOL_VERSION = 1;
+/** v2: frames after the handshake are sealed (session.ts); v1 sent them in clear and is refused. */
+export const PROTOCOL_VERSION = 2;
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const MAX_TTL = 8;
 
 export const nodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
 const frameId = z.string().min(8).max(64);
-const nonce = z.string().min(16).max(128);
+// base64url only: nonces are joined with "|" into proofs and key derivation (PROTOCOL §3).
+const nonce = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/);
 const proof = z.string().min(16).max(128);
 const errorBody = z.object({ code: z.string().max(64), message: z.string().max(2000) });
 
@@ -59,7 +61,7 @@ const frameSchema = z.discriminatedUnion("t", [
   z.object({
     t: z.literal("req"),
     ...routed,
-    kind: z.enum(["chat", "handoff", "tool", "send", "echo"]),
+    kind: z.enum(["chat", "handoff", "tool", "send"]),
     body: z.unknown(),
   }),
   z.object({

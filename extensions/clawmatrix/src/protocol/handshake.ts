@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { BoundedSet } from "@openclaw-bundle/shared";
 import { type Frame, PROTOCOL_VERSION } from "./frames.ts";
+import { deriveKeys, type SessionKeys } from "./session.ts";
 
 /**
  * PROTOCOL §3-4: the mutual HMAC-SHA256 handshake as two pure state machines. They take frames and
@@ -12,7 +13,7 @@ const NONCE_MEMORY = 4096;
 
 export type Step =
   | { kind: "send"; frame: Frame }
-  | { kind: "done"; peer: string; send?: Frame }
+  | { kind: "done"; peer: string; keys: SessionKeys; send?: Frame }
   | { kind: "fail"; code: "AUTH_FAILED" | "VERSION_MISMATCH"; message: string; send: Frame };
 
 function newNonce(): string {
@@ -43,9 +44,13 @@ function fail(code: "AUTH_FAILED" | "VERSION_MISMATCH", message: string): Step {
   return { kind: "fail", code, message, send: { t: "error", code, message } };
 }
 
+/** Versions this node refuses by name, with the reason, so an operator knows what to upgrade. */
+const RETIRED: Record<number, string> = { 1: "clawmatrix/1 sends frames in clear after the handshake" };
+
 function versionCheck(v: number): Step | undefined {
   if (v === PROTOCOL_VERSION) return undefined;
-  return fail("VERSION_MISMATCH", `peer speaks v${v}, this node speaks v${PROTOCOL_VERSION}`);
+  const why = RETIRED[v] ? ` (${RETIRED[v]}; upgrade that node)` : "";
+  return fail("VERSION_MISMATCH", `peer speaks v${v}, this node speaks v${PROTOCOL_VERSION}${why}`);
 }
 
 /** The side that dialed. `expectedPeer` is the node id configured for the URL, if any. */
@@ -89,8 +94,19 @@ export class DialerHandshake {
         frame: { t: "auth", proof: proofOf(this.#secret, "D", this.#self, f.node, this.#nonce, f.nonce) },
       };
     }
-    if (f.t === "welcome" && this.#peer !== undefined && this.#listenerNonce !== undefined)
-      return { kind: "done", peer: this.#peer };
+    if (f.t === "welcome" && this.#peer !== undefined && this.#listenerNonce !== undefined) {
+      const keys = deriveKeys(
+        {
+          secret: this.#secret,
+          dialer: this.#self,
+          listener: this.#peer,
+          dialerNonce: this.#nonce,
+          listenerNonce: this.#listenerNonce,
+        },
+        "dialer",
+      );
+      return { kind: "done", peer: this.#peer, keys };
+    }
     return fail("AUTH_FAILED", `unexpected "${f.t}" frame during the handshake`);
   }
 }
@@ -144,7 +160,17 @@ export class ListenerHandshake {
       const want = proofOf(this.#secret, "D", this.#dialer.node, this.#self, this.#dialer.nonce, this.#nonce);
       if (!sameProof(f.proof, want))
         return fail("AUTH_FAILED", `dialer ${this.#dialer.node} gave a wrong proof (secrets differ?)`);
-      return { kind: "done", peer: this.#dialer.node, send: { t: "welcome" } };
+      const keys = deriveKeys(
+        {
+          secret: this.#secret,
+          dialer: this.#dialer.node,
+          listener: this.#self,
+          dialerNonce: this.#dialer.nonce,
+          listenerNonce: this.#nonce,
+        },
+        "listener",
+      );
+      return { kind: "done", peer: this.#dialer.node, keys, send: { t: "welcome" } };
     }
     return fail("AUTH_FAILED", `unexpected "${f.t}" frame during the handshake`);
   }

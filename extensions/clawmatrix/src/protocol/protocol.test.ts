@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { decodeFrame, encodeFrame, type Frame, MAX_FRAME_BYTES, type NodeState } from "./frames.ts";
+import {
+  decodeFrame,
+  encodeFrame,
+  type Frame,
+  MAX_FRAME_BYTES,
+  type NodeState,
+  PROTOCOL_VERSION,
+} from "./frames.ts";
 import { DialerHandshake, ListenerHandshake, NonceMemory, type Step } from "./handshake.ts";
 import { EMPTY_STATE, MeshTable } from "./table.ts";
 
@@ -13,7 +20,7 @@ describe("PROTOCOL §2 frames", () => {
       src: "a",
       dst: "b",
       ttl: 8,
-      kind: "echo",
+      kind: "chat",
       body: { x: 1 },
     };
     expect(decodeFrame(encodeFrame(f))).toEqual({ ok: true, frame: f });
@@ -27,6 +34,7 @@ describe("PROTOCOL §2 frames", () => {
       ['{"t":"ping"}', false, /bad "ping" frame: ts/],
       ['{"t":"req","id":"x","src":"a","dst":"b","ttl":99,"kind":"echo"}', false, /bad "req"/],
       ['{"t":"hello","v":1,"node":"../etc","nonce":"0123456789abcdef0"}', false, /node/],
+      ['{"t":"hello","v":2,"node":"x","nonce":"0123456789|abcdef0"}', false, /nonce/],
       [Buffer.from([0, 1, 2]), true, /binary/],
       ["x".repeat(MAX_FRAME_BYTES + 1), false, /over the limit/],
       ["null", false, /untyped/],
@@ -64,6 +72,12 @@ describe("PROTOCOL §3-4 handshake", () => {
     );
     expect(r.listener).toMatchObject({ kind: "done", peer: "node-c" });
     expect(r.dialer).toMatchObject({ kind: "done", peer: "node-a" });
+    // PROTOCOL §3a: both ends derive the same pair of keys, crossed, and the two directions differ.
+    if (r.dialer?.kind !== "done" || r.listener?.kind !== "done") throw new Error("not done");
+    expect(r.dialer.keys.send.equals(r.listener.keys.receive)).toBe(true);
+    expect(r.dialer.keys.receive.equals(r.listener.keys.send)).toBe(true);
+    expect(r.dialer.keys.send.equals(r.dialer.keys.receive)).toBe(false);
+    expect(r.dialer.keys.send).toHaveLength(32);
   });
 
   it("refuses a wrong secret on either side, without the secret in the message", () => {
@@ -75,7 +89,7 @@ describe("PROTOCOL §3-4 handshake", () => {
     expect(JSON.stringify(a)).not.toContain(SECRET);
     // A dialer that somehow passes the listener's proof still fails at auth.
     const l = new ListenerHandshake(SECRET, "node-a", new NonceMemory());
-    const challenge = l.onFrame({ t: "hello", v: 1, node: "node-x", nonce: "n".repeat(40) });
+    const challenge = l.onFrame({ t: "hello", v: PROTOCOL_VERSION, node: "node-x", nonce: "n".repeat(40) });
     expect(challenge.kind).toBe("send");
     const bad = l.onFrame({ t: "auth", proof: "p".repeat(43) });
     expect(bad).toMatchObject({
@@ -87,7 +101,7 @@ describe("PROTOCOL §3-4 handshake", () => {
 
   it("refuses a replayed hello nonce and frames out of order", () => {
     const memory = new NonceMemory();
-    const hello: Frame = { t: "hello", v: 1, node: "node-c", nonce: "r".repeat(43) };
+    const hello: Frame = { t: "hello", v: PROTOCOL_VERSION, node: "node-c", nonce: "r".repeat(43) };
     expect(new ListenerHandshake(SECRET, "node-a", memory).onFrame(hello).kind).toBe("send");
     expect(new ListenerHandshake(SECRET, "node-a", memory).onFrame(hello)).toMatchObject({
       kind: "fail",
@@ -101,11 +115,20 @@ describe("PROTOCOL §3-4 handshake", () => {
 
   it("refuses a version mismatch naming both versions", () => {
     const l = new ListenerHandshake(SECRET, "node-a", new NonceMemory());
-    const r = l.onFrame({ t: "hello", v: 2, node: "node-c", nonce: "v".repeat(43) });
+    const r = l.onFrame({ t: "hello", v: 3, node: "node-c", nonce: "v".repeat(43) });
     expect(r).toMatchObject({
       kind: "fail",
       code: "VERSION_MISMATCH",
-      message: "peer speaks v2, this node speaks v1",
+      message: "peer speaks v3, this node speaks v2",
+    });
+    // v1 (frames in clear) is refused by name, so the operator knows which node to upgrade.
+    const old = new ListenerHandshake(SECRET, "node-a", new NonceMemory());
+    expect(old.onFrame({ t: "hello", v: 1, node: "node-c", nonce: "o".repeat(43) })).toMatchObject({
+      kind: "fail",
+      code: "VERSION_MISMATCH",
+      message: expect.stringMatching(
+        /^peer speaks v1, this node speaks v2 \(clawmatrix\/1 sends frames in clear/,
+      ),
     });
   });
 

@@ -6,11 +6,19 @@ import type { NodeState } from "./frames.ts";
  */
 
 const STATE_TTL_MS = 60_000;
+/** PROTOCOL §5 bounds on what gossip may make a node hold. */
+export const MAX_NODES = 256;
+export const MAX_STATE_BYTES = 64 * 1024;
+/** All stored states together: the link-up catch-up stays well under a link's 8 MiB send queue. */
+export const MAX_TABLE_BYTES = 4 * 1024 * 1024;
+/** Origins remembered after they left or expired, so their old gossip cannot bring them back. */
+const MAX_TOMBSTONES = 4096;
 
 interface KnownNode {
   seq: number;
   state: NodeState;
   receivedAt: number;
+  bytes: number;
 }
 
 export interface Route {
@@ -29,6 +37,11 @@ export class MeshTable {
   readonly self: string;
   readonly #now: () => number;
   readonly #nodes = new Map<string, KnownNode>();
+  /** origin -> the last seq it left or expired at; insertion order is age (oldest first). */
+  readonly #tombstones = new Map<string, number>();
+  #bytes = 0;
+  #refused = 0;
+  #lastRefusal: string | undefined;
   #own: NodeState = EMPTY_STATE;
   #seq: number;
   #routes: Map<string, Route> | undefined;
@@ -56,19 +69,62 @@ export class MeshTable {
     return this.#seq;
   }
 
-  /** Stores gossip newer than what is held. True when it was news (and must be forwarded). */
+  /** Gossip refused for a bound (not for being old): a count, and the last reason. */
+  get refused(): number {
+    return this.#refused;
+  }
+
+  get lastRefusal(): string | undefined {
+    return this.#lastRefusal;
+  }
+
+  #refuse(why: string): false {
+    this.#refused++;
+    this.#lastRefusal = why;
+    return false;
+  }
+
+  #remove(origin: string, seq: number): boolean {
+    const held = this.#nodes.get(origin);
+    if (held) this.#bytes -= held.bytes;
+    this.#nodes.delete(origin);
+    this.#tombstones.delete(origin);
+    this.#tombstones.set(origin, seq);
+    if (this.#tombstones.size > MAX_TOMBSTONES) {
+      const oldest = this.#tombstones.keys().next().value as string;
+      this.#tombstones.delete(oldest);
+    }
+    this.#routes = undefined;
+    return held !== undefined;
+  }
+
+  /**
+   * Stores gossip newer than what is held and within the bounds (PROTOCOL §5). True when it was
+   * news (and must be forwarded); gossip over a bound is refused, counted, and not forwarded.
+   */
   apply(origin: string, seq: number, state: NodeState, leaving = false): boolean {
     if (origin === this.self) return false;
     const held = this.#nodes.get(origin);
     if (held && held.seq >= seq) return false;
+    // A node that left or expired comes back only with a newer state, never with an old one.
+    const tomb = this.#tombstones.get(origin);
+    if (tomb !== undefined && tomb >= seq) return false;
     if (leaving) {
-      const had = this.#nodes.delete(origin);
-      // Remember the leave's seq so an older, delayed gossip cannot resurrect the node.
-      this.#nodes.set(origin, { seq, state: EMPTY_STATE, receivedAt: -Infinity });
-      this.#routes = undefined;
-      return had || !held;
+      const had = this.#remove(origin, seq);
+      return had || tomb === undefined;
     }
-    this.#nodes.set(origin, { seq, state, receivedAt: this.#now() });
+    const bytes = Buffer.byteLength(JSON.stringify(state));
+    if (bytes > MAX_STATE_BYTES)
+      return this.#refuse(`state of ${origin} is ${bytes} bytes, over ${MAX_STATE_BYTES}`);
+    if (state.links.length > MAX_NODES)
+      return this.#refuse(`state of ${origin} lists ${state.links.length} links, over ${MAX_NODES}`);
+    if (!held && this.#nodes.size >= MAX_NODES)
+      return this.#refuse(`${MAX_NODES} nodes known already; ${origin} not added`);
+    if (this.#bytes - (held?.bytes ?? 0) + bytes > MAX_TABLE_BYTES)
+      return this.#refuse(`the table is full (${MAX_TABLE_BYTES} bytes); ${origin} not stored`);
+    this.#bytes += bytes - (held?.bytes ?? 0);
+    this.#tombstones.delete(origin);
+    this.#nodes.set(origin, { seq, state, receivedAt: this.#now(), bytes });
     this.#routes = undefined;
     return true;
   }
@@ -77,19 +133,16 @@ export class MeshTable {
   expire(ttlMs = STATE_TTL_MS): string[] {
     const cutoff = this.#now() - ttlMs;
     const gone: string[] = [];
-    for (const [id, n] of this.#nodes) {
+    for (const [id, n] of [...this.#nodes])
       if (n.receivedAt < cutoff) {
-        this.#nodes.delete(id);
-        if (n.receivedAt !== -Infinity) gone.push(id);
+        this.#remove(id, n.seq);
+        gone.push(id);
       }
-    }
-    if (gone.length) this.#routes = undefined;
     return gone;
   }
 
   known(id: string): KnownNode | undefined {
-    const n = this.#nodes.get(id);
-    return n && n.receivedAt !== -Infinity ? n : undefined;
+    return this.#nodes.get(id);
   }
 
   stateOf(id: string): NodeState | undefined {
@@ -97,30 +150,36 @@ export class MeshTable {
   }
 
   nodeIds(): string[] {
-    return [...this.#nodes.keys()].filter((id) => this.known(id));
+    return [...this.#nodes.keys()];
   }
 
-  /** Edges: this node's live links as they are; others' only when both ends report them. */
-  #neighbours(id: string): Array<{ node: string; rtt: number }> {
-    if (id === this.self) return this.#own.links;
-    const s = this.known(id)?.state;
-    if (!s) return [];
-    return s.links.filter((l) => {
-      if (l.node === this.self) return this.#own.links.some((o) => o.node === id);
-      return this.known(l.node)?.state.links.some((b) => b.node === id) ?? false;
-    });
+  /**
+   * Edges: this node's live links as they are; others' only when both ends report them. The
+   * link sets are built once per computation, so a dense graph costs O(edges), bounded by
+   * MAX_NODES * MAX_NODES.
+   */
+  #neighbourFn(): (id: string) => Array<{ node: string; rtt: number }> {
+    const sets = new Map<string, Set<string>>([[this.self, new Set(this.#own.links.map((l) => l.node))]]);
+    for (const [id, n] of this.#nodes) sets.set(id, new Set(n.state.links.map((l) => l.node)));
+    return (id) => {
+      if (id === this.self) return this.#own.links;
+      const s = this.#nodes.get(id)?.state;
+      if (!s) return [];
+      return s.links.filter((l) => sets.get(l.node)?.has(id) ?? false);
+    };
   }
 
   /** Shortest paths from this node: fewest hops, then least summed rtt. */
   routes(): Map<string, Route> {
     if (this.#routes) return this.#routes;
+    const neighbours = this.#neighbourFn();
     const best = new Map<string, Route>([[this.self, { node: this.self, hops: 0, rtt: 0, via: this.self }]]);
     let frontier = [this.self];
     while (frontier.length > 0) {
       const next = new Map<string, Route>();
       for (const from of frontier) {
         const r = best.get(from) as Route;
-        for (const l of this.#neighbours(from)) {
+        for (const l of neighbours(from)) {
           if (best.has(l.node)) continue;
           const cand: Route = {
             node: l.node,

@@ -4,7 +4,7 @@ import type { ClawmatrixConfig } from "../config-schema.ts";
 import { type Handler, meshError } from "../mesh/requests.ts";
 import type { RequestKind } from "../protocol/frames.ts";
 import { chatCompletions, invokeTool, type LocalGateway } from "./local-gateway.ts";
-import { capOutput, toolRefusal } from "./tool-policy.ts";
+import { capOutput, normalizeToolName, toolRefusal } from "./tool-policy.ts";
 
 /** PROTOCOL §7: what this node does for requests from the mesh, through its own gateway. */
 
@@ -68,8 +68,6 @@ export function localAgent(config: ClawmatrixConfig, wanted: string | undefined)
 
 export function createHandlers(d: HandlerDeps): Partial<Record<RequestKind, Handler>> {
   return {
-    echo: async (body) => body,
-
     chat: async (raw, ctx) => {
       const b = parse(chatBody, raw, "chat");
       const m = d.config.models.find((x) => x.id === b.model);
@@ -121,7 +119,7 @@ export function createHandlers(d: HandlerDeps): Partial<Record<RequestKind, Hand
       const b = parse(toolBody, raw, "tool");
       const refusal = toolRefusal(d.nodeId, d.config.toolProxy, b.tool);
       if (refusal) throw meshError("TOOL_DENIED", refusal);
-      const answer = await invokeTool(d.gateway(), b.tool, b.args, ctx.signal);
+      const answer = await invokeTool(d.gateway(), normalizeToolName(b.tool), b.args, ctx.signal);
       const text = typeof answer === "string" ? answer : JSON.stringify(answer);
       return capOutput(text, d.config.toolProxy.maxOutputBytes);
     },

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { deltaText, localAgent } from "./handlers.ts";
 import { localGatewayFrom, providerEndpoint } from "./local-gateway.ts";
 import { SseReader } from "./sse.ts";
-import { capOutput, toolRefusal } from "./tool-policy.ts";
+import { capOutput, normalizeToolName, toolRefusal } from "./tool-policy.ts";
 
 describe("tool policy", () => {
   const policy = { enabled: true, allow: [] as string[], deny: ["exec"], maxOutputBytes: 1024 };
@@ -17,6 +17,15 @@ describe("tool policy", () => {
     expect(toolRefusal("node-b", { ...policy, allow: ["read"] }, "write")).toMatch(
       /not in node-b's toolProxy.allow \(read\)/,
     );
+  });
+
+  it("normalizes names as the gateway does (trim, case, aliases) before allow and deny", () => {
+    const p = { ...policy, deny: ["exec", "process", " Cron"] };
+    for (const name of [" process", "exec\t", "EXEC", "bash", "\tcron\n", "automations"])
+      expect(toolRefusal("node-b", p, name), JSON.stringify(name)).toMatch(/denied/);
+    expect(toolRefusal("node-b", { ...policy, deny: [], allow: ["read"] }, " read ")).toBeUndefined();
+    expect(toolRefusal("node-b", { ...policy, deny: [] }, "   ")).toBe("an empty tool name");
+    expect(normalizeToolName("  apply-patch ")).toBe("apply_patch");
   });
 
   it("caps output at the byte limit on a character boundary, with a marker", () => {

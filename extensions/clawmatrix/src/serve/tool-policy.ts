@@ -1,3 +1,5 @@
+import { cutEncoded, encodedLength } from "../protocol/sizes.ts";
+
 /**
  * The serving node's tool-proxy policy (ARCHITECTURE "The mesh"): off unless enabled; `[]` or
  * `["*"]` allows every tool; deny always wins. Pure.
@@ -9,21 +11,46 @@ interface ToolPolicy {
   maxOutputBytes: number;
 }
 
+/** The gateway's own aliases (openclaw tool-policy-shared TOOL_NAME_ALIASES). */
+const TOOL_NAME_ALIASES = new Map([
+  ["bash", "exec"],
+  ["apply-patch", "apply_patch"],
+  ["cron", "automations"],
+]);
+
+/**
+ * A tool name as the gateway's policy sees it: trimmed (the gateway trims before lookup, so
+ * `" process"` runs `process`), lower-cased, aliases resolved. Both the requested name and every
+ * allow/deny entry go through it, and the normalized name is what the gateway is asked to run,
+ * so what was checked is what runs.
+ */
+export function normalizeToolName(name: string): string {
+  const n = name.trim().toLowerCase();
+  return TOOL_NAME_ALIASES.get(n) ?? n;
+}
+
 export function toolRefusal(node: string, policy: ToolPolicy, tool: string): string | undefined {
   if (!policy.enabled) return `the tool proxy is off on ${node} (toolProxy.enabled is false)`;
-  if (policy.deny.includes(tool) || policy.deny.includes("*"))
-    return `tool "${tool}" is denied by ${node}'s toolProxy.deny`;
-  const all = policy.allow.length === 0 || policy.allow.includes("*");
-  if (!all && !policy.allow.includes(tool))
-    return `tool "${tool}" is not in ${node}'s toolProxy.allow (${policy.allow.join(", ")})`;
+  const name = normalizeToolName(tool);
+  const deny = policy.deny.map(normalizeToolName);
+  const allow = policy.allow.map(normalizeToolName).filter(Boolean);
+  if (!name) return "an empty tool name";
+  if (deny.includes(name) || deny.includes("*"))
+    return `tool "${name}" is denied by ${node}'s toolProxy.deny`;
+  const all = allow.length === 0 || allow.includes("*");
+  if (!all && !allow.includes(name))
+    return `tool "${name}" is not in ${node}'s toolProxy.allow (${policy.allow.join(", ")})`;
   return undefined;
 }
 
-/** Caps text at `max` bytes (UTF-8), cutting on a character boundary, with a marker saying so. */
+/**
+ * Caps text at `max` bytes as sent, i.e. JSON-encoded (a control character counts 6), cutting on
+ * a character boundary, with a marker saying so. The marker's own bytes come on top of `max`;
+ * the config bound (MAX_TOOL_OUTPUT_BYTES) leaves room for it and the frame around it.
+ */
 export function capOutput(text: string, max: number): { output: string; truncated: boolean } {
-  const bytes = Buffer.byteLength(text);
+  const bytes = encodedLength(text);
   if (bytes <= max) return { output: text, truncated: false };
-  let cut = Buffer.from(text).subarray(0, max).toString("utf8");
-  if (cut.endsWith("\uFFFD")) cut = cut.slice(0, -1);
-  return { output: `${cut}\n[clawmatrix: output truncated at ${max} of ${bytes} bytes]`, truncated: true };
+  const { head } = cutEncoded(text, max);
+  return { output: `${head}\n[clawmatrix: output truncated at ${max} of ${bytes} bytes]`, truncated: true };
 }

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import type { Frame } from "./frames.ts";
+import { deriveKeys, FrameOpener, FrameSealer, type KeyInput, MAX_PLAINTEXT_BYTES } from "./session.ts";
+
+// PROTOCOL §3a without sockets: sealed frames, one key per direction, strict sequence.
+
+const input: KeyInput = {
+  secret: "mesh-secret-0123456789abcdef",
+  dialer: "node-c",
+  listener: "node-a",
+  dialerNonce: "d".repeat(43),
+  listenerNonce: "l".repeat(43),
+};
+const ping = (ts: number): Frame => ({ t: "ping", ts });
+const plain = (f: Frame) => FrameSealer.plaintext(f);
+
+function pair() {
+  const d = deriveKeys(input, "dialer");
+  const l = deriveKeys(input, "listener");
+  return {
+    toListener: new FrameSealer(d.send),
+    listenerOpens: new FrameOpener(l.receive),
+    toDialer: new FrameSealer(l.send),
+    dialerOpens: new FrameOpener(d.receive),
+  };
+}
+
+describe("PROTOCOL §3a session keys and sealed frames", () => {
+  it("round-trips frames in order in both directions, and the wire shows no plaintext", () => {
+    const p = pair();
+    const secretBody: Frame = {
+      t: "req",
+      id: "req-0123456789",
+      src: "node-c",
+      dst: "node-a",
+      ttl: 8,
+      kind: "tool",
+      body: { tool: "exec", args: { command: "cat /etc/shadow" } },
+    };
+    const m = p.toListener.seal(plain(secretBody));
+    expect(m.toString("latin1")).not.toContain("shadow");
+    expect(p.listenerOpens.open(m)).toEqual({ ok: true, frame: secretBody });
+    expect(p.listenerOpens.open(p.toListener.seal(plain(ping(2))))).toEqual({ ok: true, frame: ping(2) });
+    expect(p.dialerOpens.open(p.toDialer.seal(plain(ping(3))))).toEqual({ ok: true, frame: ping(3) });
+  });
+
+  it("refuses a tampered frame (any bit of header, ciphertext or tag)", () => {
+    for (const at of [0, 7, 8, 12, -1]) {
+      const p = pair();
+      const m = p.toListener.seal(plain(ping(1)));
+      const i = at < 0 ? m.length + at : at;
+      m[i] = (m[i] as number) ^ 1;
+      expect(p.listenerOpens.open(m), `byte ${at}`).toMatchObject({ ok: false, fatal: true });
+    }
+  });
+
+  it("refuses a replayed, a reordered and a dropped-before frame", () => {
+    const p = pair();
+    const m0 = p.toListener.seal(plain(ping(0)));
+    p.toListener.seal(plain(ping(1)));
+    const m2 = p.toListener.seal(plain(ping(2)));
+    expect(p.listenerOpens.open(m0).ok).toBe(true);
+    expect(p.listenerOpens.open(m0)).toMatchObject({ fatal: true, reason: /sequence 0, expected 1/ });
+    const q = pair();
+    q.toListener.seal(plain(ping(0)));
+    expect(q.listenerOpens.open(q.toListener.seal(plain(ping(1))))).toMatchObject({
+      fatal: true,
+      reason: /sequence 1, expected 0 \(dropped, replayed or reordered\)/,
+    });
+    // m2 after m0 means m1 was dropped (or comes later): refused either way.
+    expect(pair().listenerOpens.open(m2)).toMatchObject({ fatal: true });
+  });
+
+  it("refuses a frame reflected back to its sender, one from another session, and short junk", () => {
+    const p = pair();
+    const m = p.toListener.seal(plain(ping(1)));
+    expect(p.dialerOpens.open(m)).toMatchObject({ ok: false, fatal: true, reason: /authentication/ });
+    const other = deriveKeys({ ...input, listenerNonce: "x".repeat(43) }, "listener");
+    expect(new FrameOpener(other.receive).open(m)).toMatchObject({ ok: false, fatal: true });
+    expect(p.listenerOpens.open(Buffer.from("{}"))).toMatchObject({
+      ok: false,
+      fatal: true,
+      reason: /short/,
+    });
+    // An injected frame with a plausible header but no key.
+    const forged = Buffer.concat([Buffer.alloc(8), Buffer.from('{"t":"ping","ts":1}'), Buffer.alloc(16)]);
+    expect(pair().listenerOpens.open(forged)).toMatchObject({ ok: false, fatal: true });
+  });
+
+  it("drops (without closing) an authentic frame that does not parse", () => {
+    const p = pair();
+    expect(p.listenerOpens.open(p.toListener.seal(Buffer.from('{"t":"bogus"}')))).toMatchObject({
+      ok: false,
+      fatal: false,
+    });
+    expect(p.listenerOpens.open(p.toListener.seal(plain(ping(4))))).toEqual({ ok: true, frame: ping(4) });
+  });
+
+  it("binds the keys to the secret, both ids, both nonces and the version", () => {
+    const base = deriveKeys(input, "dialer").send;
+    for (const k of ["secret", "dialer", "listener", "dialerNonce", "listenerNonce"] as const)
+      expect(deriveKeys({ ...input, [k]: `${input[k]}X` }, "dialer").send.equals(base), k).toBe(false);
+    expect(MAX_PLAINTEXT_BYTES).toBe(4 * 1024 * 1024 - 24);
+  });
+});

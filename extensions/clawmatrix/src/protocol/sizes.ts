@@ -1,0 +1,65 @@
+import { encodeFrame, type Frame } from "./frames.ts";
+import { MAX_PLAINTEXT_BYTES } from "./session.ts";
+
+/**
+ * PROTOCOL §1 "Sizes": every limit is counted in the bytes that go on the wire, i.e. after JSON
+ * encoding, where a control character becomes six bytes (`\u0001`). Pure.
+ */
+
+/** Room kept for a frame's envelope (ids, kind, field names) around a capped payload. */
+export const FRAME_ENVELOPE_BYTES = 64 * 1024;
+/** The largest tool output a node may be configured to send (`toolProxy.maxOutputBytes`). */
+export const MAX_TOOL_OUTPUT_BYTES = MAX_PLAINTEXT_BYTES - FRAME_ENVELOPE_BYTES;
+/** Streamed data is sent in chunks of at most this many encoded bytes. */
+export const MAX_CHUNK_DATA_BYTES = 1024 * 1024;
+
+/** Bytes one code point takes inside a JSON string, UTF-8 encoded. */
+function encodedSize(cp: number): number {
+  if (cp === 0x22 || cp === 0x5c) return 2; // \" and \\
+  if (cp < 0x20) return cp === 8 || cp === 9 || cp === 10 || cp === 12 || cp === 13 ? 2 : 6;
+  if (cp < 0x80) return 1;
+  if (cp < 0x800) return 2;
+  if (cp >= 0xd800 && cp <= 0xdfff) return 6; // a lone surrogate is escaped by JSON.stringify
+  if (cp < 0x10000) return 3;
+  return 4;
+}
+
+/** Bytes of `text` as a JSON string on the wire, without the quotes. */
+export function encodedLength(text: string): number {
+  let n = 0;
+  for (const ch of text) n += encodedSize(ch.codePointAt(0) as number);
+  return n;
+}
+
+/** The longest prefix of `text` whose encoded size is at most `max`, cut on a code point. */
+export function cutEncoded(text: string, max: number): { head: string; rest: string } {
+  let n = 0;
+  let i = 0;
+  for (const ch of text) {
+    const s = encodedSize(ch.codePointAt(0) as number);
+    if (n + s > max) break;
+    n += s;
+    i += ch.length;
+  }
+  return { head: text.slice(0, i), rest: text.slice(i) };
+}
+
+/** `text` in pieces of at most `max` encoded bytes each (one empty piece for empty text). */
+export function splitEncoded(text: string, max = MAX_CHUNK_DATA_BYTES): string[] {
+  const out: string[] = [];
+  let rest = text;
+  do {
+    const c = cutEncoded(rest, max);
+    // A code point bigger than `max` still moves on, so the loop always ends.
+    const first = rest.codePointAt(0);
+    const step = c.head || (first === undefined ? "" : String.fromCodePoint(first));
+    out.push(step);
+    rest = rest.slice(step.length);
+  } while (rest.length > 0);
+  return out;
+}
+
+/** Whether a peer would accept this frame (PROTOCOL §1: never send what the peer must refuse). */
+export function fitsOnWire(frame: Frame): boolean {
+  return Buffer.byteLength(encodeFrame(frame)) <= MAX_PLAINTEXT_BYTES;
+}
