@@ -110,6 +110,6 @@ VOLUME ["/home/node/.openclaw", "/home/node/.agentrux", "/home/node/.pilot"]
 USER node
 WORKDIR /home/node
 EXPOSE 18789 19000
-HEALTHCHECK --interval=15s --timeout=10s --start-period=180s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=30s --start-period=300s --retries=4 \
   CMD ["node", "/opt/openclaw-bundle/scripts/healthcheck.ts"]
 ENTRYPOINT ["tini", "--", "/opt/openclaw-bundle/entrypoint.sh"]
