@@ -1,14 +1,14 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
+import { captureFile, readCapture } from "./captures.ts";
 
 /**
- * The answers the real pilotctl and pilot-daemon gave (`../shared/upstream-captures`, outside this
- * repository: recorded from the real binaries and not to be copied in). The contract tests load
- * them; a machine without them skips those tests saying why, except in CI, where they must run.
+ * The answers the real pilotctl and pilot-daemon gave (upstream-captures; the repository holds a
+ * verbatim copy, checked against the shared original by captures.ts). The contract tests load them.
  */
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
-export const CAPTURES_FILE = path.join(REPO_ROOT, "../shared/upstream-captures/pilotctl-outputs.json");
+export const CAPTURES_FILE = captureFile("pilotctl-outputs.json");
 
 export interface Capture {
   rc: number;
@@ -26,5 +26,5 @@ export interface PilotRecordings {
 /** The recordings, or the reason they cannot be used (absent file); CI must have them. */
 export function loadRecordings(): { recordings: PilotRecordings } | { missing: string } {
   if (!existsSync(CAPTURES_FILE)) return { missing: `${CAPTURES_FILE} does not exist` };
-  return { recordings: JSON.parse(readFileSync(CAPTURES_FILE, "utf8")) as PilotRecordings };
+  return { recordings: JSON.parse(readCapture("pilotctl-outputs.json")) as PilotRecordings };
 }

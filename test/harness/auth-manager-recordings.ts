@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import path from "node:path";
-import { REPO_ROOT } from "./node24.ts";
+import { captureFile, readCapture } from "../contract/captures.ts";
 
 /**
  * What the real Codex Auth Manager answered (../shared/upstream-captures, recorded from
@@ -9,10 +8,7 @@ import { REPO_ROOT } from "./node24.ts";
  * holds only the answers; the calls below are the ones its README and EXTERNAL-APIS.md section 4
  * describe, in the recorded order, so the same calls can be replayed against the mock broker.
  */
-export const RECORDINGS_FILE = path.join(
-  REPO_ROOT,
-  "../shared/upstream-captures/auth-manager-exchanges.json",
-);
+export const RECORDINGS_FILE = captureFile("auth-manager-exchanges.json");
 
 export interface RecordedAnswer {
   status: number;
@@ -24,7 +20,7 @@ export type Recordings = Record<string, RecordedAnswer>;
 /** The recordings, or why they are missing: CI fails on a missing file, a local run skips. */
 export function loadRecordings(): { recordings: Recordings } | { missing: string } {
   if (!existsSync(RECORDINGS_FILE)) return { missing: `${RECORDINGS_FILE} not found` };
-  const parsed = JSON.parse(readFileSync(RECORDINGS_FILE, "utf8")) as { captures: Recordings };
+  const parsed = JSON.parse(readCapture("auth-manager-exchanges.json")) as { captures: Recordings };
   return { recordings: parsed.captures };
 }
 
