@@ -266,7 +266,9 @@ export async function startGateways(
   root = runRoot(),
 ): Promise<GatewayProcess[]> {
   // Gateways load the compiled extensions, as the image does: build what a source change made stale.
-  if (specs.some((s) => Object.keys(s.extensions ?? {}).length > 0)) await ensureBuilt();
+  // Always, not only for specs that name extensions: the topology's nodes get theirs from
+  // entrypoint.sh, and a clean clone has no dist at all (the host then refuses the config).
+  await ensureBuilt();
   const gateways: GatewayProcess[] = [];
   for (const spec of specs) gateways.push(new GatewayProcess(spec, root, spec.port ?? (await freePort())));
   const results = await Promise.allSettled(gateways.map((g) => g.start()));
