@@ -287,8 +287,8 @@ export function readSettings(env: Env, identity?: Identity): SettingsResult {
     tokenRef,
   };
   const llmUrl = r.url("OPENCLAW_LLM_BASE_URL");
-  // The provider issues this key and its format varies, so it gets a lower floor than the secrets
-  // the operator chooses (16): enough to catch a truncated or placeholder value.
+  // The provider issues this key and its format varies, so it gets a lower floor (8) than the
+  // secrets the operator makes up (16); 8 still catches a truncated or placeholder value.
   const llmKey = r.secret("OPENCLAW_LLM_API_KEY", 8, "the provider's key; unset for a server without auth");
   const llmModel = r.string("OPENCLAW_LLM_MODEL", {
     pattern: /^[A-Za-z0-9._:/-]{1,128}$/,

@@ -88,6 +88,17 @@ export function createLeaseApi(opts: LeaseApiOptions, _publicUrl: () => string):
     return lease;
   };
 
+  /** The real server's `ok` answer to release and telemetry: the lease row and its credential. */
+  const okWithCredential = (res: Response, lease: Lease) => {
+    const cred = book.credentials.get(lease.credentialId);
+    res.json({
+      status: "ok",
+      reason: null,
+      lease: leaseRow(book, lease),
+      credential: cred && credentialRow(cred),
+    });
+  };
+
   router.post("/api/leases/acquire", (req, res) => {
     const w = who(req, res);
     if (!w) return;
@@ -146,13 +157,7 @@ export function createLeaseApi(opts: LeaseApiOptions, _publicUrl: () => string):
     const reason = body(req).reason;
     const refused = book.release(lease, typeof reason === "string" ? reason : undefined);
     if (refused) return deny(res, refused.refused, refused.lease);
-    const cred = book.credentials.get(lease.credentialId);
-    res.json({
-      status: "ok",
-      reason: null,
-      lease: leaseRow(book, lease),
-      credential: cred && credentialRow(cred),
-    });
+    okWithCredential(res, lease);
   });
 
   router.post("/api/leases/:id/materialize", (req, res) => {
@@ -180,13 +185,7 @@ export function createLeaseApi(opts: LeaseApiOptions, _publicUrl: () => string):
       return;
     }
     book.report(lease, b);
-    const cred = book.credentials.get(lease.credentialId);
-    res.json({
-      status: "ok",
-      reason: null,
-      lease: leaseRow(book, lease),
-      credential: cred && credentialRow(cred),
-    });
+    okWithCredential(res, lease);
   });
 
   const control = express.Router();

@@ -176,7 +176,7 @@ describe("Pilotctl against a stand-in binary", () => {
     expect(info.peers).toBeUndefined(); // a field of the wrong type is dropped, not fatal
     // The socket travels in the environment: a --socket argument is refused by the real CLI.
     expect(argv(info)).toEqual(["--json", "info"]);
-    expect((info as unknown as { env: unknown }).env).toEqual({
+    expect(info.env).toEqual({
       PILOT_SOCKET: "/tmp/p.sock",
       HOME: "/home/pilot",
     });
