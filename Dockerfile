@@ -29,13 +29,14 @@ RUN if ls /tmp/build-ca/*.pem >/dev/null 2>&1; then cat /tmp/build-ca/*.pem > /t
  && npm cache clean --force >/dev/null 2>&1 \
  && rm -rf /tmp/build-ca /tmp/build-ca.pem
 
-# --- the extensions compiled to JavaScript (scripts/build.ts), which the gateway loads natively -----
-# The bundler is the one package.json pins (rolldown), installed at that exact version into a folder
-# of its own: the full dev install (1.1 GB, the openclaw package among it) would be needed otherwise.
+# --- the extensions compiled to plugin packages (scripts/build.ts), which the gateway loads ----------
+# Each is one JavaScript module with its npm packages bundled in, so the stage needs the production
+# dependencies (from `deps`) and the bundler package.json pins (rolldown), installed at that exact
+# version into a folder of its own: the full dev install (1.1 GB, openclaw among it) is not needed.
 FROM ${OPENCLAW_IMAGE} AS build
 USER root
 WORKDIR /opt/openclaw-bundle
-COPY package.json ./
+COPY --from=deps /opt/openclaw-bundle /opt/openclaw-bundle
 COPY scripts/docker/ca/ /tmp/build-ca/
 RUN if ls /tmp/build-ca/*.pem >/dev/null 2>&1; then cat /tmp/build-ca/*.pem > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi \
  && mkdir -p /opt/build-tool && cd /opt/build-tool \
@@ -89,7 +90,10 @@ COPY --from=pilot /opt/pilot /opt/pilot
 COPY --from=deps /opt/openclaw-bundle /opt/openclaw-bundle
 COPY packages /opt/openclaw-bundle/packages
 COPY extensions /opt/openclaw-bundle/extensions
-COPY --from=build /opt/openclaw-bundle/extensions /opt/openclaw-bundle/extensions
+# What the gateway loads: the compiled plugin packages (entrypoint.sh points it at dist/extensions).
+# The TypeScript sources in extensions/ are there only for scripts/config, which reads their
+# config schemas before the gateway starts.
+COPY --from=build /opt/openclaw-bundle/dist/extensions /opt/openclaw-bundle/dist/extensions
 COPY scripts/config /opt/openclaw-bundle/scripts/config
 COPY scripts/healthcheck.ts /opt/openclaw-bundle/scripts/healthcheck.ts
 COPY entrypoint.sh platform-config.json /opt/openclaw-bundle/
@@ -106,9 +110,9 @@ ENV OPENCLAW_BUNDLE_DIR=/opt/openclaw-bundle \
     OPENCLAW_GATEWAY_BIND=lan \
     PILOT_BIN_DIR=/opt/pilot/bin \
     NODE_ENV=production
-VOLUME ["/home/node/.openclaw", "/home/node/.agentrux", "/home/node/.pilot"]
 USER node
 WORKDIR /home/node
+VOLUME ["/home/node/.openclaw", "/home/node/.agentrux", "/home/node/.pilot"]
 EXPOSE 18789 19000
 HEALTHCHECK --interval=15s --timeout=30s --start-period=300s --retries=4 \
   CMD ["node", "/opt/openclaw-bundle/scripts/healthcheck.ts"]

@@ -25,6 +25,7 @@ export default defineConfig({
             "extensions/*/src/**/*.test.ts",
             "test/mocks/**/*.test.ts",
             "scripts/**/*.test.ts",
+            "test/bench/**/*.test.ts",
           ],
           // Some unit tests drive real child processes (the Pilot stand-in): room for a busy machine.
           testTimeout: 60_000,

@@ -1,19 +1,23 @@
 /**
- * Compiles each extension to one ES module, `extensions/<folder>/dist/index.js`, which its
- * package.json names in `openclaw.runtimeExtensions`. The host loads compiled JavaScript natively;
- * a TypeScript entry goes through its run-time transpiler, which its docs call an emergency path
- * and which made the bundle's start 2.5-3.5x a bare gateway's (OPENCLAW-HOST.md).
+ * Compiles each extension into a plugin package of its own, `dist/extensions/<folder>/`: one ES
+ * module (`index.js`), a package.json naming it, and the extension's `openclaw.plugin.json`. The
+ * gateway loads these folders, never the TypeScript sources (whose run-time transpiler the host's
+ * docs call an emergency path).
  *
- * The extension's own code and `@openclaw-bundle/shared` are bundled in; npm packages (zod,
- * winston, ws, ...) stay imports, resolved from the bundle's node_modules, so the four extensions
- * share one copy of each; `openclaw/*` stays an import the host resolves to its own SDK.
+ * Everything is bundled in: the extension's code, `@openclaw-bundle/shared` and its npm packages
+ * (zod, winston, ws, ...); only node builtins and `openclaw/*` (the host's own SDK) stay imports,
+ * and the package declares no dependencies. That is what makes a plugin cheap to load: the host
+ * captures each plugin package's declared dependency tree into a private copy per plugin instance
+ * before it loads it (OPENCLAW-HOST.md; docs/plugins/architecture.md "Runtime instance and source
+ * lifetime"), which measured 2-4 s per extension per load on a loaded two-core machine, twice per
+ * start, against ~0.1-0.3 s for running the extension's own module.
  *
- * Usage: `node scripts/build.ts [--check]`. `--check` exits 1, naming the extension, when a dist
+ * Usage: `node scripts/build.ts [--check]`. `--check` exits 1, naming the extension, when a build
  * is missing or older than a source it is built from (the tests call `ensureBuilt()`, which builds
  * instead). The image, `./bundle start|test`, the tests and the benchmarks all load this output.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { builtinModules, createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { BUNDLE_EXTENSIONS } from "../packages/shared/src/bundle.ts";
@@ -23,7 +27,10 @@ const SOURCE_ROOTS = ["packages/shared/src", "packages/shared/package.json"];
 
 const SHARED_ENTRY = path.join(ROOT, "packages/shared/src/index.ts");
 
-export const distEntry = (folder: string) => path.join(ROOT, "extensions", folder, "dist", "index.js");
+/** Where the compiled plugin packages go; entrypoint.sh's default `OPENCLAW_BUNDLE_EXTENSIONS`. */
+export const BUILT_EXTENSIONS_DIR = path.join(ROOT, "dist", "extensions");
+export const builtPackage = (folder: string) => path.join(BUILT_EXTENSIONS_DIR, folder);
+export const distEntry = (folder: string) => path.join(builtPackage(folder), "index.js");
 
 /** Newest modification time under `p` (a file or a folder, tests and dist excluded). */
 function newestMtime(p: string): number {
@@ -47,11 +54,14 @@ export function staleExtensions(): string[] {
   }).map((e) => e.folder);
 }
 
-/** Bare imports that stay imports: node builtins, the host's SDK and every npm dependency. */
+/** Optional native add-ons that `ws` tries to require and does without: left as imports. */
+const OPTIONAL_NATIVE = new Set(["bufferutil", "utf-8-validate"]);
+
+/** Bare imports that stay imports: node builtins and the host's SDK; everything else is bundled. */
 function isExternal(id: string): boolean {
   if (id.startsWith("node:") || id === "openclaw" || id.startsWith("openclaw/")) return true;
-  if (id.startsWith(".") || path.isAbsolute(id) || id.startsWith("@openclaw-bundle/")) return false;
-  return true;
+  if (OPTIONAL_NATIVE.has(id)) return true;
+  return builtinModules.includes(id);
 }
 
 /**
@@ -69,7 +79,11 @@ export async function build(folders: readonly string[] = BUNDLE_EXTENSIONS.map((
   for (const folder of folders) {
     const dir = path.join(ROOT, "extensions", folder);
     const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as {
+      name: string;
+      version: string;
+      description?: string;
       openclaw?: { extensions?: string[] };
+      peerDependencies?: Record<string, string>;
     };
     const entry = pkg.openclaw?.extensions?.[0];
     if (!entry) throw new Error(`extensions/${folder}/package.json: no openclaw.extensions entry`);
@@ -87,10 +101,27 @@ export async function build(folders: readonly string[] = BUNDLE_EXTENSIONS.map((
       },
     });
     try {
-      await bundle.write({ file: distEntry(folder), format: "esm", sourcemap: true });
+      // No source map: the host reads every file of a plugin package on each load, and the
+      // bundle is plain, unminified JavaScript whose stack traces read well as they are.
+      await bundle.write({ file: distEntry(folder), format: "esm", sourcemap: false });
     } finally {
       await bundle.close();
     }
+    const out = builtPackage(folder);
+    mkdirSync(out, { recursive: true });
+    copyFileSync(path.join(dir, "openclaw.plugin.json"), path.join(out, "openclaw.plugin.json"));
+    const built = {
+      name: pkg.name,
+      version: pkg.version,
+      ...(pkg.description ? { description: pkg.description } : {}),
+      private: true,
+      type: "module",
+      openclaw: { extensions: ["./index.js"] },
+      // Bundled in: declaring them would make the host copy their tree for every plugin instance.
+      dependencies: {},
+      ...(pkg.peerDependencies ? { peerDependencies: pkg.peerDependencies } : {}),
+    };
+    writeFileSync(path.join(out, "package.json"), `${JSON.stringify(built, null, 2)}\n`);
   }
 }
 

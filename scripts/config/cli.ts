@@ -43,7 +43,8 @@ function resolvePaths(env: NodeJS.ProcessEnv, home: string): Paths {
     configPath: env.OPENCLAW_CONFIG_PATH || path.join(stateDir, "openclaw.json"),
     stateDir,
     platformConfig: env.OPENCLAW_PLATFORM_CONFIG || path.join(bundleDir, "platform-config.json"),
-    extensionsDir: env.OPENCLAW_BUNDLE_EXTENSIONS || path.join(bundleDir, "extensions"),
+    // The compiled plugin packages (scripts/build.ts), not the TypeScript sources in extensions/.
+    extensionsDir: env.OPENCLAW_BUNDLE_EXTENSIONS || path.join(bundleDir, "dist", "extensions"),
     agentruxDir: path.join(home, ".agentrux"),
   };
 }

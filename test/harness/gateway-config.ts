@@ -2,9 +2,12 @@ import path from "node:path";
 import { BUNDLE_EXTENSIONS, type BundleExtensionId } from "../../packages/shared/src/bundle.ts";
 import { REPO_ROOT } from "./node24.ts";
 
-/** Folders of the bundle's extensions, in load order, from the bundle's one list. */
+/**
+ * The compiled plugin packages (scripts/build.ts), in load order, from the bundle's one list:
+ * what the image loads, so what the tests load.
+ */
 const EXTENSION_DIRS = Object.fromEntries(
-  BUNDLE_EXTENSIONS.map((e) => [e.id, path.join(REPO_ROOT, "extensions", e.folder)]),
+  BUNDLE_EXTENSIONS.map((e) => [e.id, path.join(REPO_ROOT, "dist", "extensions", e.folder)]),
 ) as Record<BundleExtensionId, string>;
 
 type ExtensionId = BundleExtensionId;

@@ -13,6 +13,8 @@ import { budget, waitFor } from "./wait.ts";
 export const READY_TIMEOUT_MS = 120_000;
 /** SIGTERM first; a gateway that has not exited by then is SIGKILLed with its whole process group. */
 export const STOP_GRACE_MS = 10_000;
+/** USER_HZ, which /proc reports CPU times in: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export interface GatewaySpec extends Omit<GatewayConfigInput, "port" | "token" | "logFile"> {
   name: string;
@@ -189,6 +191,28 @@ export class GatewayProcess {
       }
     }
     return total;
+  }
+
+  /**
+   * CPU time the gateway and its children have used so far, in ms (Linux /proc: user + system,
+   * with the children it has already reaped).
+   */
+  cpuMs(): number {
+    const pid = this.child?.pid;
+    if (!pid) return 0;
+    let ticks = 0;
+    for (const p of [pid, ...childPids(pid)]) {
+      try {
+        // Fields after the command name, which may itself hold spaces and parentheses.
+        const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        // utime, stime, cutime, cstime are fields 14-17 of the full line: 11-14 of the rest.
+        ticks += [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i] ?? 0), 0);
+      } catch {
+        // exited meanwhile
+      }
+    }
+    return ticks * (1000 / CLOCK_TICKS_PER_SECOND);
   }
 
   logTail(lines = 80): string {
