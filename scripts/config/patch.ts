@@ -19,6 +19,7 @@ const MANAGED_CONFIG_KEYS: Record<BundleExtensionId, string[]> = {
     "listen",
     "listenPort",
     "peers",
+    "trustedKeys",
     "tags",
     "agents",
     "models",

@@ -68,27 +68,48 @@ function defaultHost(env: Env): string {
   return ID.test(h) ? h : "openclaw";
 }
 
-/** `id=ws://host:port,id2=wss://...` */
-function readPeers(r: EnvReader): Array<{ nodeId: string; url: string }> | undefined {
-  const v = r.raw("CLAWMATRIX_PEERS");
+/** `id=<value>,id2=<value>` with every value matching `valueOk`; undefined when unset. */
+function readIdPairs(
+  r: EnvReader,
+  name: string,
+  valueOk: RegExp,
+  expected: string,
+): Array<[string, string]> | undefined {
+  const v = r.raw(name);
   if (v === undefined) return undefined;
-  const out: Array<{ nodeId: string; url: string }> = [];
+  const out: Array<[string, string]> = [];
   for (const part of v
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean)) {
     const eq = part.indexOf("=");
     const nodeId = part.slice(0, eq);
-    const url = part.slice(eq + 1);
-    if (eq <= 0 || !ID.test(nodeId) || !/^wss?:\/\/[^\s,]+$/.test(url))
-      return r.problem(
-        "CLAWMATRIX_PEERS",
-        `entry ${EnvReader.shown(part)} is not valid`,
-        "id=ws://host:port[,id=wss://host:port...]",
-      );
-    out.push({ nodeId, url });
+    const value = part.slice(eq + 1);
+    if (eq <= 0 || !ID.test(nodeId) || !valueOk.test(value))
+      return r.problem(name, `entry ${EnvReader.shown(part)} is not valid`, expected);
+    out.push([nodeId, value]);
   }
   return out;
+}
+
+/** `id=ws://host:port,id2=wss://...` */
+function readPeers(r: EnvReader): Array<{ nodeId: string; url: string }> | undefined {
+  return readIdPairs(
+    r,
+    "CLAWMATRIX_PEERS",
+    /^wss?:\/\/[^\s,]+$/,
+    "id=ws://host:port[,id=wss://host:port...]",
+  )?.map(([nodeId, url]) => ({ nodeId, url }));
+}
+
+/** `id=<Ed25519 public key, base64url>,...`: keys those nodes must present (PROTOCOL §3b). */
+function readTrustedKeys(r: EnvReader): Array<{ nodeId: string; key: string }> | undefined {
+  return readIdPairs(
+    r,
+    "CLAWMATRIX_TRUSTED_KEYS",
+    /^[A-Za-z0-9_-]{43}$/,
+    "id=<43-character base64url Ed25519 public key>[,id=<key>...]",
+  )?.map(([nodeId, key]) => ({ nodeId, key }));
 }
 
 /** `off`, `on`, or `allow=a,b;deny=c` (either part optional). */
@@ -135,6 +156,7 @@ function mesh(r: EnvReader, host: string): { ext: ExtensionSettings; servesModel
     listen: r.bool("CLAWMATRIX_LISTEN") ?? false,
     listenPort: r.port("CLAWMATRIX_LISTEN_PORT"),
     peers: readPeers(r),
+    trustedKeys: readTrustedKeys(r),
     tags: r.list("CLAWMATRIX_TAGS"),
     agents: r.jsonArray("CLAWMATRIX_AGENTS", element("agents"), '[{"id":"main","tags":["review"]}]'),
     models: r.jsonArray("CLAWMATRIX_MODELS", element("models"), '[{"id":"gpt-4o","provider":"openai"}]'),

@@ -3,6 +3,7 @@ import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.ts";
+import { NodeKey } from "../protocol/identity.ts";
 import { MeshNode, type MeshNodeOptions } from "./node.ts";
 import type { Handler } from "./requests.ts";
 
@@ -164,6 +165,33 @@ describe("mesh node", () => {
     expect((await c.requests.call(["node-b"], "chat", 2)).node).toBe("node-b");
   });
 
+  it("PROTOCOL §3b: a member with the secret cannot take a pinned node's id; one summary line per interval", async () => {
+    const a = await node("node-a", {
+      listen: { host: "127.0.0.1", port: 0 },
+      limits: { refusalLogIntervalMs: 1500 },
+    });
+    const peers = [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }];
+    const b = await node("node-b", { peers });
+    await until(() => a.links.has("node-b"));
+    const realKey = b.status().publicKey;
+    await b.stop();
+    await until(() => !a.links.has("node-b"));
+    // Same secret, same id, a key of its own: node-a pinned node-b's key at first sight.
+    const impostor = await node("node-b", { peers });
+    await until(() => a.counters.authFailures >= 3, 15_000);
+    expect(a.links.has("node-b")).toBe(false);
+    expect(impostor.links.size).toBe(0);
+    await until(() => lines.some((l) => /KEY_REFUSED: identity key refused/.test(l)), 5000);
+    const summaries = lines.filter((l) =>
+      /refused \d+ mesh connection.*KEY_REFUSED: identity key refused/.test(l),
+    );
+    // Three or more refusals, fewer lines: counted, not logged one by one (either side).
+    expect(summaries.length).toBeLessThan(a.counters.authFailures + impostor.counters.authFailures);
+    expect(lines.filter((l) => /mesh link to node-a .*failed/.test(l))).toEqual([]);
+    expect(lines.join("\n")).toMatch(/node-b presented key .* is pinned for it \(key changed/);
+    expect(impostor.status().publicKey).not.toBe(realKey);
+  }, 30_000);
+
   it("survives hostile input: garbage, frames before the handshake, oversized frames, a flood of bad connections", async () => {
     const { a, c } = await triangle();
     const url = `ws://127.0.0.1:${a.listenPort}`;
@@ -198,6 +226,7 @@ describe("mesh node", () => {
               v: PROTOCOL_VERSION,
               node: `evil-${i}`,
               nonce: `n-${i}-0123456789abcdef`,
+              key: "A".repeat(43),
             }),
           ),
         ),
@@ -317,14 +346,15 @@ describe("mesh node", () => {
     expect(lines.join("\n")).toMatch(/node node-b left the mesh/);
   });
 
-  it("reconnects after the listener restarts", async () => {
-    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+  it("reconnects after the listener restarts (with its kept identity key)", async () => {
+    const key = NodeKey.generate();
+    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 }, key });
     const port = a.listenPort as number;
     const c = await node("node-c", { peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${port}` }] });
     await until(() => c.links.has("node-a"));
     await a.stop();
     await until(() => !c.links.has("node-a"));
-    await node("node-a", { listen: { host: "127.0.0.1", port } });
+    await node("node-a", { listen: { host: "127.0.0.1", port }, key });
     await until(() => c.links.has("node-a"), 8000);
   }, 15_000);
 });

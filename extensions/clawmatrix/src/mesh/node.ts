@@ -10,7 +10,9 @@ import {
   type RequestKind,
   type RoutedFrame,
 } from "../protocol/frames.ts";
-import { HANDSHAKE_TIMEOUT_MS, NonceMemory } from "../protocol/handshake.ts";
+import { HANDSHAKE_TIMEOUT_MS, type HandshakeAuth, NonceMemory } from "../protocol/handshake.ts";
+import { NodeKey } from "../protocol/identity.ts";
+import { KeyPins } from "../protocol/pins.ts";
 import type { SessionKeys } from "../protocol/session.ts";
 import { MAX_STATE_BYTES, MeshTable } from "../protocol/table.ts";
 import {
@@ -20,6 +22,7 @@ import {
   MAX_PENDING_PER_ADDRESS,
   REFUSAL_LOG_INTERVAL_MS,
   RefusalLog,
+  reasonKey,
 } from "./admission.ts";
 import { newId } from "./ids.ts";
 import {
@@ -51,6 +54,12 @@ export interface MeshNodeOptions {
   state: Omit<NodeState, "links">;
   handlers: Partial<Record<RequestKind, Handler>>;
   logger: Logger;
+  /**
+   * This node's identity key and the peer keys it accepts (PROTOCOL §3b). The service loads both
+   * from the state volume; without them the node uses a fresh key and pins kept in memory only.
+   */
+  key?: NodeKey;
+  pins?: KeyPins;
   heartbeatMs?: number;
   /** Limits (PROTOCOL §1, §7); the defaults suit production, tests shrink them. */
   limits?: Partial<MeshLimits>;
@@ -107,6 +116,7 @@ export class MeshNode {
   readonly #limits: MeshLimits;
   readonly #admission: Admission;
   readonly #refusals: RefusalLog;
+  readonly #auth: HandshakeAuth;
   #server: WebSocketServer | undefined;
   #http: Server | undefined;
   #stopped = true;
@@ -120,6 +130,12 @@ export class MeshNode {
     this.#limits = { ...DEFAULT_PRE_AUTH_LIMITS, ...opts.limits };
     this.#admission = new Admission(this.#limits);
     this.#refusals = new RefusalLog(opts.logger, this.#limits.refusalLogIntervalMs);
+    this.#auth = {
+      secret: opts.secret,
+      self: opts.nodeId,
+      key: opts.key ?? NodeKey.generate(),
+      pins: opts.pins ?? new KeyPins(),
+    };
     this.requests = new Requests(this, opts.handlers, opts.logger, this.#limits);
     this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
       for (const gone of this.table.expire()) this.#log.info(`node ${gone} expired (no gossip for a minute)`);
@@ -233,6 +249,7 @@ export class MeshNode {
         });
     return {
       nodeId: this.id,
+      publicKey: this.#auth.key.publicKey,
       listenPort: this.#listenPort,
       links: [...this.links.keys()],
       pendingHandshakes: this.#admission.pending,
@@ -301,8 +318,7 @@ export class MeshNode {
       ws.on("error", () => {}); // reported through the handshake or the link
       acceptHandshake(
         ws,
-        this.#opts.secret,
-        this.id,
+        this.#auth,
         this.#nonces,
         (peer, keys) => {
           slots.get(socket)?.();
@@ -333,14 +349,15 @@ export class MeshNode {
       handshakeTimeout: this.#limits.handshakeTimeoutMs,
     });
     d.ws = ws;
-    const retry = (why: string) => {
+    const retry = (why: string, quiet = false) => {
       if (this.#stopped || d.ws !== ws) return;
       d.ws = undefined;
       d.lastError = escapeText(why);
       const delay = d.backoff.next();
-      this.#log.warn(
-        `mesh link to ${peer} (${url}) failed: ${d.lastError}; retrying in ${Math.round(delay / 100) / 10} s`,
-      );
+      if (!quiet)
+        this.#log.warn(
+          `mesh link to ${peer} (${url}) failed: ${d.lastError}; retrying in ${Math.round(delay / 100) / 10} s`,
+        );
       clearTimeout(d.timer);
       d.timer = setTimeout(() => this.#dial(peer, url), delay);
       d.timer.unref();
@@ -349,8 +366,7 @@ export class MeshNode {
     ws.once("open", () => {
       dialHandshake(
         ws,
-        this.#opts.secret,
-        this.id,
+        this.#auth,
         peer,
         (p, keys) => {
           d.backoff.reset();
@@ -362,7 +378,10 @@ export class MeshNode {
         this.#limits.handshakeTimeoutMs,
       ).catch((err: HandshakeError) => {
         this.counters.authFailures++;
-        retry(`handshake: ${err.message}`);
+        // A refused key repeats on every retry: one summary line per interval, not one per attempt.
+        if (err.code === "KEY_REFUSED")
+          this.#refusals.count(`${err.code}: ${reasonKey(err.message)}`, err.message);
+        retry(`handshake: ${err.message}`, err.code === "KEY_REFUSED");
       });
     });
   }
@@ -462,18 +481,4 @@ export class MeshNode {
       });
     }
   }
-}
-
-/** A refusal message reduced to a fixed phrase for counting: node ids and remote text removed. */
-function reasonKey(message: string): string {
-  if (/^the dialer refused/.test(message)) return "refused by the dialer";
-  if (/wrong proof/.test(message)) return "wrong proof";
-  if (/replayed/.test(message)) return "replayed nonce";
-  if (/not done within/.test(message)) return "handshake deadline";
-  if (/bad handshake frame/.test(message)) return "bad frame";
-  if (/unexpected/.test(message)) return "frame out of order";
-  if (/closed during/.test(message)) return "closed during the handshake";
-  if (/socket error/.test(message)) return "socket error (e.g. frame too big)";
-  if (/speaks v/.test(message)) return "version mismatch";
-  return "other";
 }
