@@ -2,7 +2,9 @@ import net from "node:net";
 import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import type { NodeState } from "../protocol/frames.ts";
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.ts";
+import { type GossipProof, signGossip } from "../protocol/gossip-sign.ts";
 import { NodeKey } from "../protocol/identity.ts";
 import { MeshNode, type MeshNodeOptions } from "./node.ts";
 import type { Handler } from "./requests.ts";
@@ -97,6 +99,40 @@ describe("mesh node", () => {
       status: "relay",
       via: "node-a",
     });
+  });
+
+  it("PROTOCOL §5a: a member cannot gossip for another node (forged state, forged leaving)", async () => {
+    const { a, c, url } = await triangle();
+    const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => x.links.get("node-a")?.open === true && c.table.route("node-x") !== undefined);
+    const toA = x.links.get("node-a");
+    const held = a.table.known("node-b");
+    if (!toA || !held) throw new Error("setup");
+    const evil = NodeKey.generate();
+    const forge = (seq: number, state: NodeState, leaving: boolean, override: Partial<GossipProof> = {}) => {
+      const proof = { ...signGossip(evil, "node-b", seq, state, leaving), ...override };
+      toA.send({
+        t: "gossip",
+        id: `forged-${seq}-0123`,
+        origin: "node-b",
+        seq,
+        ttl: 8,
+        state,
+        ...proof,
+        ...(leaving ? { leaving } : {}),
+      });
+    };
+    const empty = { agents: [], models: [], tags: [], links: [], toolProxy: false };
+    forge(held.seq + 1000, empty, false); // its own key, node-b's id
+    forge(held.seq + 1001, empty, true); // a forged leaving
+    // node-b's real key, a signature lifted from node-b's real gossip onto another state.
+    if (!held.proof) throw new Error("no proof stored");
+    forge(held.seq + 1002, empty, false, held.proof);
+    await until(() => a.counters.gossipForged >= 3);
+    expect(a.table.known("node-b")?.seq).toBe(held.seq);
+    expect(a.table.known("node-b")?.state.agents.length).toBe(31);
+    expect((await c.requests.call(["node-b"], "chat", 1)).node).toBe("node-b");
+    expect(c.counters.gossipForged).toBe(0); // never forwarded
   });
 
   it("streams chunks in order and ends; a caller's abort cancels the serving handler", async () => {

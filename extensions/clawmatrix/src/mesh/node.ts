@@ -10,6 +10,7 @@ import {
   type RequestKind,
   type RoutedFrame,
 } from "../protocol/frames.ts";
+import { GossipKeys, signGossip } from "../protocol/gossip-sign.ts";
 import { HANDSHAKE_TIMEOUT_MS, type HandshakeAuth, NonceMemory } from "../protocol/handshake.ts";
 import { NodeKey } from "../protocol/identity.ts";
 import { KeyPins } from "../protocol/pins.ts";
@@ -90,6 +91,8 @@ interface MeshCounters {
   relayed: number;
   served: number;
   overloaded: number;
+  /** Gossip refused by the origin rule (PROTOCOL §5a): a wrong key or signature. */
+  gossipForged: number;
 }
 
 export class MeshNode {
@@ -102,6 +105,7 @@ export class MeshNode {
     relayed: 0,
     served: 0,
     overloaded: 0,
+    gossipForged: 0,
   };
   readonly requests: Requests;
   readonly #opts: MeshNodeOptions;
@@ -117,6 +121,7 @@ export class MeshNode {
   readonly #admission: Admission;
   readonly #refusals: RefusalLog;
   readonly #auth: HandshakeAuth;
+  readonly #gossipKeys: GossipKeys;
   #server: WebSocketServer | undefined;
   #http: Server | undefined;
   #stopped = true;
@@ -136,9 +141,13 @@ export class MeshNode {
       key: opts.key ?? NodeKey.generate(),
       pins: opts.pins ?? new KeyPins(),
     };
+    this.#gossipKeys = new GossipKeys((origin) => this.#auth.pins.keysOf(origin));
     this.requests = new Requests(this, opts.handlers, opts.logger, this.#limits);
     this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
-      for (const gone of this.table.expire()) this.#log.info(`node ${gone} expired (no gossip for a minute)`);
+      for (const gone of this.table.expire()) {
+        this.#gossipKeys.forget(gone);
+        this.#log.info(`node ${gone} expired (no gossip for a minute)`);
+      }
       this.#announce();
     });
   }
@@ -169,16 +178,8 @@ export class MeshNode {
     await this.#refusals.stop();
     this.requests.cancelAll("the mesh is stopping");
     // PROTOCOL §5: a leaving node says so, so others drop it at once instead of timing it out.
-    const seq = this.table.setOwn({ ...this.#opts.state, links: [] });
-    this.#flood({
-      t: "gossip",
-      id: newId(),
-      origin: this.id,
-      seq,
-      ttl: MAX_TTL,
-      state: this.table.own,
-      leaving: true,
-    });
+    this.table.setOwn({ ...this.#opts.state, links: [] });
+    this.#flood(this.#ownGossip(true));
     const linked = new Set<WebSocket>();
     for (const l of this.links.values()) {
       linked.add(l.ws);
@@ -409,8 +410,17 @@ export class MeshNode {
     // Catch the newcomer up on everything known, so it routes before the next refresh.
     for (const id of this.table.nodeIds()) {
       const k = this.table.known(id);
-      if (k)
-        link.send({ t: "gossip", id: newId(), origin: id, seq: k.seq, ttl: MAX_TTL - 1, state: k.state });
+      // Sent with the origin's own signature (PROTOCOL §5a): this node cannot sign for it.
+      if (k?.proof)
+        link.send({
+          t: "gossip",
+          id: newId(),
+          origin: id,
+          seq: k.seq,
+          ttl: MAX_TTL - 1,
+          state: k.state,
+          ...k.proof,
+        });
     }
     return link;
   }
@@ -431,8 +441,24 @@ export class MeshNode {
     const links = [...this.links.values()]
       .filter((l) => l.open)
       .map((l) => ({ node: l.peer, rtt: Math.round(l.rtt * 10) / 10 }));
-    const seq = this.table.setOwn({ ...this.#opts.state, links });
-    this.#flood({ t: "gossip", id: newId(), origin: this.id, seq, ttl: MAX_TTL, state: this.table.own });
+    this.table.setOwn({ ...this.#opts.state, links });
+    this.#flood(this.#ownGossip(false));
+  }
+
+  /** This node's current state as a gossip frame, signed by its key (PROTOCOL §5a). */
+  #ownGossip(leaving: boolean): FrameOf<"gossip"> {
+    const { seq, own } = this.table;
+    const proof = signGossip(this.#auth.key, this.id, seq, own, leaving);
+    return {
+      t: "gossip",
+      id: newId(),
+      origin: this.id,
+      seq,
+      ttl: MAX_TTL,
+      state: own,
+      ...proof,
+      ...(leaving ? { leaving } : {}),
+    };
   }
 
   #flood(frame: FrameOf<"gossip">, except?: string): void {
@@ -441,15 +467,25 @@ export class MeshNode {
 
   #onFrame(link: Link, f: Frame): void {
     if (f.t === "gossip") {
+      // No member speaks for another: the origin's signature first (PROTOCOL §5a).
+      const v = this.#gossipKeys.check(f.origin, f.seq, f.state, f.leaving ?? false, f);
+      if (!v.ok) {
+        this.counters.gossipForged++;
+        this.#refusals.count("forged gossip", `from ${link.peer}: ${v.reason}`);
+        return;
+      }
       const refusedBefore = this.table.refused;
-      if (!this.table.apply(f.origin, f.seq, f.state, f.leaving)) {
+      if (!this.table.apply(f.origin, f.seq, f.state, f.leaving, { key: f.key, sig: f.sig })) {
         if (this.table.refused !== refusedBefore)
           this.#log.debug(`refused gossip from ${link.peer}: ${this.table.lastRefusal}`);
         return;
       }
       // A path may have broken far away: fail requests to, and abort work for, nodes now cut off.
       this.requests.routesChanged();
-      if (f.leaving) this.#log.info(`node ${f.origin} left the mesh`);
+      if (f.leaving) {
+        this.#gossipKeys.forget(f.origin);
+        this.#log.info(`node ${f.origin} left the mesh`);
+      }
       if (f.ttl > 1) this.#flood({ ...f, ttl: f.ttl - 1 }, link.peer);
       return;
     }

@@ -30,7 +30,7 @@ const agentInfo = z.object({
   description: z.string().max(2000).optional(),
   tags: z.array(z.string().max(64)).max(64).default([]),
 });
-const nodeState = z.object({
+export const nodeState = z.object({
   agents: z.array(agentInfo).max(256).default([]),
   models: z
     .array(z.object({ id: z.string().min(1).max(128), description: z.string().max(2000).optional() }))
@@ -77,6 +77,9 @@ const frameSchema = z.discriminatedUnion("t", [
     ttl: z.number().int().min(0).max(MAX_TTL),
     state: nodeState,
     leaving: z.boolean().optional(),
+    /** The origin's key and its signature over the state (PROTOCOL §5a). */
+    key: publicKeyText,
+    sig: signatureText,
   }),
   z.object({
     t: z.literal("req"),

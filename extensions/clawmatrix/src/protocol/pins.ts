@@ -50,6 +50,14 @@ export class KeyPins {
     return Object.fromEntries(this.#pinned);
   }
 
+  /** The keys `node` is held to (trusted, else pinned), or undefined when none is known yet. */
+  keysOf(node: string): readonly string[] | undefined {
+    const trusted = this.#trusted.get(node);
+    if (trusted) return [...trusted];
+    const pinned = this.#pinned.get(node);
+    return pinned === undefined ? undefined : [pinned];
+  }
+
   /**
    * Whether `node` may present `key`; pins it when the node is new. Synchronous, so two
    * handshakes racing for the same new id cannot both pin different keys.
