@@ -6,6 +6,7 @@ import type { NodeState } from "../protocol/frames.ts";
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.ts";
 import { type GossipProof, signGossip } from "../protocol/gossip-sign.ts";
 import { NodeKey } from "../protocol/identity.ts";
+import { signRouted } from "../protocol/origin-sign.ts";
 import { MeshNode, type MeshNodeOptions } from "./node.ts";
 import type { Handler } from "./requests.ts";
 
@@ -52,7 +53,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-async function triangle() {
+async function triangle(cKey?: NodeKey) {
   const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
   const url = `ws://127.0.0.1:${a.listenPort}`;
   const b = await node("node-b", {
@@ -73,7 +74,7 @@ async function triangle() {
       toolProxy: true,
     },
   });
-  const c = await node("node-c", { peers: [{ nodeId: "node-a", url }] });
+  const c = await node("node-c", { peers: [{ nodeId: "node-a", url }], ...(cKey ? { key: cKey } : {}) });
   await until(() => c.table.route("node-b") !== undefined && b.table.route("node-c") !== undefined);
   return { a, b, c, url };
 }
@@ -359,10 +360,11 @@ describe("mesh node", () => {
   }, 20_000);
 
   it("relays honour TTL and drop duplicate routed frames (mutating either fails this test)", async () => {
-    const { a, b, c } = await triangle();
+    const key = NodeKey.generate();
+    const { a, b, c } = await triangle(key);
     const toA = c.links.get("node-a");
     const req = (id: string, ttl: number) =>
-      ({ t: "req", id, src: "node-c", dst: "node-b", ttl, kind: "chat", body: 1 }) as const;
+      signRouted(key, { t: "req", id, src: "node-c", dst: "node-b", ttl, kind: "chat", body: 1 } as const);
     const dropped = a.counters.framesDropped;
     toA?.send(req("ttl-one-0123456789", 1)); // would need a second hop: dropped at node-a
     toA?.send(req("dup-0123456789abcd", 8));
@@ -373,6 +375,34 @@ describe("mesh node", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(b.counters.served).toBe(1);
     expect(a.counters.framesDropped).toBe(dropped + 1);
+  });
+
+  it("PROTOCOL §6a: a member cannot ask in another node's name (src bound by signature)", async () => {
+    const { b, url } = await triangle();
+    const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => x.table.route("node-b") !== undefined && b.table.route("node-x") !== undefined);
+    const toA = x.links.get("node-a");
+    const req = (id: string) =>
+      ({ t: "req", id, src: "node-c", dst: "node-b", ttl: 8, kind: "chat", body: "as node-c" }) as const;
+    toA?.send(req("unsigned-0123456789")); // no signature at all
+    toA?.send(signRouted(NodeKey.generate(), req("own-key-0123456789"))); // signed, but not by node-c
+    toA?.send(
+      signRouted(NodeKey.generate(), {
+        t: "cancel",
+        id: "cancel-0123456789",
+        src: "node-c",
+        dst: "node-b",
+        ttl: 8,
+        re: "x".repeat(10),
+      }),
+    );
+    await until(() => b.counters.forgedOrigin >= 3);
+    expect(b.counters.served).toBe(0);
+    // Its own requests, in its own name, are served as before.
+    expect(await x.requests.call(["node-b"], "chat", 1)).toMatchObject({
+      node: "node-b",
+      body: { by: "node-x" },
+    });
   });
 
   it("a leaving node is dropped at once by the others", async () => {

@@ -13,6 +13,7 @@ import {
 import { GossipKeys, signGossip } from "../protocol/gossip-sign.ts";
 import { HANDSHAKE_TIMEOUT_MS, type HandshakeAuth, NonceMemory } from "../protocol/handshake.ts";
 import { NodeKey } from "../protocol/identity.ts";
+import { routedSignedBy, signRouted } from "../protocol/origin-sign.ts";
 import { KeyPins } from "../protocol/pins.ts";
 import type { SessionKeys } from "../protocol/session.ts";
 import { MAX_STATE_BYTES, MeshTable } from "../protocol/table.ts";
@@ -93,6 +94,8 @@ interface MeshCounters {
   overloaded: number;
   /** Gossip refused by the origin rule (PROTOCOL §5a): a wrong key or signature. */
   gossipForged: number;
+  /** Requests or cancels dropped at their destination: not signed by their `src` (PROTOCOL §6a). */
+  forgedOrigin: number;
 }
 
 export class MeshNode {
@@ -106,6 +109,7 @@ export class MeshNode {
     served: 0,
     overloaded: 0,
     gossipForged: 0,
+    forgedOrigin: 0,
   };
   readonly requests: Requests;
   readonly #opts: MeshNodeOptions;
@@ -211,6 +215,9 @@ export class MeshNode {
       this.requests.deliver(frame);
       return true;
     }
+    // This node's own requests and cancels leave signed (PROTOCOL §6a).
+    if (frame.src === this.id && (frame.t === "req" || frame.t === "cancel") && !frame.sig)
+      frame = signRouted(this.#auth.key, frame);
     const r = this.table.route(frame.dst);
     const link = r ? this.links.get(r.via) : undefined;
     if (!link?.open) return false;
@@ -445,6 +452,11 @@ export class MeshNode {
     this.#flood(this.#ownGossip(false));
   }
 
+  #fromSrc(f: FrameOf<"req"> | FrameOf<"cancel">): boolean {
+    const learned = this.#gossipKeys.learnedOf(f.src);
+    return routedSignedBy(this.#auth.pins.keysOf(f.src) ?? (learned ? [learned] : undefined), f);
+  }
+
   /** This node's current state as a gossip frame, signed by its key (PROTOCOL §5a). */
   #ownGossip(leaving: boolean): FrameOf<"gossip"> {
     const { seq, own } = this.table;
@@ -496,6 +508,12 @@ export class MeshNode {
     // PROTOCOL §6: each routed frame is handled once, whatever path it came by.
     if (!this.#seen.add(f.id)) return;
     if (f.dst === this.id) {
+      // Served or cancelled only in the name of the node that signed it (PROTOCOL §6a).
+      if ((f.t === "req" || f.t === "cancel") && !this.#fromSrc(f)) {
+        this.counters.forgedOrigin++;
+        this.#refusals.count("unsigned or forged request", `from ${link.peer}: ${f.t} claiming src ${f.src}`);
+        return;
+      }
       this.requests.deliver(f);
       return;
     }

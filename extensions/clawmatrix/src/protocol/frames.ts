@@ -86,6 +86,8 @@ const frameSchema = z.discriminatedUnion("t", [
     ...routed,
     kind: z.enum(["chat", "handoff", "tool", "send"]),
     body: z.unknown(),
+    /** `src`'s signature (PROTOCOL §6a); optional only in the type a node builds before sending. */
+    sig: signatureText.optional(),
   }),
   z.object({
     t: z.literal("res"),
@@ -103,7 +105,7 @@ const frameSchema = z.discriminatedUnion("t", [
     data: z.string().max(MAX_FRAME_BYTES),
   }),
   z.object({ t: z.literal("end"), ...routed, re: frameId, ok: z.boolean(), error: errorBody.optional() }),
-  z.object({ t: z.literal("cancel"), ...routed, re: frameId }),
+  z.object({ t: z.literal("cancel"), ...routed, re: frameId, sig: signatureText.optional() }),
 ]);
 
 export type Frame = z.infer<typeof frameSchema>;

@@ -75,6 +75,11 @@ export class GossipKeys {
     return { ok: true };
   }
 
+  /** The key an origin signs its gossip with, when learned (not pinned). */
+  learnedOf(origin: string): string | undefined {
+    return this.#learned.get(origin);
+  }
+
   /** The origin left or expired: a later state may come with another key. */
   forget(origin: string): void {
     this.#learned.delete(origin);
