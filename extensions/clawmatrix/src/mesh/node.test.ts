@@ -405,6 +405,37 @@ describe("mesh node", () => {
     });
   });
 
+  it("PROTOCOL §5: a member's burst of 2,000 fake nodes (~40 MB) cuts no legitimate link", async () => {
+    const { a, b, c, url } = await triangle();
+    const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => x.links.get("node-a")?.open === true);
+    const toA = x.links.get("node-a");
+    if (!toA) throw new Error("setup");
+    const agents = Array.from({ length: 10 }, (_, i) => ({
+      id: `a${i}`,
+      description: "d".repeat(1900),
+      tags: [],
+    }));
+    const state = { agents, models: [], tags: [], links: [{ node: "node-x", rtt: 1 }], toolProxy: false };
+    for (let i = 0; i < 2000; i++) {
+      const origin = `fake-${i}`;
+      const seq = Date.now();
+      const proof = signGossip(NodeKey.generate(), origin, seq, state, false);
+      toA.send({ t: "gossip", id: `fake-gossip-${i}-0123`, origin, seq, ttl: 8, state, ...proof });
+      while (toA.ws.bufferedAmount > 1 << 20) await new Promise((r) => setTimeout(r, 5));
+    }
+    await until(() => a.table.refused > 0, 30_000);
+    // A newcomer gets the whole (bounded) table on link-up, and keeps its link.
+    const d = await node("node-d", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => d.table.route("node-b") !== undefined, 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(d.links.get("node-a")?.open).toBe(true);
+    expect([...a.links.keys()].sort()).toEqual(["node-b", "node-c", "node-d", "node-x"]);
+    expect(a.table.nodeIds().length).toBeLessThanOrEqual(256);
+    expect((await c.requests.call(["node-b"], "chat", 1)).node).toBe("node-b");
+    expect(b.links.get("node-a")?.open).toBe(true);
+  }, 90_000);
+
   it("a leaving node is dropped at once by the others", async () => {
     const { b, c } = await triangle();
     await b.stop();
