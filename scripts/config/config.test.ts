@@ -64,6 +64,10 @@ describe("readSettings", () => {
         /^CLAWMATRIX_TRUSTED_KEYS: entry "node-a=short" is not valid; expected id=<43-character base64url Ed25519 public key>/,
       ],
       [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_LISTEN_HOST: "0.0.0.0 evil" },
+        /^CLAWMATRIX_LISTEN_HOST: "0\.0\.0\.0 evil" is not valid; expected an IP address to bind/,
+      ],
+      [
         { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_LISTEN: "maybe" },
         /^CLAWMATRIX_LISTEN: "maybe" is not a boolean; expected true or false$/,
       ],
@@ -188,6 +192,7 @@ describe("readSettings", () => {
       CLAWMATRIX_SECRET: SECRET,
       CLAWMATRIX_PEERS: "node-a=ws://a:19000, node-b=wss://b:443/mesh",
       CLAWMATRIX_TRUSTED_KEYS: `node-a=${"A".repeat(43)}`,
+      CLAWMATRIX_LISTEN_HOST: "127.0.0.1",
       CLAWMATRIX_TOOL_PROXY: "allow=read,exec;deny=write",
       AUTH_MANAGER_BASE_URL: "https://broker.example/",
       AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN,
@@ -201,6 +206,7 @@ describe("readSettings", () => {
         { nodeId: "node-b", url: "wss://b:443/mesh" },
       ],
       trustedKeys: [{ nodeId: "node-a", key: "A".repeat(43) }],
+      listenHost: "127.0.0.1",
       toolProxy: { enabled: true, allow: ["read", "exec"], deny: ["write"] },
     });
     expect(s.extensions["auth-manager-lease-telemetry"].config).toMatchObject({

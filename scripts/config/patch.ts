@@ -17,6 +17,7 @@ const MANAGED_CONFIG_KEYS: Record<BundleExtensionId, string[]> = {
     "nodeId",
     "secret",
     "listen",
+    "listenHost",
     "listenPort",
     "peers",
     "trustedKeys",

@@ -60,6 +60,9 @@ const HOST_PORT = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/;
 const PRINTABLE = /^[^\p{Cc}]{1,256}$/u;
 const PRINTABLE_EXPECTED = "1-256 characters, no control characters";
 const ABSOLUTE_PATH = /^\/[^\p{Cc}]{0,1023}$/u;
+/** An address to bind: an IPv4 or IPv6 literal (`0.0.0.0`, `127.0.0.1`, `::`, `::1`) or a host name. */
+const LISTEN_HOST = /^([0-9a-fA-F:.]{2,45}|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$/;
+const LISTEN_HOST_EXPECTED = "an IP address to bind (0.0.0.0 for all, 127.0.0.1 for loopback) or a host name";
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const GATEWAY_BINDS = ["lan", "loopback", "auto", "tailnet"] as const;
 
@@ -154,6 +157,7 @@ function mesh(r: EnvReader, host: string): { ext: ExtensionSettings; servesModel
     nodeId: r.string("CLAWMATRIX_NODE_ID", { pattern: ID, expected: ID_EXPECTED }) ?? host,
     secret,
     listen: r.bool("CLAWMATRIX_LISTEN") ?? false,
+    listenHost: r.string("CLAWMATRIX_LISTEN_HOST", { pattern: LISTEN_HOST, expected: LISTEN_HOST_EXPECTED }),
     listenPort: r.port("CLAWMATRIX_LISTEN_PORT"),
     peers: readPeers(r),
     trustedKeys: readTrustedKeys(r),
