@@ -60,6 +60,14 @@ describe("readSettings", () => {
         /^CLAWMATRIX_PEERS: entry "a=http:\/\/x:1"/,
       ],
       [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_TRUSTED_KEYS: "node-a=short" },
+        /^CLAWMATRIX_TRUSTED_KEYS: entry "node-a=short" is not valid; expected id=<43-character base64url Ed25519 public key>/,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_LISTEN_HOST: "0.0.0.0 evil" },
+        /^CLAWMATRIX_LISTEN_HOST: "0\.0\.0\.0 evil" is not valid; expected an IP address to bind/,
+      ],
+      [
         { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_LISTEN: "maybe" },
         /^CLAWMATRIX_LISTEN: "maybe" is not a boolean; expected true or false$/,
       ],
@@ -183,6 +191,8 @@ describe("readSettings", () => {
     const s = settings({
       CLAWMATRIX_SECRET: SECRET,
       CLAWMATRIX_PEERS: "node-a=ws://a:19000, node-b=wss://b:443/mesh",
+      CLAWMATRIX_TRUSTED_KEYS: `node-a=${"A".repeat(43)}`,
+      CLAWMATRIX_LISTEN_HOST: "127.0.0.1",
       CLAWMATRIX_TOOL_PROXY: "allow=read,exec;deny=write",
       AUTH_MANAGER_BASE_URL: "https://broker.example/",
       AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN,
@@ -195,6 +205,8 @@ describe("readSettings", () => {
         { nodeId: "node-a", url: "ws://a:19000" },
         { nodeId: "node-b", url: "wss://b:443/mesh" },
       ],
+      trustedKeys: [{ nodeId: "node-a", key: "A".repeat(43) }],
+      listenHost: "127.0.0.1",
       toolProxy: { enabled: true, allow: ["read", "exec"], deny: ["write"] },
     });
     expect(s.extensions["auth-manager-lease-telemetry"].config).toMatchObject({

@@ -60,6 +60,9 @@ const HOST_PORT = /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/;
 const PRINTABLE = /^[^\p{Cc}]{1,256}$/u;
 const PRINTABLE_EXPECTED = "1-256 characters, no control characters";
 const ABSOLUTE_PATH = /^\/[^\p{Cc}]{0,1023}$/u;
+/** An address to bind: an IPv4 or IPv6 literal (`0.0.0.0`, `127.0.0.1`, `::`, `::1`) or a host name. */
+const LISTEN_HOST = /^([0-9a-fA-F:.]{2,45}|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$/;
+const LISTEN_HOST_EXPECTED = "an IP address to bind (0.0.0.0 for all, 127.0.0.1 for loopback) or a host name";
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const GATEWAY_BINDS = ["lan", "loopback", "auto", "tailnet"] as const;
 
@@ -68,27 +71,48 @@ function defaultHost(env: Env): string {
   return ID.test(h) ? h : "openclaw";
 }
 
-/** `id=ws://host:port,id2=wss://...` */
-function readPeers(r: EnvReader): Array<{ nodeId: string; url: string }> | undefined {
-  const v = r.raw("CLAWMATRIX_PEERS");
+/** `id=<value>,id2=<value>` with every value matching `valueOk`; undefined when unset. */
+function readIdPairs(
+  r: EnvReader,
+  name: string,
+  valueOk: RegExp,
+  expected: string,
+): Array<[string, string]> | undefined {
+  const v = r.raw(name);
   if (v === undefined) return undefined;
-  const out: Array<{ nodeId: string; url: string }> = [];
+  const out: Array<[string, string]> = [];
   for (const part of v
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean)) {
     const eq = part.indexOf("=");
     const nodeId = part.slice(0, eq);
-    const url = part.slice(eq + 1);
-    if (eq <= 0 || !ID.test(nodeId) || !/^wss?:\/\/[^\s,]+$/.test(url))
-      return r.problem(
-        "CLAWMATRIX_PEERS",
-        `entry ${EnvReader.shown(part)} is not valid`,
-        "id=ws://host:port[,id=wss://host:port...]",
-      );
-    out.push({ nodeId, url });
+    const value = part.slice(eq + 1);
+    if (eq <= 0 || !ID.test(nodeId) || !valueOk.test(value))
+      return r.problem(name, `entry ${EnvReader.shown(part)} is not valid`, expected);
+    out.push([nodeId, value]);
   }
   return out;
+}
+
+/** `id=ws://host:port,id2=wss://...` */
+function readPeers(r: EnvReader): Array<{ nodeId: string; url: string }> | undefined {
+  return readIdPairs(
+    r,
+    "CLAWMATRIX_PEERS",
+    /^wss?:\/\/[^\s,]+$/,
+    "id=ws://host:port[,id=wss://host:port...]",
+  )?.map(([nodeId, url]) => ({ nodeId, url }));
+}
+
+/** `id=<Ed25519 public key, base64url>,...`: keys those nodes must present (PROTOCOL §3b). */
+function readTrustedKeys(r: EnvReader): Array<{ nodeId: string; key: string }> | undefined {
+  return readIdPairs(
+    r,
+    "CLAWMATRIX_TRUSTED_KEYS",
+    /^[A-Za-z0-9_-]{43}$/,
+    "id=<43-character base64url Ed25519 public key>[,id=<key>...]",
+  )?.map(([nodeId, key]) => ({ nodeId, key }));
 }
 
 /** `off`, `on`, or `allow=a,b;deny=c` (either part optional). */
@@ -133,8 +157,10 @@ function mesh(r: EnvReader, host: string): { ext: ExtensionSettings; servesModel
     nodeId: r.string("CLAWMATRIX_NODE_ID", { pattern: ID, expected: ID_EXPECTED }) ?? host,
     secret,
     listen: r.bool("CLAWMATRIX_LISTEN") ?? false,
+    listenHost: r.string("CLAWMATRIX_LISTEN_HOST", { pattern: LISTEN_HOST, expected: LISTEN_HOST_EXPECTED }),
     listenPort: r.port("CLAWMATRIX_LISTEN_PORT"),
     peers: readPeers(r),
+    trustedKeys: readTrustedKeys(r),
     tags: r.list("CLAWMATRIX_TAGS"),
     agents: r.jsonArray("CLAWMATRIX_AGENTS", element("agents"), '[{"id":"main","tags":["review"]}]'),
     models: r.jsonArray("CLAWMATRIX_MODELS", element("models"), '[{"id":"gpt-4o","provider":"openai"}]'),

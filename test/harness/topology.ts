@@ -130,6 +130,9 @@ export class Topology {
       out[k] = v;
     }
     out.OPENCLAW_GATEWAY_BIND = "loopback";
+    // Local processes share the host's interfaces: the mesh listener stays on loopback (not the
+    // image's 0.0.0.0, open to the LAN) unless the caller's environment names another address.
+    out.CLAWMATRIX_LISTEN_HOST = env.CLAWMATRIX_LISTEN_HOST ?? "127.0.0.1";
     return out;
   }
 

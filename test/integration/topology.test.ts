@@ -25,6 +25,8 @@ interface Status {
   state: string;
   reason?: string;
   leaseId?: string;
+  publicKey?: string;
+  listen?: string | false;
 }
 
 const AGENTRUX = "agentrux-openclaw-plugin";
@@ -69,6 +71,10 @@ describe("npm start topology", () => {
         (s) => s.state === "running",
       );
       expect(mesh).toMatchObject({ enabled: true, state: "running" });
+      // Each node proves an Ed25519 identity kept in its state volume (PROTOCOL §3b), and a local
+      // topology's mesh listener is on loopback, not open to the LAN.
+      expect(mesh.publicKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      if (mesh.listen !== false) expect(mesh.listen).toMatch(/^127\.0\.0\.1:\d+$/);
       // The lease service may still be acquiring right after /readyz.
       const lease = await waitFor(
         `${n.name}: lease running`,

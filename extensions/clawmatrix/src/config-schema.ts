@@ -1,6 +1,7 @@
 import { defineConfigSchema } from "@openclaw-bundle/shared";
 import { z } from "zod";
 import { MAX_FRAME_BYTES } from "./protocol/frames.ts";
+import { publicKeyText } from "./protocol/identity.ts";
 import { MAX_TOOL_OUTPUT_BYTES } from "./protocol/sizes.ts";
 
 /** Defaults of the ClawMatrix 0.1.8 config this bundle stays compatible with. */
@@ -20,6 +21,15 @@ const peer = z
     nodeId: id,
     /** ws:// or wss:// URL the peer listens on. */
     url: z.string().regex(/^wss?:\/\/[^\s]+$/, "expected a ws:// or wss:// URL"),
+  })
+  .strict();
+
+const trustedKey = z
+  .object({
+    /** The node this key belongs to. */
+    nodeId: id,
+    /** Its Ed25519 public key (base64url, 43 characters), as its `clawmatrix.status` shows it. */
+    key: publicKeyText,
   })
   .strict();
 
@@ -89,6 +99,11 @@ export const clawmatrixConfig = defineConfigSchema(
       listenPort: port.default(DEFAULT_LISTEN_PORT),
       /** Nodes to dial. */
       peers: z.array(peer).max(256).default([]),
+      /**
+       * Keys the listed nodes must present (several per node allowed, for a rotation); other nodes'
+       * keys are pinned at first sight in the state volume (PROTOCOL §3b).
+       */
+      trustedKeys: z.array(trustedKey).max(1024).default([]),
       /** Local agents offered to the mesh. */
       agents: z.array(agent).max(256).default([]),
       /** Local models offered to the mesh. */

@@ -29,9 +29,10 @@ export function registerClawmatrix(api: OpenClawPluginApi): void {
 
   api.registerService({
     id: `${PLUGIN_ID}-mesh`,
-    async start() {
+    async start(ctx) {
       await slot.get()?.stop();
-      const service = new MeshService(config, () => api.config, logger);
+      // The state volume keeps the node's identity key and its peers' pinned keys (PROTOCOL §3b).
+      const service = new MeshService(config, () => api.config, logger, ctx.stateDir);
       slot.set(service);
       try {
         await service.start();

@@ -1,4 +1,7 @@
+import { mkdtempSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import { type MockLlm, startMockLlm } from "../../../test/mocks/llm/server.ts";
@@ -25,7 +28,12 @@ const service = (
 ) => {
   const config = clawmatrixConfig.schema.parse({ nodeId, secret: SECRET, listenHost: "127.0.0.1", ...extra });
   const ports = { listenPort: Number(extra.listenPort ?? 0), proxyPort: Number(extra.proxyPort ?? 0) };
-  const s = new MeshService({ ...config, ...ports, nodeId, secret: SECRET }, hostConfig, quiet);
+  const s = new MeshService(
+    { ...config, ...ports, nodeId, secret: SECRET },
+    hostConfig,
+    quiet,
+    mkdtempSync(path.join(tmpdir(), "clawmatrix-state-")),
+  );
   opened.push(s);
   return s;
 };

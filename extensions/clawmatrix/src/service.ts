@@ -1,5 +1,6 @@
 import type { Logger } from "@openclaw-bundle/shared";
 import type { ClawmatrixConfig } from "./config-schema.ts";
+import { MeshIdentity } from "./mesh/identity-store.ts";
 import { MeshNode } from "./mesh/node.ts";
 import { createHandlers } from "./serve/handlers.ts";
 import { type LocalGateway, localGatewayFrom, providerEndpoint } from "./serve/local-gateway.ts";
@@ -13,6 +14,7 @@ export class MeshService {
   readonly node: MeshNode;
   readonly proxy: ModelProxy;
   readonly config: ClawmatrixConfig;
+  readonly identity: MeshIdentity;
   #state: "starting" | "running" | "stopped" | "error" = "starting";
   #error: string | undefined;
 
@@ -20,8 +22,10 @@ export class MeshService {
     config: ClawmatrixConfig & { nodeId: string; secret: string },
     hostConfig: () => unknown,
     log: Logger,
+    stateDir: string,
   ) {
     this.config = config;
+    this.identity = new MeshIdentity(stateDir, config.trustedKeys, log);
     const gateway = (): LocalGateway => localGatewayFrom(hostConfig());
     this.node = new MeshNode({
       nodeId: config.nodeId,
@@ -42,6 +46,8 @@ export class MeshService {
         log,
       }),
       logger: log,
+      key: this.identity.key,
+      pins: this.identity.pins,
     });
     this.proxy = new ModelProxy({
       node: this.node,
@@ -62,6 +68,7 @@ export class MeshService {
 
   async start(): Promise<void> {
     try {
+      await this.identity.save();
       await this.node.start();
       await this.proxy.start();
       this.#state = "running";
@@ -77,6 +84,7 @@ export class MeshService {
   async stop(): Promise<void> {
     await this.proxy.stop();
     await this.node.stop();
+    await this.identity.flushed();
     if (this.#state !== "error") this.#state = "stopped";
   }
 }

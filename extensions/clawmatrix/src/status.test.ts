@@ -1,4 +1,7 @@
+import { mkdtempSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClawmatrixConfig } from "./config-schema.ts";
@@ -23,6 +26,7 @@ function resolvedService(raw: Record<string, unknown>) {
     { ...c, listenPort: 0, proxyPort: Number(raw.proxyPort ?? 0) },
     () => ({}),
     quiet,
+    mkdtempSync(path.join(tmpdir(), "clawmatrix-state-")),
   );
   opened.push(s);
   return { resolved, s };
@@ -101,6 +105,9 @@ describe("clawmatrix status", () => {
     await expect.poll(() => b.s.node.links.has("node-a"), { timeout: 5000 }).toBe(true);
     const running = clawmatrixStatus(b.resolved, b.s);
     expect(running).toMatchObject({ state: "running", links: ["node-a"], counters: { authFailures: 0 } });
+    // The identity a peer would list in CLAWMATRIX_TRUSTED_KEYS (PROTOCOL §3b), never the private half.
+    expect(running.publicKey).toBe(b.s.identity.key.publicKey);
+    expect(JSON.stringify(running)).not.toContain(b.s.identity.key.toStored().d);
     expect(running.reason).toBeUndefined();
     expect(running.peers).toEqual([expect.objectContaining({ nodeId: "node-a", status: "direct" })]);
     await new Promise((r) => setTimeout(r, 200));

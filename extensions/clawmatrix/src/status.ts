@@ -48,6 +48,7 @@ export function clawmatrixStatus(
     ...(unreachable.length > 0
       ? { reason: `not linked to configured peer(s): ${unreachable.join(", ")}` }
       : {}),
+    publicKey: st.publicKey,
     links: st.links,
     peers: st.peers,
     counters: st.counters,

@@ -1,5 +1,8 @@
+import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createLogger, type ToolResult } from "@openclaw-bundle/shared";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { clawmatrixConfig } from "./config-schema.ts";
@@ -68,7 +71,12 @@ beforeAll(async () => {
   const hostConfig = () => ({
     gateway: { port: (gateway.address() as AddressInfo).port, auth: { token: "gw-token" } },
   });
-  a = new MeshService(meshConfig("node-a", { listen: true, agents: [{ id: "main" }] }), hostConfig, quiet);
+  a = new MeshService(
+    meshConfig("node-a", { listen: true, agents: [{ id: "main" }] }),
+    hostConfig,
+    quiet,
+    mkdtempSync(path.join(tmpdir(), "clawmatrix-state-")),
+  );
   await a.start();
   const url = `ws://127.0.0.1:${a.node.listenPort}`;
   const toolProxy = { enabled: true, deny: ["exec", "process"], maxOutputBytes: 1024 };
@@ -77,6 +85,7 @@ beforeAll(async () => {
     meshConfig("node-b", { peers: [{ nodeId: "node-a", url }], agents: [coder], toolProxy }),
     hostConfig,
     quiet,
+    mkdtempSync(path.join(tmpdir(), "clawmatrix-state-")),
   );
   await b.start();
   await vi.waitFor(() => expect(a.node.table.candidates("coder")).toEqual(["node-b"]), { timeout: 5000 });
@@ -105,7 +114,12 @@ describe("mesh tools: shape and availability", () => {
   });
 
   it("answers MESH_ERR_UNREACHABLE while the mesh is not running here", async () => {
-    const idle = new MeshService(meshConfig("node-idle", {}), () => ({}), quiet);
+    const idle = new MeshService(
+      meshConfig("node-idle", {}),
+      () => ({}),
+      quiet,
+      mkdtempSync(path.join(tmpdir(), "clawmatrix-state-")),
+    );
     for (const live of [undefined, idle]) {
       const [peers] = createTools(() => live);
       expect(await peers?.execute("c", {})).toEqual({

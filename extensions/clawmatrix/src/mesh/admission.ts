@@ -120,3 +120,19 @@ export class Admission {
     return { release };
   }
 }
+
+/** A refusal message reduced to a fixed phrase for counting: node ids and remote text removed. */
+export function reasonKey(message: string): string {
+  if (/^the dialer refused/.test(message)) return "refused by the dialer";
+  if (/wrong proof/.test(message)) return "wrong proof";
+  if (/replayed/.test(message)) return "replayed nonce";
+  if (/not done within/.test(message)) return "handshake deadline";
+  if (/bad handshake frame/.test(message)) return "bad frame";
+  if (/unexpected/.test(message)) return "frame out of order";
+  if (/closed during/.test(message)) return "closed during the handshake";
+  if (/socket error/.test(message)) return "socket error (e.g. frame too big)";
+  if (/speaks v/.test(message)) return "version mismatch";
+  if (/presented key|keys are pinned/.test(message)) return "identity key refused";
+  if (/identity/.test(message)) return "bad identity signature";
+  return "other";
+}

@@ -4,6 +4,7 @@ import { decodeFrame, encodeFrame, type Frame, MAX_FRAME_BYTES } from "../protoc
 import {
   DialerHandshake,
   HANDSHAKE_TIMEOUT_MS,
+  type HandshakeAuth,
   ListenerHandshake,
   type NonceMemory,
   type Step,
@@ -25,7 +26,13 @@ const CLOSE_GRACE_MS = 500;
 const HEARTBEAT_INTERVAL_MS = 5_000;
 const HEARTBEAT_MAX_MISSED = 2;
 
-export const CLOSE = { AUTH_FAILED: 4001, VERSION_MISMATCH: 4002, DUPLICATE: 4009, LEAVING: 4010 } as const;
+export const CLOSE = {
+  AUTH_FAILED: 4001,
+  VERSION_MISMATCH: 4002,
+  KEY_REFUSED: 4003,
+  DUPLICATE: 4009,
+  LEAVING: 4010,
+} as const;
 
 export interface LinkEvents {
   onFrame(link: Link, frame: Frame): void;
@@ -191,7 +198,8 @@ function drive(
       ws.off("close", onClose);
       ws.off("error", onError);
       if (err) {
-        const code = err.code === "VERSION_MISMATCH" ? CLOSE.VERSION_MISMATCH : CLOSE.AUTH_FAILED;
+        const code =
+          err.code === "VERSION_MISMATCH" || err.code === "KEY_REFUSED" ? CLOSE[err.code] : CLOSE.AUTH_FAILED;
         if (destroy) ws.terminate();
         else refuse(ws, code, err.code);
         reject(err);
@@ -237,24 +245,22 @@ function drive(
 
 export function acceptHandshake(
   ws: WebSocket,
-  secret: string,
-  self: string,
+  auth: HandshakeAuth,
   memory: NonceMemory,
   onDone: (peer: string, keys: SessionKeys) => void,
   timeoutMs = HANDSHAKE_TIMEOUT_MS,
 ): Promise<string> {
-  const machine = new ListenerHandshake(secret, self, memory);
+  const machine = new ListenerHandshake(auth, memory);
   return drive(ws, undefined, (f) => machine.onFrame(f), onDone, timeoutMs);
 }
 
 export function dialHandshake(
   ws: WebSocket,
-  secret: string,
-  self: string,
+  auth: HandshakeAuth,
   expected: string | undefined,
   onDone: (peer: string, keys: SessionKeys) => void,
   timeoutMs = HANDSHAKE_TIMEOUT_MS,
 ): Promise<string> {
-  const machine = new DialerHandshake(secret, self, expected);
+  const machine = new DialerHandshake(auth, expected);
   return drive(ws, machine.hello(), (f) => machine.onFrame(f), onDone, timeoutMs);
 }

@@ -2,7 +2,11 @@ import net from "node:net";
 import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import type { NodeState } from "../protocol/frames.ts";
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.ts";
+import { type GossipProof, signGossip } from "../protocol/gossip-sign.ts";
+import { NodeKey } from "../protocol/identity.ts";
+import { signRouted } from "../protocol/origin-sign.ts";
 import { MeshNode, type MeshNodeOptions } from "./node.ts";
 import type { Handler } from "./requests.ts";
 
@@ -49,7 +53,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-async function triangle() {
+async function triangle(cKey?: NodeKey) {
   const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
   const url = `ws://127.0.0.1:${a.listenPort}`;
   const b = await node("node-b", {
@@ -70,7 +74,7 @@ async function triangle() {
       toolProxy: true,
     },
   });
-  const c = await node("node-c", { peers: [{ nodeId: "node-a", url }] });
+  const c = await node("node-c", { peers: [{ nodeId: "node-a", url }], ...(cKey ? { key: cKey } : {}) });
   await until(() => c.table.route("node-b") !== undefined && b.table.route("node-c") !== undefined);
   return { a, b, c, url };
 }
@@ -96,6 +100,40 @@ describe("mesh node", () => {
       status: "relay",
       via: "node-a",
     });
+  });
+
+  it("PROTOCOL §5a: a member cannot gossip for another node (forged state, forged leaving)", async () => {
+    const { a, c, url } = await triangle();
+    const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => x.links.get("node-a")?.open === true && c.table.route("node-x") !== undefined);
+    const toA = x.links.get("node-a");
+    const held = a.table.known("node-b");
+    if (!toA || !held) throw new Error("setup");
+    const evil = NodeKey.generate();
+    const forge = (seq: number, state: NodeState, leaving: boolean, override: Partial<GossipProof> = {}) => {
+      const proof = { ...signGossip(evil, "node-b", seq, state, leaving), ...override };
+      toA.send({
+        t: "gossip",
+        id: `forged-${seq}-0123`,
+        origin: "node-b",
+        seq,
+        ttl: 8,
+        state,
+        ...proof,
+        ...(leaving ? { leaving } : {}),
+      });
+    };
+    const empty = { agents: [], models: [], tags: [], links: [], toolProxy: false };
+    forge(held.seq + 1000, empty, false); // its own key, node-b's id
+    forge(held.seq + 1001, empty, true); // a forged leaving
+    // node-b's real key, a signature lifted from node-b's real gossip onto another state.
+    if (!held.proof) throw new Error("no proof stored");
+    forge(held.seq + 1002, empty, false, held.proof);
+    await until(() => a.counters.gossipForged >= 3);
+    expect(a.table.known("node-b")?.seq).toBe(held.seq);
+    expect(a.table.known("node-b")?.state.agents.length).toBe(31);
+    expect((await c.requests.call(["node-b"], "chat", 1)).node).toBe("node-b");
+    expect(c.counters.gossipForged).toBe(0); // never forwarded
   });
 
   it("streams chunks in order and ends; a caller's abort cancels the serving handler", async () => {
@@ -164,6 +202,33 @@ describe("mesh node", () => {
     expect((await c.requests.call(["node-b"], "chat", 2)).node).toBe("node-b");
   });
 
+  it("PROTOCOL §3b: a member with the secret cannot take a pinned node's id; one summary line per interval", async () => {
+    const a = await node("node-a", {
+      listen: { host: "127.0.0.1", port: 0 },
+      limits: { refusalLogIntervalMs: 1500 },
+    });
+    const peers = [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }];
+    const b = await node("node-b", { peers });
+    await until(() => a.links.has("node-b"));
+    const realKey = b.status().publicKey;
+    await b.stop();
+    await until(() => !a.links.has("node-b"));
+    // Same secret, same id, a key of its own: node-a pinned node-b's key at first sight.
+    const impostor = await node("node-b", { peers });
+    await until(() => a.counters.authFailures >= 3, 15_000);
+    expect(a.links.has("node-b")).toBe(false);
+    expect(impostor.links.size).toBe(0);
+    await until(() => lines.some((l) => /KEY_REFUSED: identity key refused/.test(l)), 5000);
+    const summaries = lines.filter((l) =>
+      /refused \d+ mesh connection.*KEY_REFUSED: identity key refused/.test(l),
+    );
+    // Three or more refusals, fewer lines: counted, not logged one by one (either side).
+    expect(summaries.length).toBeLessThan(a.counters.authFailures + impostor.counters.authFailures);
+    expect(lines.filter((l) => /mesh link to node-a .*failed/.test(l))).toEqual([]);
+    expect(lines.join("\n")).toMatch(/node-b presented key .* is pinned for it \(key changed/);
+    expect(impostor.status().publicKey).not.toBe(realKey);
+  }, 30_000);
+
   it("survives hostile input: garbage, frames before the handshake, oversized frames, a flood of bad connections", async () => {
     const { a, c } = await triangle();
     const url = `ws://127.0.0.1:${a.listenPort}`;
@@ -198,6 +263,7 @@ describe("mesh node", () => {
               v: PROTOCOL_VERSION,
               node: `evil-${i}`,
               nonce: `n-${i}-0123456789abcdef`,
+              key: "A".repeat(43),
             }),
           ),
         ),
@@ -294,10 +360,11 @@ describe("mesh node", () => {
   }, 20_000);
 
   it("relays honour TTL and drop duplicate routed frames (mutating either fails this test)", async () => {
-    const { a, b, c } = await triangle();
+    const key = NodeKey.generate();
+    const { a, b, c } = await triangle(key);
     const toA = c.links.get("node-a");
     const req = (id: string, ttl: number) =>
-      ({ t: "req", id, src: "node-c", dst: "node-b", ttl, kind: "chat", body: 1 }) as const;
+      signRouted(key, { t: "req", id, src: "node-c", dst: "node-b", ttl, kind: "chat", body: 1 } as const);
     const dropped = a.counters.framesDropped;
     toA?.send(req("ttl-one-0123456789", 1)); // would need a second hop: dropped at node-a
     toA?.send(req("dup-0123456789abcd", 8));
@@ -310,6 +377,65 @@ describe("mesh node", () => {
     expect(a.counters.framesDropped).toBe(dropped + 1);
   });
 
+  it("PROTOCOL §6a: a member cannot ask in another node's name (src bound by signature)", async () => {
+    const { b, url } = await triangle();
+    const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => x.table.route("node-b") !== undefined && b.table.route("node-x") !== undefined);
+    const toA = x.links.get("node-a");
+    const req = (id: string) =>
+      ({ t: "req", id, src: "node-c", dst: "node-b", ttl: 8, kind: "chat", body: "as node-c" }) as const;
+    toA?.send(req("unsigned-0123456789")); // no signature at all
+    toA?.send(signRouted(NodeKey.generate(), req("own-key-0123456789"))); // signed, but not by node-c
+    toA?.send(
+      signRouted(NodeKey.generate(), {
+        t: "cancel",
+        id: "cancel-0123456789",
+        src: "node-c",
+        dst: "node-b",
+        ttl: 8,
+        re: "x".repeat(10),
+      }),
+    );
+    await until(() => b.counters.forgedOrigin >= 3);
+    expect(b.counters.served).toBe(0);
+    // Its own requests, in its own name, are served as before.
+    expect(await x.requests.call(["node-b"], "chat", 1)).toMatchObject({
+      node: "node-b",
+      body: { by: "node-x" },
+    });
+  });
+
+  it("PROTOCOL §5: a member's burst of 2,000 fake nodes (~40 MB) cuts no legitimate link", async () => {
+    const { a, b, c, url } = await triangle();
+    const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => x.links.get("node-a")?.open === true);
+    const toA = x.links.get("node-a");
+    if (!toA) throw new Error("setup");
+    const agents = Array.from({ length: 10 }, (_, i) => ({
+      id: `a${i}`,
+      description: "d".repeat(1900),
+      tags: [],
+    }));
+    const state = { agents, models: [], tags: [], links: [{ node: "node-x", rtt: 1 }], toolProxy: false };
+    for (let i = 0; i < 2000; i++) {
+      const origin = `fake-${i}`;
+      const seq = Date.now();
+      const proof = signGossip(NodeKey.generate(), origin, seq, state, false);
+      toA.send({ t: "gossip", id: `fake-gossip-${i}-0123`, origin, seq, ttl: 8, state, ...proof });
+      while (toA.ws.bufferedAmount > 1 << 20) await new Promise((r) => setTimeout(r, 5));
+    }
+    await until(() => a.table.refused > 0, 30_000);
+    // A newcomer gets the whole (bounded) table on link-up, and keeps its link.
+    const d = await node("node-d", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => d.table.route("node-b") !== undefined, 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(d.links.get("node-a")?.open).toBe(true);
+    expect([...a.links.keys()].sort()).toEqual(["node-b", "node-c", "node-d", "node-x"]);
+    expect(a.table.nodeIds().length).toBeLessThanOrEqual(256);
+    expect((await c.requests.call(["node-b"], "chat", 1)).node).toBe("node-b");
+    expect(b.links.get("node-a")?.open).toBe(true);
+  }, 90_000);
+
   it("a leaving node is dropped at once by the others", async () => {
     const { b, c } = await triangle();
     await b.stop();
@@ -317,14 +443,15 @@ describe("mesh node", () => {
     expect(lines.join("\n")).toMatch(/node node-b left the mesh/);
   });
 
-  it("reconnects after the listener restarts", async () => {
-    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+  it("reconnects after the listener restarts (with its kept identity key)", async () => {
+    const key = NodeKey.generate();
+    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 }, key });
     const port = a.listenPort as number;
     const c = await node("node-c", { peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${port}` }] });
     await until(() => c.links.has("node-a"));
     await a.stop();
     await until(() => !c.links.has("node-a"));
-    await node("node-a", { listen: { host: "127.0.0.1", port } });
+    await node("node-a", { listen: { host: "127.0.0.1", port }, key });
     await until(() => c.links.has("node-a"), 8000);
   }, 15_000);
 });

@@ -10,7 +10,11 @@ import {
   type RequestKind,
   type RoutedFrame,
 } from "../protocol/frames.ts";
-import { HANDSHAKE_TIMEOUT_MS, NonceMemory } from "../protocol/handshake.ts";
+import { GossipKeys, signGossip } from "../protocol/gossip-sign.ts";
+import { HANDSHAKE_TIMEOUT_MS, type HandshakeAuth, NonceMemory } from "../protocol/handshake.ts";
+import { NodeKey } from "../protocol/identity.ts";
+import { routedSignedBy, signRouted } from "../protocol/origin-sign.ts";
+import { KeyPins } from "../protocol/pins.ts";
 import type { SessionKeys } from "../protocol/session.ts";
 import { MAX_STATE_BYTES, MeshTable } from "../protocol/table.ts";
 import {
@@ -20,6 +24,7 @@ import {
   MAX_PENDING_PER_ADDRESS,
   REFUSAL_LOG_INTERVAL_MS,
   RefusalLog,
+  reasonKey,
 } from "./admission.ts";
 import { newId } from "./ids.ts";
 import {
@@ -51,6 +56,12 @@ export interface MeshNodeOptions {
   state: Omit<NodeState, "links">;
   handlers: Partial<Record<RequestKind, Handler>>;
   logger: Logger;
+  /**
+   * This node's identity key and the peer keys it accepts (PROTOCOL §3b). The service loads both
+   * from the state volume; without them the node uses a fresh key and pins kept in memory only.
+   */
+  key?: NodeKey;
+  pins?: KeyPins;
   heartbeatMs?: number;
   /** Limits (PROTOCOL §1, §7); the defaults suit production, tests shrink them. */
   limits?: Partial<MeshLimits>;
@@ -81,6 +92,10 @@ interface MeshCounters {
   relayed: number;
   served: number;
   overloaded: number;
+  /** Gossip refused by the origin rule (PROTOCOL §5a): a wrong key or signature. */
+  gossipForged: number;
+  /** Requests or cancels dropped at their destination: not signed by their `src` (PROTOCOL §6a). */
+  forgedOrigin: number;
 }
 
 export class MeshNode {
@@ -93,6 +108,8 @@ export class MeshNode {
     relayed: 0,
     served: 0,
     overloaded: 0,
+    gossipForged: 0,
+    forgedOrigin: 0,
   };
   readonly requests: Requests;
   readonly #opts: MeshNodeOptions;
@@ -107,6 +124,8 @@ export class MeshNode {
   readonly #limits: MeshLimits;
   readonly #admission: Admission;
   readonly #refusals: RefusalLog;
+  readonly #auth: HandshakeAuth;
+  readonly #gossipKeys: GossipKeys;
   #server: WebSocketServer | undefined;
   #http: Server | undefined;
   #stopped = true;
@@ -120,9 +139,19 @@ export class MeshNode {
     this.#limits = { ...DEFAULT_PRE_AUTH_LIMITS, ...opts.limits };
     this.#admission = new Admission(this.#limits);
     this.#refusals = new RefusalLog(opts.logger, this.#limits.refusalLogIntervalMs);
+    this.#auth = {
+      secret: opts.secret,
+      self: opts.nodeId,
+      key: opts.key ?? NodeKey.generate(),
+      pins: opts.pins ?? new KeyPins(),
+    };
+    this.#gossipKeys = new GossipKeys((origin) => this.#auth.pins.keysOf(origin));
     this.requests = new Requests(this, opts.handlers, opts.logger, this.#limits);
     this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
-      for (const gone of this.table.expire()) this.#log.info(`node ${gone} expired (no gossip for a minute)`);
+      for (const gone of this.table.expire()) {
+        this.#gossipKeys.forget(gone);
+        this.#log.info(`node ${gone} expired (no gossip for a minute)`);
+      }
       this.#announce();
     });
   }
@@ -153,16 +182,8 @@ export class MeshNode {
     await this.#refusals.stop();
     this.requests.cancelAll("the mesh is stopping");
     // PROTOCOL §5: a leaving node says so, so others drop it at once instead of timing it out.
-    const seq = this.table.setOwn({ ...this.#opts.state, links: [] });
-    this.#flood({
-      t: "gossip",
-      id: newId(),
-      origin: this.id,
-      seq,
-      ttl: MAX_TTL,
-      state: this.table.own,
-      leaving: true,
-    });
+    this.table.setOwn({ ...this.#opts.state, links: [] });
+    this.#flood(this.#ownGossip(true));
     const linked = new Set<WebSocket>();
     for (const l of this.links.values()) {
       linked.add(l.ws);
@@ -194,6 +215,9 @@ export class MeshNode {
       this.requests.deliver(frame);
       return true;
     }
+    // This node's own requests and cancels leave signed (PROTOCOL §6a).
+    if (frame.src === this.id && (frame.t === "req" || frame.t === "cancel") && !frame.sig)
+      frame = signRouted(this.#auth.key, frame);
     const r = this.table.route(frame.dst);
     const link = r ? this.links.get(r.via) : undefined;
     if (!link?.open) return false;
@@ -233,6 +257,7 @@ export class MeshNode {
         });
     return {
       nodeId: this.id,
+      publicKey: this.#auth.key.publicKey,
       listenPort: this.#listenPort,
       links: [...this.links.keys()],
       pendingHandshakes: this.#admission.pending,
@@ -301,8 +326,7 @@ export class MeshNode {
       ws.on("error", () => {}); // reported through the handshake or the link
       acceptHandshake(
         ws,
-        this.#opts.secret,
-        this.id,
+        this.#auth,
         this.#nonces,
         (peer, keys) => {
           slots.get(socket)?.();
@@ -333,14 +357,15 @@ export class MeshNode {
       handshakeTimeout: this.#limits.handshakeTimeoutMs,
     });
     d.ws = ws;
-    const retry = (why: string) => {
+    const retry = (why: string, quiet = false) => {
       if (this.#stopped || d.ws !== ws) return;
       d.ws = undefined;
       d.lastError = escapeText(why);
       const delay = d.backoff.next();
-      this.#log.warn(
-        `mesh link to ${peer} (${url}) failed: ${d.lastError}; retrying in ${Math.round(delay / 100) / 10} s`,
-      );
+      if (!quiet)
+        this.#log.warn(
+          `mesh link to ${peer} (${url}) failed: ${d.lastError}; retrying in ${Math.round(delay / 100) / 10} s`,
+        );
       clearTimeout(d.timer);
       d.timer = setTimeout(() => this.#dial(peer, url), delay);
       d.timer.unref();
@@ -349,8 +374,7 @@ export class MeshNode {
     ws.once("open", () => {
       dialHandshake(
         ws,
-        this.#opts.secret,
-        this.id,
+        this.#auth,
         peer,
         (p, keys) => {
           d.backoff.reset();
@@ -362,7 +386,10 @@ export class MeshNode {
         this.#limits.handshakeTimeoutMs,
       ).catch((err: HandshakeError) => {
         this.counters.authFailures++;
-        retry(`handshake: ${err.message}`);
+        // A refused key repeats on every retry: one summary line per interval, not one per attempt.
+        if (err.code === "KEY_REFUSED")
+          this.#refusals.count(`${err.code}: ${reasonKey(err.message)}`, err.message);
+        retry(`handshake: ${err.message}`, err.code === "KEY_REFUSED");
       });
     });
   }
@@ -390,8 +417,17 @@ export class MeshNode {
     // Catch the newcomer up on everything known, so it routes before the next refresh.
     for (const id of this.table.nodeIds()) {
       const k = this.table.known(id);
-      if (k)
-        link.send({ t: "gossip", id: newId(), origin: id, seq: k.seq, ttl: MAX_TTL - 1, state: k.state });
+      // Sent with the origin's own signature (PROTOCOL §5a): this node cannot sign for it.
+      if (k?.proof)
+        link.send({
+          t: "gossip",
+          id: newId(),
+          origin: id,
+          seq: k.seq,
+          ttl: MAX_TTL - 1,
+          state: k.state,
+          ...k.proof,
+        });
     }
     return link;
   }
@@ -412,8 +448,29 @@ export class MeshNode {
     const links = [...this.links.values()]
       .filter((l) => l.open)
       .map((l) => ({ node: l.peer, rtt: Math.round(l.rtt * 10) / 10 }));
-    const seq = this.table.setOwn({ ...this.#opts.state, links });
-    this.#flood({ t: "gossip", id: newId(), origin: this.id, seq, ttl: MAX_TTL, state: this.table.own });
+    this.table.setOwn({ ...this.#opts.state, links });
+    this.#flood(this.#ownGossip(false));
+  }
+
+  #fromSrc(f: FrameOf<"req"> | FrameOf<"cancel">): boolean {
+    const learned = this.#gossipKeys.learnedOf(f.src);
+    return routedSignedBy(this.#auth.pins.keysOf(f.src) ?? (learned ? [learned] : undefined), f);
+  }
+
+  /** This node's current state as a gossip frame, signed by its key (PROTOCOL §5a). */
+  #ownGossip(leaving: boolean): FrameOf<"gossip"> {
+    const { seq, own } = this.table;
+    const proof = signGossip(this.#auth.key, this.id, seq, own, leaving);
+    return {
+      t: "gossip",
+      id: newId(),
+      origin: this.id,
+      seq,
+      ttl: MAX_TTL,
+      state: own,
+      ...proof,
+      ...(leaving ? { leaving } : {}),
+    };
   }
 
   #flood(frame: FrameOf<"gossip">, except?: string): void {
@@ -422,15 +479,25 @@ export class MeshNode {
 
   #onFrame(link: Link, f: Frame): void {
     if (f.t === "gossip") {
+      // No member speaks for another: the origin's signature first (PROTOCOL §5a).
+      const v = this.#gossipKeys.check(f.origin, f.seq, f.state, f.leaving ?? false, f);
+      if (!v.ok) {
+        this.counters.gossipForged++;
+        this.#refusals.count("forged gossip", `from ${link.peer}: ${v.reason}`);
+        return;
+      }
       const refusedBefore = this.table.refused;
-      if (!this.table.apply(f.origin, f.seq, f.state, f.leaving)) {
+      if (!this.table.apply(f.origin, f.seq, f.state, f.leaving, { key: f.key, sig: f.sig })) {
         if (this.table.refused !== refusedBefore)
           this.#log.debug(`refused gossip from ${link.peer}: ${this.table.lastRefusal}`);
         return;
       }
       // A path may have broken far away: fail requests to, and abort work for, nodes now cut off.
       this.requests.routesChanged();
-      if (f.leaving) this.#log.info(`node ${f.origin} left the mesh`);
+      if (f.leaving) {
+        this.#gossipKeys.forget(f.origin);
+        this.#log.info(`node ${f.origin} left the mesh`);
+      }
       if (f.ttl > 1) this.#flood({ ...f, ttl: f.ttl - 1 }, link.peer);
       return;
     }
@@ -441,6 +508,12 @@ export class MeshNode {
     // PROTOCOL §6: each routed frame is handled once, whatever path it came by.
     if (!this.#seen.add(f.id)) return;
     if (f.dst === this.id) {
+      // Served or cancelled only in the name of the node that signed it (PROTOCOL §6a).
+      if ((f.t === "req" || f.t === "cancel") && !this.#fromSrc(f)) {
+        this.counters.forgedOrigin++;
+        this.#refusals.count("unsigned or forged request", `from ${link.peer}: ${f.t} claiming src ${f.src}`);
+        return;
+      }
       this.requests.deliver(f);
       return;
     }
@@ -462,18 +535,4 @@ export class MeshNode {
       });
     }
   }
-}
-
-/** A refusal message reduced to a fixed phrase for counting: node ids and remote text removed. */
-function reasonKey(message: string): string {
-  if (/^the dialer refused/.test(message)) return "refused by the dialer";
-  if (/wrong proof/.test(message)) return "wrong proof";
-  if (/replayed/.test(message)) return "replayed nonce";
-  if (/not done within/.test(message)) return "handshake deadline";
-  if (/bad handshake frame/.test(message)) return "bad frame";
-  if (/unexpected/.test(message)) return "frame out of order";
-  if (/closed during/.test(message)) return "closed during the handshake";
-  if (/socket error/.test(message)) return "socket error (e.g. frame too big)";
-  if (/speaks v/.test(message)) return "version mismatch";
-  return "other";
 }

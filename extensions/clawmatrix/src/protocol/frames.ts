@@ -1,9 +1,13 @@
 import { z } from "zod";
+import { publicKeyText, signatureText } from "./identity.ts";
 
 /** PROTOCOL §2: frame schemas and a codec that never throws on bad input. */
 
-/** v2: frames after the handshake are sealed (session.ts); v1 sent them in clear and is refused. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * v3: each node proves an Ed25519 identity in the handshake (identity.ts). v2 (no identity) and
+ * v1 (frames in clear after the handshake) are refused by name.
+ */
+export const PROTOCOL_VERSION = 3;
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const MAX_TTL = 8;
 
@@ -26,7 +30,7 @@ const agentInfo = z.object({
   description: z.string().max(2000).optional(),
   tags: z.array(z.string().max(64)).max(64).default([]),
 });
-const nodeState = z.object({
+export const nodeState = z.object({
   agents: z.array(agentInfo).max(256).default([]),
   models: z
     .array(z.object({ id: z.string().min(1).max(128), description: z.string().max(2000).optional() }))
@@ -42,9 +46,25 @@ const nodeState = z.object({
 export type NodeState = z.infer<typeof nodeState>;
 
 const frameSchema = z.discriminatedUnion("t", [
-  z.object({ t: z.literal("hello"), v: z.number().int(), node: nodeId, nonce }),
-  z.object({ t: z.literal("challenge"), v: z.number().int(), node: nodeId, nonce, proof }),
-  z.object({ t: z.literal("auth"), proof }),
+  // `key` and `sig` are optional in the schema only so that an older node's hello or challenge
+  // parses and is refused by its version (§4); the v3 machines require them.
+  z.object({
+    t: z.literal("hello"),
+    v: z.number().int(),
+    node: nodeId,
+    nonce,
+    key: publicKeyText.optional(),
+  }),
+  z.object({
+    t: z.literal("challenge"),
+    v: z.number().int(),
+    node: nodeId,
+    nonce,
+    proof,
+    key: publicKeyText.optional(),
+    sig: signatureText.optional(),
+  }),
+  z.object({ t: z.literal("auth"), proof, sig: signatureText }),
   z.object({ t: z.literal("welcome") }),
   z.object({ t: z.literal("error"), code: z.string().max(64), message: z.string().max(2000) }),
   z.object({ t: z.literal("ping"), ts: z.number() }),
@@ -57,12 +77,17 @@ const frameSchema = z.discriminatedUnion("t", [
     ttl: z.number().int().min(0).max(MAX_TTL),
     state: nodeState,
     leaving: z.boolean().optional(),
+    /** The origin's key and its signature over the state (PROTOCOL §5a). */
+    key: publicKeyText,
+    sig: signatureText,
   }),
   z.object({
     t: z.literal("req"),
     ...routed,
     kind: z.enum(["chat", "handoff", "tool", "send"]),
     body: z.unknown(),
+    /** `src`'s signature (PROTOCOL §6a); optional only in the type a node builds before sending. */
+    sig: signatureText.optional(),
   }),
   z.object({
     t: z.literal("res"),
@@ -80,7 +105,7 @@ const frameSchema = z.discriminatedUnion("t", [
     data: z.string().max(MAX_FRAME_BYTES),
   }),
   z.object({ t: z.literal("end"), ...routed, re: frameId, ok: z.boolean(), error: errorBody.optional() }),
-  z.object({ t: z.literal("cancel"), ...routed, re: frameId }),
+  z.object({ t: z.literal("cancel"), ...routed, re: frameId, sig: signatureText.optional() }),
 ]);
 
 export type Frame = z.infer<typeof frameSchema>;

@@ -7,10 +7,12 @@ import {
   type NodeState,
   PROTOCOL_VERSION,
 } from "./frames.ts";
-import { DialerHandshake, ListenerHandshake, NonceMemory, type Step } from "./handshake.ts";
+import { DialerHandshake, ListenerHandshake, NonceMemory } from "./handshake.ts";
+import { auth, converse, SECRET } from "./handshake-fixtures.ts";
 import { EMPTY_STATE, MeshTable } from "./table.ts";
 
-const SECRET = "mesh-secret-0123456789abcdef";
+const SIG = "s".repeat(86);
+const KEY = "k".repeat(43);
 
 describe("PROTOCOL §2 frames", () => {
   it("round-trips every frame type it encodes", () => {
@@ -47,28 +49,11 @@ describe("PROTOCOL §2 frames", () => {
   });
 });
 
-/** Runs a handshake between two machines, frame by frame, as the socket layer would. */
-function converse(d: DialerHandshake, l: ListenerHandshake): { dialer?: Step; listener?: Step } {
-  let toListener: Frame | undefined = d.hello();
-  const out: { dialer?: Step; listener?: Step } = {};
-  for (let i = 0; i < 4 && toListener; i++) {
-    const ls = l.onFrame(toListener);
-    out.listener = ls;
-    const toDialer = ls.kind === "send" ? ls.frame : ls.send;
-    if (ls.kind === "fail" || !toDialer) break;
-    const ds = d.onFrame(toDialer);
-    out.dialer = ds;
-    if (ds.kind !== "send") break;
-    toListener = ds.frame;
-  }
-  return out;
-}
-
 describe("PROTOCOL §3-4 handshake", () => {
   it("authenticates both sides with the right secret and names the peer", () => {
     const r = converse(
-      new DialerHandshake(SECRET, "node-c", "node-a"),
-      new ListenerHandshake(SECRET, "node-a", new NonceMemory()),
+      new DialerHandshake(auth("node-c"), "node-a"),
+      new ListenerHandshake(auth("node-a"), new NonceMemory()),
     );
     expect(r.listener).toMatchObject({ kind: "done", peer: "node-c" });
     expect(r.dialer).toMatchObject({ kind: "done", peer: "node-a" });
@@ -82,16 +67,22 @@ describe("PROTOCOL §3-4 handshake", () => {
 
   it("refuses a wrong secret on either side, without the secret in the message", () => {
     const a = converse(
-      new DialerHandshake("other-secret-0123456789", "node-c"),
-      new ListenerHandshake(SECRET, "node-a", new NonceMemory()),
+      new DialerHandshake(auth("node-c", { secret: "other-secret-0123456789" })),
+      new ListenerHandshake(auth("node-a"), new NonceMemory()),
     );
     expect(a.dialer).toMatchObject({ kind: "fail", code: "AUTH_FAILED" });
     expect(JSON.stringify(a)).not.toContain(SECRET);
     // A dialer that somehow passes the listener's proof still fails at auth.
-    const l = new ListenerHandshake(SECRET, "node-a", new NonceMemory());
-    const challenge = l.onFrame({ t: "hello", v: PROTOCOL_VERSION, node: "node-x", nonce: "n".repeat(40) });
+    const l = new ListenerHandshake(auth("node-a"), new NonceMemory());
+    const challenge = l.onFrame({
+      t: "hello",
+      v: PROTOCOL_VERSION,
+      node: "node-x",
+      nonce: "n".repeat(40),
+      key: KEY,
+    });
     expect(challenge.kind).toBe("send");
-    const bad = l.onFrame({ t: "auth", proof: "p".repeat(43) });
+    const bad = l.onFrame({ t: "auth", proof: "p".repeat(43), sig: SIG });
     expect(bad).toMatchObject({
       kind: "fail",
       code: "AUTH_FAILED",
@@ -101,41 +92,51 @@ describe("PROTOCOL §3-4 handshake", () => {
 
   it("refuses a replayed hello nonce and frames out of order", () => {
     const memory = new NonceMemory();
-    const hello: Frame = { t: "hello", v: PROTOCOL_VERSION, node: "node-c", nonce: "r".repeat(43) };
-    expect(new ListenerHandshake(SECRET, "node-a", memory).onFrame(hello).kind).toBe("send");
-    expect(new ListenerHandshake(SECRET, "node-a", memory).onFrame(hello)).toMatchObject({
+    const hello: Frame = { t: "hello", v: PROTOCOL_VERSION, node: "node-c", nonce: "r".repeat(43), key: KEY };
+    expect(new ListenerHandshake(auth("node-a"), memory).onFrame(hello).kind).toBe("send");
+    expect(new ListenerHandshake(auth("node-a"), memory).onFrame(hello)).toMatchObject({
       kind: "fail",
       message: /replayed/,
     });
-    expect(new ListenerHandshake(SECRET, "node-a", memory).onFrame({ t: "ping", ts: 1 })).toMatchObject({
+    expect(new ListenerHandshake(auth("node-a"), memory).onFrame({ t: "ping", ts: 1 })).toMatchObject({
       kind: "fail",
       message: /unexpected "ping"/,
     });
   });
 
   it("refuses a version mismatch naming both versions", () => {
-    const l = new ListenerHandshake(SECRET, "node-a", new NonceMemory());
-    const r = l.onFrame({ t: "hello", v: 3, node: "node-c", nonce: "v".repeat(43) });
+    const l = new ListenerHandshake(auth("node-a"), new NonceMemory());
+    const r = l.onFrame({ t: "hello", v: 4, node: "node-c", nonce: "v".repeat(43), key: KEY });
     expect(r).toMatchObject({
       kind: "fail",
       code: "VERSION_MISMATCH",
-      message: "peer speaks v3, this node speaks v2",
+      message: "peer speaks v4, this node speaks v3",
     });
     // v1 (frames in clear) is refused by name, so the operator knows which node to upgrade.
-    const old = new ListenerHandshake(SECRET, "node-a", new NonceMemory());
+    const old = new ListenerHandshake(auth("node-a"), new NonceMemory());
     expect(old.onFrame({ t: "hello", v: 1, node: "node-c", nonce: "o".repeat(43) })).toMatchObject({
       kind: "fail",
       code: "VERSION_MISMATCH",
       message: expect.stringMatching(
-        /^peer speaks v1, this node speaks v2 \(clawmatrix\/1 sends frames in clear/,
+        /^peer speaks v1, this node speaks v3 \(clawmatrix\/1 sends frames in clear/,
+      ),
+    });
+    // v2 had no identity: its hello (no key) parses and is refused by name, not as a bad frame.
+    const v2 = decodeFrame('{"t":"hello","v":2,"node":"node-c","nonce":"wwwwwwwwwwwwwwwwwwwwwwwww"}');
+    if (!v2.ok) throw new Error(v2.reason);
+    expect(new ListenerHandshake(auth("node-a"), new NonceMemory()).onFrame(v2.frame)).toMatchObject({
+      kind: "fail",
+      code: "VERSION_MISMATCH",
+      message: expect.stringMatching(
+        /^peer speaks v2, this node speaks v3 \(clawmatrix\/2 does not prove node identity/,
       ),
     });
   });
 
   it("refuses a listener that is not the configured node", () => {
     const r = converse(
-      new DialerHandshake(SECRET, "node-c", "node-b"),
-      new ListenerHandshake(SECRET, "node-a", new NonceMemory()),
+      new DialerHandshake(auth("node-c"), "node-b"),
+      new ListenerHandshake(auth("node-a"), new NonceMemory()),
     );
     expect(r.dialer).toMatchObject({ kind: "fail", message: /expected node node-b/ });
   });

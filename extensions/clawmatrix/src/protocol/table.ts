@@ -1,4 +1,5 @@
 import type { NodeState } from "./frames.ts";
+import type { GossipProof } from "./gossip-sign.ts";
 
 /**
  * PROTOCOL §5-6: what a node knows of the mesh (its own state and every other node's gossiped
@@ -17,6 +18,8 @@ const MAX_TOMBSTONES = 4096;
 interface KnownNode {
   seq: number;
   state: NodeState;
+  /** The origin's signature, sent again with the state when a new link is caught up. */
+  proof?: GossipProof;
   receivedAt: number;
   bytes: number;
 }
@@ -102,7 +105,7 @@ export class MeshTable {
    * Stores gossip newer than what is held and within the bounds (PROTOCOL §5). True when it was
    * news (and must be forwarded); gossip over a bound is refused, counted, and not forwarded.
    */
-  apply(origin: string, seq: number, state: NodeState, leaving = false): boolean {
+  apply(origin: string, seq: number, state: NodeState, leaving = false, proof?: GossipProof): boolean {
     if (origin === this.self) return false;
     const held = this.#nodes.get(origin);
     if (held && held.seq >= seq) return false;
@@ -124,7 +127,7 @@ export class MeshTable {
       return this.#refuse(`the table is full (${MAX_TABLE_BYTES} bytes); ${origin} not stored`);
     this.#bytes += bytes - (held?.bytes ?? 0);
     this.#tombstones.delete(origin);
-    this.#nodes.set(origin, { seq, state, receivedAt: this.#now(), bytes });
+    this.#nodes.set(origin, { seq, state, proof, receivedAt: this.#now(), bytes });
     this.#routes = undefined;
     return true;
   }
