@@ -8,7 +8,9 @@ import { z } from "zod";
  * BOOTSTRAP.md holds a code; exactly one claimer (an exclusive hard link to BOOTSTRAP.md.inflight)
  * calls `/auth/activate`, once. 200 -> credentials.json (0600, atomic); 4xx -> the file is kept
  * as BOOTSTRAP.md.failed-<stamp> with a .json sidecar; 5xx or no answer -> back to BOOTSTRAP.md for
- * the next start. A BOOTSTRAP.md next to live credentials is quarantined, never consumed; an
+ * the next start. A 200 spent the single-use code whatever its body says: without `grants` it is
+ * a success (grants are the broker's business), and with a body lacking the credentials it is set
+ * aside like a refusal (reason `unexpected-answer`), never sent again to earn a 409. A BOOTSTRAP.md next to live credentials is quarantined, never consumed; an
  * orphaned .inflight is left for a human. The code never appears in a log line or an error.
  */
 
@@ -24,9 +26,60 @@ const credentialsSchema = z.object({
     .array(
       z.object({ grant_id: z.string().max(256), topic_id: z.string().max(256), action: z.string().max(32) }),
     )
-    .max(1000),
+    .max(1000)
+    .optional(),
 });
 export type Credentials = z.infer<typeof credentialsSchema>;
+
+/**
+ * credentials.json as either plugin writes it: this bundle's `client_secret`, or the official
+ * plugin's (0.14.5) `clientSecret`; `base_url` when the file names its broker.
+ */
+const storedCredentials = z
+  .object({
+    script_id: z.string().min(1).max(256),
+    client_secret: z.string().min(1).max(1024).optional(),
+    clientSecret: z.string().min(1).max(1024).optional(),
+    base_url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional(),
+  })
+  .transform((c, ctx) => {
+    const secret = c.client_secret ?? c.clientSecret;
+    if (!secret) {
+      ctx.addIssue({ code: "custom", message: "neither client_secret nor clientSecret is set" });
+      return z.NEVER;
+    }
+    return { script_id: c.script_id, client_secret: secret, base_url: c.base_url };
+  });
+export type StoredCredentials = z.output<typeof storedCredentials>;
+
+/**
+ * Reads `credentials.json` in `dir`: undefined when there is none; throws naming what is wrong
+ * with one that is there (never its values).
+ */
+export async function readCredentials(dir: string): Promise<StoredCredentials | undefined> {
+  let text: string;
+  try {
+    text = (await fs.readFile(path.join(dir, CREDENTIALS), "utf8")).slice(0, MAX_BOOTSTRAP_BYTES);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error(`${path.join(dir, CREDENTIALS)} is not JSON`);
+  }
+  const r = storedCredentials.safeParse(raw);
+  if (!r.success)
+    throw new Error(
+      `${path.join(dir, CREDENTIALS)}: ${r.error.issues.map((i) => `${i.path.join(".") || "file"}: ${i.message}`).join("; ")}; expected script_id and client_secret (or clientSecret)`,
+    );
+  return r.data;
+}
 
 type ActivateAnswer =
   | { kind: "ok"; credentials: Credentials }
@@ -79,7 +132,13 @@ export async function postActivate(
     };
   }
   const parsed = credentialsSchema.safeParse(body);
-  if (!parsed.success) return { kind: "transient", detail: "broker answered 200 with an unexpected body" };
+  if (!parsed.success)
+    return {
+      kind: "refused",
+      status: res.status,
+      code: "unexpected-answer",
+      message: "the broker answered 200 without script_id and client_secret; the code is probably spent",
+    };
   return { kind: "ok", credentials: parsed.data };
 }
 
@@ -110,6 +169,8 @@ async function setAside(
 
 interface ActivationDeps {
   activate: (code: string) => Promise<ActivateAnswer>;
+  /** Written into credentials.json as `base_url`, so the official plugin can use the file too. */
+  baseUrl?: string;
   now?: () => Date;
 }
 
@@ -172,7 +233,13 @@ export async function runActivation(dir: string, deps: ActivationDeps): Promise<
   if (answer.kind === "ok") {
     await writeJsonAtomic(
       path.join(dir, CREDENTIALS),
-      { ...answer.credentials, activated_at: now().toISOString() },
+      {
+        ...answer.credentials,
+        // The official plugin (0.14.5) reads base_url and clientSecret: the same file serves both.
+        ...(deps.baseUrl ? { base_url: deps.baseUrl.replace(/\/+$/, "") } : {}),
+        clientSecret: answer.credentials.client_secret,
+        activated_at: now().toISOString(),
+      },
       { mode: 0o600 },
     );
     await fs.rm(inflight, { force: true });

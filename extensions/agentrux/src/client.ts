@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Backoff, errorFactory, errorMessage, singleFlight, sleep } from "@openclaw-bundle/shared";
 import { z } from "zod";
 
@@ -5,7 +6,11 @@ import { z } from "zod";
  * The AgenTrux HTTP client (EXTERNAL-APIS.md section 1): tokens in memory only, one single-flight
  * gate for acquiring them, a 401 clears the cached token only if it is still the one that failed
  * (compare-and-clear), a dead refresh token is dropped for `/auth/token`, and 5xx or network
- * failures are retried a bounded number of times with backoff.
+ * failures are retried a bounded number of times with backoff. A call re-acquires a token at most
+ * once: when the fresh token is refused too, the call fails and further acquisitions wait out a
+ * growing delay (a broker that refuses every token costs one token call per delay, not three per
+ * call). A publish carries an `Idempotency-Key` kept across its retries, so a retry after a 5xx
+ * whose request the broker had already stored is answered with the same event, not a second one.
  */
 
 export const agentruxError = errorFactory("AGENTRUX_ERR");
@@ -14,8 +19,10 @@ const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 const tokenAnswer = z.object({
   access_token: z.string().min(10).max(8192),
-  refresh_token: z.string().min(1).max(1024),
-  expires_at: z.string().max(64),
+  // Both optional, as the real client allows: without a refresh token the next one comes from
+  // /auth/token.
+  refresh_token: z.string().min(1).max(1024).optional(),
+  expires_at: z.string().max(64).optional(),
 });
 const eventSchema = z.object({
   event_id: z.string().min(1).max(256),
@@ -34,6 +41,8 @@ interface ClientOptions {
   clientSecret: string;
   /** Delays between retries (ms); tests shorten them. */
   backoff?: Backoff;
+  /** Delays before a new token after a fresh one was refused (ms); tests shorten them. */
+  authBackoff?: Backoff;
 }
 
 export class AgentruxClient {
@@ -41,12 +50,24 @@ export class AgentruxClient {
   #access: string | undefined;
   #refresh: string | undefined;
   readonly #acquire: () => Promise<string>;
+  readonly #authBackoff: Backoff;
+  /** No token is acquired before this time (ms since epoch): the last fresh one was refused. */
+  #authBlockedUntil = 0;
   /** Token endpoint calls made, for status and tests. */
   tokenCalls = 0;
 
   constructor(o: ClientOptions) {
     this.#o = { ...o, baseUrl: o.baseUrl.replace(/\/+$/, "") };
     this.#acquire = singleFlight(() => this.#fetchToken());
+    this.#authBackoff = o.authBackoff ?? new Backoff({ initialMs: 2000, maxMs: 120_000 });
+  }
+
+  /**
+   * Forgets `token` after the broker refused it (compare-and-clear: a token someone else has
+   * replaced it with meanwhile stays). The SSE stream calls this on its own 401.
+   */
+  dropToken(token: string): void {
+    if (this.#access === token) this.#access = undefined;
   }
 
   async #authCall(path: string, body: unknown): Promise<z.infer<typeof tokenAnswer> | number> {
@@ -89,20 +110,41 @@ export class AgentruxClient {
   }
 
   async token(): Promise<string> {
-    return this.#access ?? this.#acquire();
+    if (this.#access) return this.#access;
+    const wait = this.#authBlockedUntil - Date.now();
+    if (wait > 0)
+      throw agentruxError(
+        "UNAUTHORIZED",
+        `the broker refused a fresh access token; next attempt in ${Math.ceil(wait / 1000)} s`,
+      );
+    return this.#acquire();
+  }
+
+  /** A fresh token was refused: the next acquisition waits a growing delay. */
+  #refusedFresh(): void {
+    this.#authBlockedUntil = Date.now() + this.#authBackoff.next();
   }
 
   /** One API call with auth, compare-and-clear on 401 and bounded retries on 5xx or no answer. */
-  async call(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
+  async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<unknown> {
     const backoff = this.#o.backoff ?? new Backoff({ initialMs: 500, maxMs: 8000 });
     let last = "";
+    let reacquired = false;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const cached = this.#access;
       const token = await this.token();
       let res: Response;
       try {
         res = await fetch(`${this.#o.baseUrl}${path}`, {
           method,
           headers: {
+            ...extraHeaders,
             authorization: `Bearer ${token}`,
             ...(body === undefined ? {} : { "content-type": "application/json" }),
           },
@@ -116,10 +158,22 @@ export class AgentruxClient {
         continue;
       }
       if (res.status === 401) {
-        if (this.#access === token) this.#access = undefined; // only if nobody replaced it meanwhile
+        this.dropToken(token);
+        // A token acquired for this very call (none was cached) or a second 401: not a stale
+        // token but a refusal; retrying would only burn token calls.
+        if (reacquired || cached === undefined) {
+          this.#refusedFresh();
+          throw agentruxError(
+            "UNAUTHORIZED",
+            `${method} ${path}: the broker refused a fresh access token (401)`,
+          );
+        }
+        reacquired = true;
         last = "401";
         continue;
       }
+      this.#authBackoff.reset();
+      this.#authBlockedUntil = 0;
       const text = (await res.text()).slice(0, MAX_RESPONSE_BYTES);
       if (res.status >= 500) {
         last = String(res.status);
@@ -151,11 +205,14 @@ export class AgentruxClient {
     );
   }
 
+  /** One logical publish: its retries share one idempotency key, so it lands once. */
   async publish(
     topic: string,
     e: { type: string; payload: unknown; correlation_id?: string; reply_topic?: string },
   ): Promise<string> {
-    const r = (await this.call("POST", `/topics/${encodeURIComponent(topic)}/events`, e)) as {
+    const r = (await this.call("POST", `/topics/${encodeURIComponent(topic)}/events`, e, undefined, {
+      "idempotency-key": `idk_${randomUUID()}`,
+    })) as {
       event_id?: unknown;
     };
     if (typeof r?.event_id !== "string")

@@ -1,5 +1,6 @@
 import { defineConfigSchema } from "@openclaw-bundle/shared";
 import { z } from "zod";
+import { compileAllowed } from "./exec-policy.ts";
 
 /** Defaults of the AgenTrux OpenClaw plugin 0.7.4 this bundle stays compatible with. */
 const DEFAULT_BASE_URL = "https://api.agentrux.com";
@@ -30,7 +31,23 @@ export const agentruxConfig = defineConfigSchema(
       execPolicy: z
         .object({
           enabled: z.boolean().default(false),
-          allowedCommands: z.array(z.string().min(1)).default([]),
+          /** Regex patterns, each matching a whole command (seed 000). */
+          allowedCommands: z
+            .array(
+              z
+                .string()
+                .min(1)
+                .max(1024)
+                .superRefine((p, ctx) => {
+                  try {
+                    compileAllowed([p]);
+                  } catch (err) {
+                    ctx.addIssue({ code: "custom", message: (err as Error).message });
+                  }
+                }),
+            )
+            .max(200)
+            .default([]),
         })
         .strict()
         .default({ enabled: false, allowedCommands: [] }),

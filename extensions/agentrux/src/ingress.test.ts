@@ -81,7 +81,7 @@ describe("ingress", () => {
     await ing.drain();
     await ing.idle();
     expect(seen).toEqual(["a", "c"]);
-    expect(ing.counters).toEqual({ received: 4, dispatched: 2, deduplicated: 2, failed: 0 });
+    expect(ing.counters).toEqual({ received: 4, dispatched: 2, deduplicated: 2, failed: 0, ignored: 0 });
   });
 
   it("never answers twice after a crash between dispatch and the waterline save, and resumes after a restart", async () => {

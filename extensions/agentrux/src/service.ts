@@ -9,11 +9,18 @@ import {
   sleep,
   writeFileAtomic,
 } from "@openclaw-bundle/shared";
-import { type Outcome, postActivate, runActivation } from "./activation.ts";
+import {
+  type Outcome,
+  postActivate,
+  readCredentials,
+  runActivation,
+  type StoredCredentials,
+} from "./activation.ts";
 import { describeInbound, Outbox } from "./attachments.ts";
 import { AgentruxClient } from "./client.ts";
 import type { AgentruxConfig } from "./config-schema.ts";
 import { dispatchRequest, type TurnRequest } from "./dispatch.ts";
+import { HintStream } from "./hints.ts";
 import { Ingress } from "./ingress.ts";
 
 /**
@@ -50,6 +57,7 @@ export class AgentruxService {
   readonly #dir: string;
   #abort = new AbortController();
   #poller: Periodic | undefined;
+  #hints: HintStream | undefined;
 
   constructor(c: Config, log: Logger, runTurn: (t: TurnRequest) => Promise<string>, home = os.homedir()) {
     this.#c = c;
@@ -84,14 +92,19 @@ export class AgentruxService {
   async #activate(): Promise<boolean> {
     this.activation = await runActivation(this.#dir, {
       activate: (code) => postActivate(this.#c.baseUrl, code),
+      baseUrl: this.#c.baseUrl,
     });
     if (this.activation.state === "activated") this.#log.info("AgenTrux activated; credentials saved");
     else if (this.activation.state !== "credentials-present")
       this.#log.warn(`AgenTrux activation: ${this.activation.state}`);
-    let creds: { script_id: string; client_secret: string };
+    let creds: StoredCredentials | undefined;
     try {
-      creds = JSON.parse(await fs.readFile(path.join(this.#dir, "credentials.json"), "utf8"));
-    } catch {
+      creds = await readCredentials(this.#dir);
+    } catch (err) {
+      this.lastError = errorMessage(err);
+      return false;
+    }
+    if (!creds) {
       this.lastError = noCredentialsReason(this.activation);
       return false;
     }
@@ -150,40 +163,18 @@ export class AgentruxService {
     await drain();
     this.#poller = new Periodic({ name: "agentrux safety poll", intervalMs: this.#c.pollIntervalMs }, drain);
     this.#poller.start();
-    void this.#hints(client, drain);
-  }
-
-  /** SSE is only a hint that events exist: each `data:` triggers a drain; a lost stream reconnects. */
-  async #hints(client: AgentruxClient, drain: () => Promise<void>): Promise<void> {
-    const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
-    const signal = this.#abort.signal;
-    while (!signal.aborted) {
-      this.sse = "connecting";
-      try {
-        const token = await client.token();
-        const res = await fetch(
-          `${this.#c.baseUrl.replace(/\/+$/, "")}/topics/${encodeURIComponent(this.#c.commandTopicId)}/events/stream?after_sequence_no=${this.ingress?.waterline ?? 0}`,
-          {
-            headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" },
-            signal,
-          },
-        );
-        if (!res.ok || !res.body) throw new Error(`SSE answered ${res.status}`);
-        this.sse = "open";
-        backoff.reset();
-        void drain(); // events published while the stream was down
-        const decoder = new TextDecoder();
-        for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-          if (decoder.decode(piece, { stream: true }).includes("data:")) void drain();
-        }
-      } catch (err) {
-        if (signal.aborted) break;
-        this.lastError = `SSE: ${errorMessage(err)}`;
-      }
-      this.sse = "down";
-      if (!signal.aborted) await sleep(backoff.next());
-    }
-    this.sse = "off";
+    this.#hints = new HintStream({
+      url: () =>
+        `${this.#c.baseUrl.replace(/\/+$/, "")}/topics/${encodeURIComponent(this.#c.commandTopicId)}/events/stream?after_sequence_no=${this.ingress?.waterline ?? 0}`,
+      client,
+      onHint: () => void drain(),
+      onOpen: () => void drain(), // events published while the stream was down
+      onState: (state, error) => {
+        this.sse = state;
+        if (error) this.lastError = error;
+      },
+    });
+    this.#hints.start();
   }
 
   /**
@@ -194,6 +185,7 @@ export class AgentruxService {
     this.ingress?.stop();
     this.#abort.abort();
     await this.#poller?.stop();
+    await this.#hints?.stop();
     await Promise.race([this.ingress?.idle(), sleep(STOP_GRACE_MS)]);
   }
 }

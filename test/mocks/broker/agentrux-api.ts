@@ -56,7 +56,13 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
   const consoleToken = opts.consoleToken ?? process.env.MOCK_AGENTRUX_CONSOLE_TOKEN ?? DEFAULT_CONSOLE_TOKEN;
   const calls = new Map<string, number>();
   const streams = new Set<{ topic: string; res: Response }>();
-  const failures: Array<{ status: number; path?: string }> = [];
+  /** `after`: the route runs (and may store what was sent), then its answer is replaced. */
+  const failures: Array<{ status: number; path?: string; after?: boolean }> = [];
+  /** Publishes by `Idempotency-Key` per topic and script, as the live service keeps them. */
+  const idempotent = new Map<string, { body: string; event_id: string }>();
+  /** What a 200 from activation holds: the usual answer, the same without grants, or junk. */
+  let activationAnswer: "normal" | "no-grants" | "unexpected" = "normal";
+  let minimalTokens = false;
   const signKey = randomBytes(16);
   const invites = new Map<string, { topic_id: string; action: Action; used: boolean }>();
   const router = express.Router();
@@ -67,9 +73,18 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
 
   const sign = (objectId: string, verb: string) =>
     createHmac("sha256", signKey).update(`${verb}:${objectId}`).digest("base64url");
+  /** Test knob: each hint goes out in two writes split inside `data:`, as TCP may deliver it. */
+  let splitHints = false;
   const notify = (topic: string) => {
-    for (const s of streams)
-      if (s.topic === topic) s.res.write(`data: ${JSON.stringify({ topic_id: topic })}\n\n`);
+    const hint = `data: ${JSON.stringify({ topic_id: topic })}\n\n`;
+    for (const s of streams) {
+      if (s.topic !== topic) continue;
+      if (!splitHints) s.res.write(hint);
+      else {
+        s.res.write(hint.slice(0, 3));
+        setTimeout(() => s.res.writableEnded || s.res.write(hint.slice(3)), 50);
+      }
+    }
   };
 
   // Call counting and scripted failures, before every route.
@@ -82,8 +97,20 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     calls.set(key, (calls.get(key) ?? 0) + 1);
     const i = failures.findIndex((f) => !f.path || req.path.startsWith(f.path));
     if (i >= 0) {
-      const f = failures.splice(i, 1)[0] as { status: number };
-      return fail(res, f.status, "injected_failure", `injected ${f.status} by the test`);
+      const f = failures.splice(i, 1)[0] as { status: number; after?: boolean };
+      if (!f.after) return fail(res, f.status, "injected_failure", `injected ${f.status} by the test`);
+      // The handler's own answer is swallowed: the client sees a failure for a request that landed.
+      res.json = () => {
+        res
+          .status(f.status)
+          .type("json")
+          .end(
+            JSON.stringify({
+              error: { code: "injected_failure", message: `injected ${f.status} after handling` },
+            }),
+          );
+        return res;
+      };
     }
     next();
   });
@@ -109,6 +136,8 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     if (!str(code, 256)) return fail(res, 400, "invalid_request", "activation_code is required");
     const r = book.activate(code);
     if ("status" in r) return fail(res, r.status, r.code, r.message);
+    if (activationAnswer === "unexpected") return res.json({ ok: true });
+    if (activationAnswer === "no-grants") return res.json({ script_id: r.id, client_secret: r.secret });
     res.json({ script_id: r.id, client_secret: r.secret, grants: r.grants });
   });
 
@@ -116,7 +145,9 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     const { script_id, client_secret } = req.body ?? {};
     const s = str(script_id) && str(client_secret) ? book.checkSecret(script_id, client_secret) : undefined;
     if (!s) return fail(res, 401, "invalid_client", "unknown script or wrong client secret");
-    res.json(book.issueTokens(s.id));
+    const t = book.issueTokens(s.id);
+    // The leanest answer a real client accepts: the access token alone.
+    res.json(minimalTokens ? { access_token: t.access_token } : t);
   });
 
   router.post("/auth/refresh", (req, res) => {
@@ -148,7 +179,21 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     const { type, payload, correlation_id, reply_topic } = req.body ?? {};
     if (!str(type, 128) || payload === undefined)
       return fail(res, 400, "invalid_request", "type and payload are required");
+    const key = req.get("idempotency-key");
+    const slot = key ? `${req.params.id} ${s.id} ${key.slice(0, 256)}` : undefined;
+    const seen = slot ? idempotent.get(slot) : undefined;
+    const sent = JSON.stringify(req.body);
+    if (seen) {
+      if (seen.body !== sent)
+        return fail(res, 409, "IDEMPOTENCY_CONFLICT", "idempotency key reused with a different body");
+      res.set("idempotent-replayed", "true");
+      return res.json({ event_id: seen.event_id });
+    }
     const ev = book.publish(req.params.id as string, s.id, { type, payload, correlation_id, reply_topic });
+    if (slot) {
+      idempotent.set(slot, { body: sent, event_id: ev.event_id });
+      if (idempotent.size > 10_000) idempotent.delete(idempotent.keys().next().value as string);
+    }
     notify(req.params.id as string);
     res.json({ event_id: ev.event_id });
   });
@@ -272,8 +317,27 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     const count = Number(req.body?.count ?? 1);
     if (count === 0) failures.length = 0; // count 0 clears what is queued
     for (let i = 0; i < count; i++)
-      failures.push({ status: Number(req.body?.status ?? 503), path: req.body?.path });
+      failures.push({
+        status: Number(req.body?.status ?? 503),
+        path: req.body?.path,
+        after: req.body?.after === true,
+      });
     res.json({ queued: failures.length });
+  });
+  control.post("/activation-answer", (req, res) => {
+    const mode = req.body?.mode;
+    if (mode !== "normal" && mode !== "no-grants" && mode !== "unexpected")
+      return fail(res, 400, "invalid_request", `mode "${mode}": expected normal, no-grants or unexpected`);
+    activationAnswer = mode;
+    res.json({ mode });
+  });
+  control.post("/split-hints", (req, res) => {
+    splitHints = req.body?.split === true;
+    res.json({ split: splitHints });
+  });
+  control.post("/token-answer", (req, res) => {
+    minimalTokens = req.body?.minimal === true;
+    res.json({ minimal: minimalTokens });
   });
   control.post("/expire-tokens", (_req, res) => {
     book.notBefore = Math.floor(book.now() / 1000) + 1;
