@@ -1,6 +1,6 @@
 import { defineConfigSchema } from "@openclaw-bundle/shared";
 import { z } from "zod";
-import { compileAllowed } from "./exec-policy.ts";
+import { compileAllowed } from "./command-patterns.ts";
 
 /** Defaults of the AgenTrux OpenClaw plugin 0.7.4 this bundle stays compatible with. */
 const DEFAULT_BASE_URL = "https://api.agentrux.com";

@@ -1,3 +1,4 @@
+import { compileAllowed } from "./command-patterns.ts";
 import { peerOfSession } from "./session.ts";
 
 /**
@@ -22,19 +23,6 @@ const SHELL_TOOLS = new Set(["exec", "process", "bash", "shell"]);
 const SHELL_META = /[;&|`$<>\r\n\\(){}]/;
 /** Longer commands are refused: bounds the work of operator patterns on agent-chosen input. */
 const MAX_COMMAND_CHARS = 4096;
-
-/** `^(?:p)$` for each pattern; throws naming a pattern that is not a valid regex. */
-export function compileAllowed(patterns: readonly string[]): RegExp[] {
-  return patterns.map((p) => {
-    try {
-      return new RegExp(`^(?:${p})$`);
-    } catch (err) {
-      throw new Error(
-        `execPolicy.allowedCommands: "${p}" is not a valid regular expression (${(err as Error).message})`,
-      );
-    }
-  });
-}
 
 const compiled = new WeakMap<readonly string[], RegExp[]>();
 function allowed(patterns: readonly string[]): RegExp[] {
