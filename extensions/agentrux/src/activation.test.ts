@@ -222,4 +222,40 @@ describe("activation ritual", () => {
     expect((err as Error).message).toMatch(/neither client_secret nor clientSecret is set/);
     expect((err as Error).message).not.toContain("scr_secretive_value");
   });
+
+  it("redeems an act_ code at /auth/redeem-activation-code and stores the OAuth client", async () => {
+    const res = await fetch(`${broker.url}/_control/agentrux/activation-codes`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ script_id: scriptId, live: true }),
+    });
+    const { activation_code: c } = (await res.json()) as { activation_code: string };
+    expect(c).toMatch(/^act_/);
+    await drop(`${c}\n`);
+    const before = broker.agentrux.calls.get("POST /auth/redeem-activation-code") ?? 0;
+    expect(await runActivation(dir, { activate, baseUrl: broker.url })).toEqual({
+      state: "activated",
+      scriptId,
+    });
+    expect(broker.agentrux.calls.get("POST /auth/redeem-activation-code")).toBe(before + 1);
+    const text = await fs.readFile(path.join(dir, CREDENTIALS), "utf8");
+    expect(text).not.toContain(c);
+    const creds = await readCredentials(dir);
+    expect(creds).toMatchObject({
+      script_id: scriptId,
+      client_id: expect.stringMatching(/^crd_/),
+      base_url: broker.url,
+    });
+    const client = new AgentruxClient({
+      baseUrl: broker.url,
+      generation: "live",
+      clientId: creds?.client_id,
+      clientSecret: creds?.client_secret as string,
+    });
+    expect(await client.token()).toMatch(/\./);
+    // The same code again: spent.
+    await drop(`${c}\n`);
+    await fs.rm(path.join(dir, CREDENTIALS));
+    expect(await runActivation(dir, { activate })).toMatchObject({ state: "failed", reason: "code_used" });
+  });
 });

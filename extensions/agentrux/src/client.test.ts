@@ -1,7 +1,7 @@
 import { Backoff } from "@openclaw-bundle/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockBroker, startBrokerWithScript } from "../../../test/mocks/broker/server.ts";
-import { AgentruxClient } from "./client.ts";
+import { AgentruxClient, USER_AGENT } from "./client.ts";
 
 let broker: MockBroker;
 let script: { id: string; secret: string };
@@ -118,5 +118,38 @@ describe("AgenTrux client", () => {
     expect(id).toMatch(/^ev_/);
     expect(await count()).toBe(before + 1);
     expect(broker.agentrux.calls.get("POST /topics/{id}/events")).toBeGreaterThanOrEqual(2);
+  });
+
+  it("speaks the live control plane: /oauth/token as a form with client_credentials, a User-Agent", async () => {
+    const s = broker.agentrux.book.scripts.get(script.id);
+    const c = new AgentruxClient({
+      baseUrl: broker.url,
+      generation: "live",
+      clientId: s?.clientId,
+      clientSecret: script.secret,
+    });
+    const before = broker.agentrux.calls.get("POST /oauth/token") ?? 0;
+    expect((await c.read("cmd", 0)).length).toBeGreaterThan(0);
+    expect(broker.agentrux.calls.get("POST /oauth/token")).toBe(before + 1);
+    expect(broker.agentrux.userAgents.has(USER_AGENT)).toBe(true);
+    const wrong = new AgentruxClient({
+      baseUrl: broker.url,
+      generation: "live",
+      clientId: s?.clientId,
+      clientSecret: "cs_wrong",
+    });
+    await expect(wrong.token()).rejects.toMatchObject({
+      code: "AGENTRUX_ERR_UNAUTHORIZED",
+      message: "the broker refused the client's credentials (401)",
+    });
+    expect(
+      () =>
+        new AgentruxClient({
+          baseUrl: broker.url,
+          generation: "live",
+          scriptId: script.id,
+          clientSecret: "x",
+        }),
+    ).toThrow("the live API needs a client_id in the credentials");
   });
 });

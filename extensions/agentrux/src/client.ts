@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Backoff, errorFactory, errorMessage, singleFlight, sleep } from "@openclaw-bundle/shared";
 import { z } from "zod";
+import type { Generation } from "./generation.ts";
 
 /**
  * The AgenTrux HTTP client (EXTERNAL-APIS.md section 1): tokens in memory only, one single-flight
@@ -23,6 +24,13 @@ const tokenAnswer = z.object({
   // /auth/token.
   refresh_token: z.string().min(1).max(1024).optional(),
   expires_at: z.string().max(64).optional(),
+  /** The live service's /oauth/token answers seconds to live instead. */
+  expires_in: z
+    .number()
+    .int()
+    .min(1)
+    .max(366 * 86_400)
+    .optional(),
 });
 const eventSchema = z.object({
   event_id: z.string().min(1).max(256),
@@ -35,9 +43,20 @@ const eventSchema = z.object({
 export type TopicEvent = z.infer<typeof eventSchema>;
 const page = z.object({ items: z.array(eventSchema).max(1000) });
 
+/** Sent on every call: the live service's edge refuses requests without a User-Agent. */
+export const USER_AGENT = "openclaw-bundle-agentrux/0.1.0";
+/** A token this close to its expiry is replaced before use rather than sent to earn a 401. */
+const EXPIRY_MARGIN_MS = 30_000;
+
 interface ClientOptions {
   baseUrl: string;
-  scriptId: string;
+  /**
+   * `seed`: tokens from `/auth/token` (JSON, script_id) with `/auth/refresh`; `live`: tokens from
+   * `/oauth/token` (form, client_credentials with client_id), no refresh token (generation.ts).
+   */
+  generation?: Generation;
+  scriptId?: string;
+  clientId?: string;
   clientSecret: string;
   /** Delays between retries (ms); tests shorten them. */
   backoff?: Backoff;
@@ -48,6 +67,8 @@ interface ClientOptions {
 export class AgentruxClient {
   readonly #o: ClientOptions;
   #access: string | undefined;
+  /** When #access stops being valid (ms since epoch), when the broker said. */
+  #accessUntil = Number.POSITIVE_INFINITY;
   #refresh: string | undefined;
   readonly #acquire: () => Promise<string>;
   readonly #authBackoff: Backoff;
@@ -57,6 +78,12 @@ export class AgentruxClient {
   tokenCalls = 0;
 
   constructor(o: ClientOptions) {
+    const id = o.generation === "live" ? o.clientId : o.scriptId;
+    if (!id)
+      throw agentruxError(
+        "CONFIG",
+        `the ${o.generation ?? "seed"} API needs ${o.generation === "live" ? "a client_id" : "a script_id"} in the credentials`,
+      );
     this.#o = { ...o, baseUrl: o.baseUrl.replace(/\/+$/, "") };
     this.#acquire = singleFlight(() => this.#fetchToken());
     this.#authBackoff = o.authBackoff ?? new Backoff({ initialMs: 2000, maxMs: 120_000 });
@@ -70,21 +97,48 @@ export class AgentruxClient {
     if (this.#access === token) this.#access = undefined;
   }
 
-  async #authCall(path: string, body: unknown): Promise<z.infer<typeof tokenAnswer> | number> {
+  async #authCall(
+    path: string,
+    body: Record<string, string>,
+    form = false,
+  ): Promise<z.infer<typeof tokenAnswer> | number> {
     this.tokenCalls++;
     const res = await fetch(`${this.#o.baseUrl}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
+      headers: {
+        "user-agent": USER_AGENT,
+        "content-type": form ? "application/x-www-form-urlencoded" : "application/json",
+      },
+      body: form ? new URLSearchParams(body).toString() : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });
-    if (!res.ok) return res.status;
+    if (!res.ok) {
+      await res.body?.cancel();
+      return res.status;
+    }
     const parsed = tokenAnswer.safeParse(await res.json().catch(() => undefined));
     if (!parsed.success) throw agentruxError("BAD_RESPONSE", `${path} answered with an unexpected body`);
     return parsed.data;
   }
 
   async #fetchToken(): Promise<string> {
+    if (this.#o.generation === "live") {
+      const r = await this.#authCall(
+        "/oauth/token",
+        {
+          grant_type: "client_credentials",
+          client_id: this.#o.clientId as string,
+          client_secret: this.#o.clientSecret,
+        },
+        true,
+      );
+      if (typeof r === "number")
+        throw agentruxError(
+          r >= 500 ? "UNAVAILABLE" : "UNAUTHORIZED",
+          `the broker refused the client's credentials (${r})`,
+        );
+      return this.#keep(r);
+    }
     if (this.#refresh) {
       const r = await this.#authCall("/auth/refresh", { refresh_token: this.#refresh });
       this.#refresh = undefined; // single use, whatever happened
@@ -92,7 +146,7 @@ export class AgentruxClient {
       if (r >= 500) throw agentruxError("UNAVAILABLE", `token refresh failed with ${r}`);
     }
     const r = await this.#authCall("/auth/token", {
-      script_id: this.#o.scriptId,
+      script_id: this.#o.scriptId as string,
       client_secret: this.#o.clientSecret,
     });
     if (typeof r === "number")
@@ -106,11 +160,18 @@ export class AgentruxClient {
   #keep(t: z.infer<typeof tokenAnswer>): string {
     this.#access = t.access_token;
     this.#refresh = t.refresh_token;
+    const at = t.expires_at ? Date.parse(t.expires_at) : Number.NaN;
+    this.#accessUntil = t.expires_in
+      ? Date.now() + t.expires_in * 1000
+      : Number.isFinite(at)
+        ? at
+        : Number.POSITIVE_INFINITY;
     return t.access_token;
   }
 
   async token(): Promise<string> {
-    if (this.#access) return this.#access;
+    if (this.#access && Date.now() < this.#accessUntil - EXPIRY_MARGIN_MS) return this.#access;
+    this.#access = undefined;
     const wait = this.#authBlockedUntil - Date.now();
     if (wait > 0)
       throw agentruxError(
@@ -145,6 +206,7 @@ export class AgentruxClient {
           method,
           headers: {
             ...extraHeaders,
+            "user-agent": USER_AGENT,
             authorization: `Bearer ${token}`,
             ...(body === undefined ? {} : { "content-type": "application/json" }),
           },

@@ -27,6 +27,11 @@ export const agentruxConfig = defineConfigSchema(
       maxConcurrency: z.number().int().min(1).max(64).default(DEFAULT_MAX_CONCURRENCY),
       /** A request's agent turn is abandoned (and answered `failed`) after this long. */
       subagentTimeoutMs: z.number().int().min(1000).max(3_600_000).default(DEFAULT_SUBAGENT_TIMEOUT_MS),
+      /**
+       * Which AgenTrux API the broker speaks: `seed` (plugin 0.14.5), `live` (1.1.0's control
+       * plane: act_ codes, /oauth/token) or `auto` (from the credentials, code and topic ids).
+       */
+      apiGeneration: z.enum(["auto", "seed", "live"]).default("auto"),
       /** Which shell commands inbound requests may have the agent run. */
       execPolicy: z
         .object({

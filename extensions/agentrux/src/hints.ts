@@ -1,5 +1,6 @@
 import { Backoff, errorMessage, sleep } from "@openclaw-bundle/shared";
 import { createParser } from "eventsource-parser";
+import { USER_AGENT } from "./client.ts";
 
 /**
  * The SSE hint stream of a topic (EXTERNAL-APIS.md section 1): each event on it only says that
@@ -74,7 +75,12 @@ export class HintStream {
   async #once(signal: AbortSignal, opened: () => void): Promise<void> {
     const token = await this.#o.client.token();
     const res = await fetch(this.#o.url(), {
-      headers: { ...this.#o.headers, authorization: `Bearer ${token}`, accept: "text/event-stream" },
+      headers: {
+        ...this.#o.headers,
+        "user-agent": USER_AGENT,
+        authorization: `Bearer ${token}`,
+        accept: "text/event-stream",
+      },
       signal,
     });
     if (res.status === 401) {

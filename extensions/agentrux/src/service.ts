@@ -20,6 +20,7 @@ import { describeInbound, Outbox } from "./attachments.ts";
 import { AgentruxClient } from "./client.ts";
 import type { AgentruxConfig } from "./config-schema.ts";
 import { dispatchRequest, type TurnRequest } from "./dispatch.ts";
+import { detectGeneration, type Generation } from "./generation.ts";
 import { HintStream } from "./hints.ts";
 import { Ingress } from "./ingress.ts";
 
@@ -47,7 +48,9 @@ export class AgentruxService {
   ingress: Ingress | undefined;
   /** The API client once credentials exist (the tools use it too). */
   client: AgentruxClient | undefined;
-  credentials: { script_id: string; client_secret: string } | undefined;
+  credentials: StoredCredentials | undefined;
+  /** The API generation the client speaks (generation.ts), once credentials exist. */
+  generation: Generation | undefined;
   readonly outbox = new Outbox();
   /** Called once the ingress runs (at start, or after a later activation). */
   onRunning: (() => void) | undefined;
@@ -109,7 +112,12 @@ export class AgentruxService {
       return false;
     }
     this.lastError = undefined;
-    await this.#startIngress(creds);
+    try {
+      await this.#startIngress(creds);
+    } catch (err) {
+      this.lastError = errorMessage(err); // e.g. credentials of the other generation than configured
+      return false;
+    }
     return true;
   }
 
@@ -128,10 +136,19 @@ export class AgentruxService {
     }
   }
 
-  async #startIngress(creds: { script_id: string; client_secret: string }): Promise<void> {
+  async #startIngress(creds: StoredCredentials): Promise<void> {
+    const g = detectGeneration({
+      setting: this.#c.apiGeneration,
+      credentials: creds,
+      topicIds: [this.#c.commandTopicId, this.#c.resultTopicId],
+    });
+    this.generation = g.generation;
+    this.#log.info(`AgenTrux API: ${g.generation} (${g.because})`);
     const client = new AgentruxClient({
       baseUrl: this.#c.baseUrl,
+      generation: g.generation,
       scriptId: creds.script_id,
+      clientId: creds.client_id,
       clientSecret: creds.client_secret,
     });
     const ingress = new Ingress({

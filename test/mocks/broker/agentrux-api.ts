@@ -1,6 +1,13 @@
 import { createHmac, randomBytes } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { type Action, AgentruxBook, CODE_PATTERN, type Script } from "./agentrux-state.ts";
+import {
+  ACCESS_TTL_S,
+  type Action,
+  AgentruxBook,
+  CODE_PATTERN,
+  LIVE_CODE_PATTERN,
+  type Script,
+} from "./agentrux-state.ts";
 
 /**
  * The AgenTrux pub/sub API of EXTERNAL-APIS.md section 1, with test-only control routes under
@@ -34,6 +41,8 @@ export interface AgentruxApi {
   book: AgentruxBook;
   /** Calls per route, e.g. `POST /auth/activate`. */
   calls: Map<string, number>;
+  /** User-Agent headers seen (the live service refuses requests without one). */
+  userAgents: Set<string>;
   /** Ends open SSE streams and timers so the server can close. */
   shutdown(): void;
 }
@@ -55,6 +64,7 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
   }
   const consoleToken = opts.consoleToken ?? process.env.MOCK_AGENTRUX_CONSOLE_TOKEN ?? DEFAULT_CONSOLE_TOKEN;
   const calls = new Map<string, number>();
+  const userAgents = new Set<string>();
   const streams = new Set<{ topic: string; res: Response }>();
   /** `after`: the route runs (and may store what was sent), then its answer is replaced. */
   const failures: Array<{ status: number; path?: string; after?: boolean }> = [];
@@ -67,7 +77,7 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
   const invites = new Map<string, { topic_id: string; action: Action; used: boolean }>();
   const router = express.Router();
   // Mounted at the broker's root beside the lease API: touch only AgenTrux's own paths.
-  const OWN = /^\/(auth|topics|console)(\/|$)/;
+  const OWN = /^\/(auth|oauth|topics|console)(\/|$)/;
   const json = express.json({ limit: "1mb" });
   router.use((req, res, next) => (OWN.test(req.path) ? json(req, res, next) : next()));
 
@@ -95,6 +105,8 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
       .replace(/\/payloads\/[^/]+$/, "/payloads/{object_id}")
       .replace(/^\/console\/scripts\/[^/]+/, "/console/scripts/{id}")}`;
     calls.set(key, (calls.get(key) ?? 0) + 1);
+    const agent = req.get("user-agent");
+    if (agent && userAgents.size < 100) userAgents.add(agent.slice(0, 200));
     const i = failures.findIndex((f) => !f.path || req.path.startsWith(f.path));
     if (i >= 0) {
       const f = failures.splice(i, 1)[0] as { status: number; after?: boolean };
@@ -139,6 +151,33 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     if (activationAnswer === "unexpected") return res.json({ ok: true });
     if (activationAnswer === "no-grants") return res.json({ script_id: r.id, client_secret: r.secret });
     res.json({ script_id: r.id, client_secret: r.secret, grants: r.grants });
+  });
+
+  // The live service's control plane (plugin 1.1.0): an act_ code redeemed for an OAuth client,
+  // and client_credentials tokens from a form post (no refresh token; expires_in seconds).
+  router.post("/auth/redeem-activation-code", (req, res) => {
+    const code = req.body?.code;
+    if (!str(code, 256)) return fail(res, 422, "INVALID", "code is required");
+    const r = book.activate(code, LIVE_CODE_PATTERN);
+    if ("status" in r) return fail(res, r.status, r.code, r.message);
+    res.json({
+      client_id: r.clientId,
+      client_secret: r.secret,
+      script_id: r.id,
+      issued_at: new Date(book.now()).toISOString(),
+    });
+  });
+
+  router.post("/oauth/token", express.urlencoded({ extended: false, limit: "16kb" }), (req, res) => {
+    if (!req.is("application/x-www-form-urlencoded"))
+      return fail(res, 415, "unsupported_media_type", "expected a form (application/x-www-form-urlencoded)");
+    const { grant_type, client_id, client_secret } = req.body ?? {};
+    if (grant_type !== "client_credentials")
+      return fail(res, 400, "unsupported_grant_type", "grant_type must be client_credentials");
+    const s = str(client_id) && str(client_secret) ? book.checkClient(client_id, client_secret) : undefined;
+    if (!s) return fail(res, 401, "invalid_client", "unknown client or wrong client secret");
+    const t = book.issueTokens(s.id);
+    res.json({ access_token: t.access_token, token_type: "Bearer", expires_in: ACCESS_TTL_S, scope: "" });
   });
 
   router.post("/auth/token", (req, res) => {
@@ -283,8 +322,14 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     res.json({ script_id: s.id, client_secret: s.secret, grants: s.grants });
   });
   control.post("/activation-codes", (req, res) => {
-    const code = book.issueCode(req.body?.script_id, Number(req.body?.ttl_hours ?? 1));
-    if (!CODE_PATTERN.test(code)) return fail(res, 500, "bug", "bad code");
+    // `live: true` issues an act_ code for /auth/redeem-activation-code.
+    const live = req.body?.live === true;
+    const code = book.issueCode(
+      req.body?.script_id,
+      Number(req.body?.ttl_hours ?? 1),
+      live ? `act_${randomBytes(32).toString("base64url")}` : undefined,
+    );
+    if (!(live ? LIVE_CODE_PATTERN : CODE_PATTERN).test(code)) return fail(res, 500, "bug", "bad code");
     res.json({ activation_code: code });
   });
   control.post("/invites", (req, res) => {
@@ -349,6 +394,7 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     control,
     book,
     calls,
+    userAgents,
     shutdown() {
       for (const s of streams) s.res.destroy();
       streams.clear();
