@@ -6,6 +6,7 @@ import { type MockBroker, startBrokerWithScript } from "../../../test/mocks/brok
 import {
   BOOTSTRAP,
   CREDENTIALS,
+  lastRefusal,
   type Outcome,
   postActivate,
   readCredentials,
@@ -108,6 +109,11 @@ describe("activation ritual", () => {
     });
     expect(JSON.stringify(sidecar)).not.toContain(c);
     expect(await runActivation(dir, { activate })).toEqual({ state: "no-bootstrap" });
+    // A later start still finds why: the newest refusal and its reason.
+    expect(await lastRefusal(dir)).toEqual({
+      file: "BOOTSTRAP.md.failed-20261122-102030",
+      reason: "code_used",
+    });
   });
 
   it("hands the code back on a 5xx or no answer, for the next start", async () => {

@@ -206,6 +206,26 @@ async function setAside(
   return name;
 }
 
+/**
+ * The newest code set aside as refused (BOOTSTRAP.md.failed-<stamp> and its sidecar's reason):
+ * a later start, or the host restarting the channel, finds no BOOTSTRAP.md and must still say why.
+ */
+export async function lastRefusal(dir: string): Promise<{ file: string; reason: string } | undefined> {
+  const names = (await fs.readdir(dir).catch(() => [] as string[]))
+    .filter((n) => /^BOOTSTRAP\.md\.failed-[0-9-]+$/.test(n))
+    .sort();
+  const file = names.at(-1);
+  if (!file) return undefined;
+  const sidecar = await fs.readFile(path.join(dir, `${file}.json`), "utf8").catch(() => "{}");
+  let reason: unknown;
+  try {
+    reason = (JSON.parse(sidecar.slice(0, 64 * 1024)) as { reason?: unknown }).reason;
+  } catch {
+    reason = undefined;
+  }
+  return { file, reason: typeof reason === "string" ? reason.slice(0, 64) : "unknown" };
+}
+
 interface ActivationDeps {
   activate: (code: string) => Promise<ActivateAnswer>;
   /** Written into credentials.json as `base_url`, so the official plugin can use the file too. */

@@ -10,6 +10,7 @@ import {
   writeFileAtomic,
 } from "@openclaw-bundle/shared";
 import {
+  lastRefusal,
   type Outcome,
   postActivate,
   readCredentials,
@@ -108,7 +109,10 @@ export class AgentruxService {
       return false;
     }
     if (!creds) {
-      this.lastError = noCredentialsReason(this.activation);
+      const refused = this.activation.state === "no-bootstrap" ? await lastRefusal(this.#dir) : undefined;
+      this.lastError = noCredentialsReason(
+        refused ? { state: "failed", file: refused.file, reason: refused.reason } : this.activation,
+      );
       return false;
     }
     this.lastError = undefined;
