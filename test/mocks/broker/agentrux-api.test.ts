@@ -161,4 +161,24 @@ describe("mock AgenTrux API with a preset script", () => {
     ).toBe(401);
     expect((await call("POST", "/oauth/token", { grant_type: "client_credentials" })).status).toBe(415);
   });
+
+  it("answers a pull without a cursor with the newest events, as the real service does", async () => {
+    for (let i = 0; i < 25; i++)
+      await call("POST", "/_control/agentrux/topics/feed/publish", { type: "t", payload: { i } });
+    const t = await tokens();
+    broker.agentrux.book.scripts
+      .get(script.id)
+      ?.grants.push({ grant_id: "gr_f", topic_id: "feed", action: "read" });
+    const latest = await call("GET", "/topics/feed/events?limit=20", undefined, t.access_token);
+    expect(latest.body.items.map((e: any) => e.payload.i)).toEqual(
+      Array.from({ length: 20 }, (_, k) => k + 5),
+    );
+    const first = await call(
+      "GET",
+      "/topics/feed/events?after_sequence_no=0&limit=3",
+      undefined,
+      t.access_token,
+    );
+    expect(first.body.items.map((e: any) => e.payload.i)).toEqual([0, 1, 2]);
+  });
 });

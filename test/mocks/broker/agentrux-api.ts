@@ -252,14 +252,18 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
 
   router.get("/topics/:id/events", (req, res) => {
     if (!granted(req, res, "read")) return;
+    // Without a cursor the real service answers the newest `limit` events (the official plugin's
+    // agentrux_send_message reads replies that way), not the oldest.
+    const newest = req.query.after_sequence_no === undefined;
     const after = Number(req.query.after_sequence_no ?? 0);
     const limit = Math.min(Number(req.query.limit ?? 20), MAX_LIMIT);
     if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit < 1)
       return fail(res, 400, "invalid_request", "after_sequence_no and limit must be non-negative integers");
     const type = typeof req.query.type === "string" ? req.query.type : undefined;
-    res.json({
-      items: book.read(req.params.id as string, after, limit, type).map(({ published_by: _p, ...e }) => e),
-    });
+    const items = newest
+      ? book.read(req.params.id as string, 0, Number.MAX_SAFE_INTEGER, type).slice(-limit)
+      : book.read(req.params.id as string, after, limit, type);
+    res.json({ items: items.map(({ published_by: _p, ...e }) => e) });
   });
 
   router.post("/topics/:id/payloads", (req, res) => {
