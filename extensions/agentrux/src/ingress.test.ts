@@ -246,6 +246,28 @@ describe("ingress", () => {
     await ing.idle();
     expect(seen).toEqual(["r1"]);
   });
+  it("counts an event its dispatcher leaves alone as ignored, not dispatched, and moves past it", async () => {
+    const ing = new Ingress({
+      dir,
+      topic: "cmd",
+      read,
+      // As dispatchRequest does: false for an event that is not a request.
+      dispatch: async (ev) => ev.type !== "openclaw.response",
+    });
+    await ing.drain();
+    publish();
+    topic.push({
+      event_id: "ev-other",
+      sequence_no: 2,
+      type: "openclaw.response",
+      payload: { request_id: "x" },
+    });
+    publish();
+    await ing.drain();
+    await ing.idle();
+    expect(ing.counters).toEqual({ received: 3, dispatched: 2, deduplicated: 0, failed: 0, ignored: 1 });
+    expect(ing.waterline).toBe(3);
+  });
 });
 
 async function until(ok: () => boolean, ms = 2000): Promise<void> {
