@@ -65,7 +65,9 @@ async function handOverActivationCode(s: Settings, dir: string): Promise<void> {
     return;
   }
   for (const name of entries.filter((n) => n.startsWith("BOOTSTRAP.md"))) {
-    const first = (await readText(path.join(dir, name)))?.split("\n").find((l) => l.startsWith("ac_"));
+    const first = (await readText(path.join(dir, name)))
+      ?.split("\n")
+      .find((l) => l.startsWith("ac_") || l.startsWith("act_"));
     if (first?.trim() !== code) continue;
     if (name === "BOOTSTRAP.md" || name === "BOOTSTRAP.md.inflight") return; // already waiting
     say(`AGENTRUX_ACTIVATION_CODE was already refused by the broker (${name}); issue a new code`);

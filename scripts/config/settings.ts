@@ -185,6 +185,7 @@ function agentrux(r: EnvReader): ExtensionSettings {
     resultTopicId: result,
     agentId: r.string("AGENTRUX_AGENT_ID", { pattern: ID, expected: ID_EXPECTED }) ?? "main",
     subagentTimeoutMs: r.int("AGENTRUX_SUBAGENT_TIMEOUT_MS", 1000, 3_600_000),
+    apiGeneration: r.oneOf("AGENTRUX_API_GENERATION", ["auto", "seed", "live"] as const),
   };
   const hasCommand = r.has("AGENTRUX_COMMAND_TOPIC_ID");
   const hasResult = r.has("AGENTRUX_RESULT_TOPIC_ID");
@@ -331,11 +332,11 @@ export function readSettings(env: Env, identity?: Identity): SettingsResult {
   const activationCode = r.raw("AGENTRUX_ACTIVATION_CODE");
   if (activationCode !== undefined) {
     r.secrets.add("AGENTRUX_ACTIVATION_CODE");
-    if (!/^ac_[A-Za-z0-9_-]{20,200}$/.test(activationCode))
+    if (!/^act?_[A-Za-z0-9_-]{20,200}$/.test(activationCode))
       r.problem(
         "AGENTRUX_ACTIVATION_CODE",
         "the code has the wrong shape",
-        "ac_ followed by 20-200 characters of [A-Za-z0-9_-]",
+        "ac_ (seed API) or act_ (live API) followed by 20-200 characters of [A-Za-z0-9_-]",
       );
   }
   if (r.problems.length > 0) return { ok: false, problems: r.problems };

@@ -3,7 +3,16 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type MockBroker, startBrokerWithScript } from "../../../test/mocks/broker/server.ts";
-import { BOOTSTRAP, CREDENTIALS, type Outcome, postActivate, runActivation } from "./activation.ts";
+import {
+  BOOTSTRAP,
+  CREDENTIALS,
+  lastRefusal,
+  type Outcome,
+  postActivate,
+  readCredentials,
+  runActivation,
+} from "./activation.ts";
+import { AgentruxClient } from "./client.ts";
 
 // The activation ritual against the mock broker over real HTTP, on real files.
 
@@ -28,6 +37,21 @@ const drop = async (text: string) => {
   await fs.writeFile(path.join(dir, BOOTSTRAP), text, { mode: 0o600 });
 };
 const ls = async () => (await fs.readdir(dir)).sort();
+/** Runs `fn` while the mock answers activation with `mode` (see the mock's /activation-answer). */
+async function withActivationAnswer(mode: string, fn: () => Promise<void>) {
+  const set = (m: string) =>
+    fetch(`${broker.url}/_control/agentrux/activation-answer`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ mode: m }),
+    });
+  await set(mode);
+  try {
+    await fn();
+  } finally {
+    await set("normal");
+  }
+}
 const activations = () => broker.agentrux.calls.get("POST /auth/activate") ?? 0;
 
 describe("activation ritual", () => {
@@ -85,6 +109,11 @@ describe("activation ritual", () => {
     });
     expect(JSON.stringify(sidecar)).not.toContain(c);
     expect(await runActivation(dir, { activate })).toEqual({ state: "no-bootstrap" });
+    // A later start still finds why: the newest refusal and its reason.
+    expect(await lastRefusal(dir)).toEqual({
+      file: "BOOTSTRAP.md.failed-20261122-102030",
+      reason: "code_used",
+    });
   });
 
   it("hands the code back on a 5xx or no answer, for the next start", async () => {
@@ -133,5 +162,106 @@ describe("activation ritual", () => {
       reason: "invalid-format",
     });
     expect(activations()).toBe(before);
+  });
+
+  it("takes a 200 without grants as success: credentials saved, the code never sent again", async () => {
+    await withActivationAnswer("no-grants", async () => {
+      await drop(`${code()}\n`);
+      const before = activations();
+      expect(await runActivation(dir, { activate })).toEqual({ state: "activated", scriptId });
+      expect(await ls()).toEqual([CREDENTIALS]);
+      expect(await runActivation(dir, { activate })).toEqual({ state: "credentials-present" });
+      expect(activations() - before).toBe(1);
+    });
+  });
+
+  it("sets a code aside after a 200 with an unexpected body (spent), never sending it again", async () => {
+    await withActivationAnswer("unexpected", async () => {
+      const c = code();
+      await drop(`${c}\n`);
+      const before = activations();
+      const r = (await runActivation(dir, { activate })) as Extract<Outcome, { state: "failed" }>;
+      expect(r).toMatchObject({ state: "failed", reason: "unexpected-answer" });
+      const sidecar = JSON.parse(await fs.readFile(path.join(dir, `${r.file}.json`), "utf8"));
+      expect(sidecar).toMatchObject({ http_status: 200, error_code: "unexpected-answer" });
+      expect(JSON.stringify(sidecar)).not.toContain(c);
+      expect(await runActivation(dir, { activate })).toEqual({ state: "no-bootstrap" });
+      expect(activations() - before).toBe(1);
+    });
+  });
+
+  it("writes base_url and the official plugin's clientSecret beside client_secret", async () => {
+    await drop(`${code()}\n`);
+    expect((await runActivation(dir, { activate, baseUrl: `${broker.url}/` })).state).toBe("activated");
+    const file = JSON.parse(await fs.readFile(path.join(dir, CREDENTIALS), "utf8"));
+    expect(file).toMatchObject({ base_url: broker.url, script_id: scriptId });
+    expect(file.clientSecret).toBe(file.client_secret);
+    expect(await readCredentials(dir)).toEqual({
+      script_id: scriptId,
+      client_secret: file.client_secret,
+      base_url: broker.url,
+    });
+  });
+
+  it("reads a credentials.json the official plugin wrote (clientSecret) and authenticates with it", async () => {
+    const secret = broker.agentrux.book.scripts.get(scriptId)?.secret as string;
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(
+      path.join(dir, CREDENTIALS),
+      JSON.stringify({ base_url: broker.url, script_id: scriptId, clientSecret: secret }),
+    );
+    const creds = await readCredentials(dir);
+    expect(creds).toEqual({ script_id: scriptId, client_secret: secret, base_url: broker.url });
+    const client = new AgentruxClient({
+      baseUrl: broker.url,
+      scriptId: creds?.script_id as string,
+      clientSecret: creds?.client_secret as string,
+    });
+    expect(await client.token()).toMatch(/\./);
+  });
+
+  it("names what a credentials.json lacks, never its values, and reads none when absent", async () => {
+    await fs.mkdir(dir, { recursive: true });
+    expect(await readCredentials(dir)).toBeUndefined();
+    await fs.writeFile(path.join(dir, CREDENTIALS), JSON.stringify({ script_id: "scr_secretive_value" }));
+    const err = await readCredentials(dir).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/neither client_secret nor clientSecret is set/);
+    expect((err as Error).message).not.toContain("scr_secretive_value");
+  });
+
+  it("redeems an act_ code at /auth/redeem-activation-code and stores the OAuth client", async () => {
+    const res = await fetch(`${broker.url}/_control/agentrux/activation-codes`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ script_id: scriptId, live: true }),
+    });
+    const { activation_code: c } = (await res.json()) as { activation_code: string };
+    expect(c).toMatch(/^act_/);
+    await drop(`${c}\n`);
+    const before = broker.agentrux.calls.get("POST /auth/redeem-activation-code") ?? 0;
+    expect(await runActivation(dir, { activate, baseUrl: broker.url })).toEqual({
+      state: "activated",
+      scriptId,
+    });
+    expect(broker.agentrux.calls.get("POST /auth/redeem-activation-code")).toBe(before + 1);
+    const text = await fs.readFile(path.join(dir, CREDENTIALS), "utf8");
+    expect(text).not.toContain(c);
+    const creds = await readCredentials(dir);
+    expect(creds).toMatchObject({
+      script_id: scriptId,
+      client_id: expect.stringMatching(/^crd_/),
+      base_url: broker.url,
+    });
+    const client = new AgentruxClient({
+      baseUrl: broker.url,
+      generation: "live",
+      clientId: creds?.client_id,
+      clientSecret: creds?.client_secret as string,
+    });
+    expect(await client.token()).toMatch(/\./);
+    // The same code again: spent.
+    await drop(`${c}\n`);
+    await fs.rm(path.join(dir, CREDENTIALS));
+    expect(await runActivation(dir, { activate })).toMatchObject({ state: "failed", reason: "code_used" });
   });
 });

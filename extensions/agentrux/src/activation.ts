@@ -2,17 +2,23 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { errorMessage, writeJsonAtomic } from "@openclaw-bundle/shared";
 import { z } from "zod";
+import { USER_AGENT } from "./client.ts";
+import { LIVE_CODE } from "./generation.ts";
 
 /**
  * The one-shot activation ritual of EXTERNAL-APIS.md section 1, in `~/.agentrux/` (0700):
  * BOOTSTRAP.md holds a code; exactly one claimer (an exclusive hard link to BOOTSTRAP.md.inflight)
  * calls `/auth/activate`, once. 200 -> credentials.json (0600, atomic); 4xx -> the file is kept
  * as BOOTSTRAP.md.failed-<stamp> with a .json sidecar; 5xx or no answer -> back to BOOTSTRAP.md for
- * the next start. A BOOTSTRAP.md next to live credentials is quarantined, never consumed; an
+ * the next start. An `act_` code (the live service, plugin 1.1.0) is redeemed at
+ * `/auth/redeem-activation-code` for an OAuth client instead (`client_id`, `client_secret`). A 200 spent the single-use code whatever its body says: without `grants` it is
+ * a success (grants are the broker's business), and with a body lacking the credentials it is set
+ * aside like a refusal (reason `unexpected-answer`), never sent again to earn a 409. A BOOTSTRAP.md next to live credentials is quarantined, never consumed; an
  * orphaned .inflight is left for a human. The code never appears in a log line or an error.
  */
 
-export const CODE_PATTERN = /^ac_[A-Za-z0-9_-]{20,200}$/;
+/** A code of either generation (generation.ts): `ac_` (seed) or `act_` (live). */
+export const CODE_PATTERN = /^act?_[A-Za-z0-9_-]{20,200}$/;
 export const BOOTSTRAP = "BOOTSTRAP.md";
 export const CREDENTIALS = "credentials.json";
 const MAX_BOOTSTRAP_BYTES = 64 * 1024;
@@ -24,9 +30,76 @@ const credentialsSchema = z.object({
     .array(
       z.object({ grant_id: z.string().max(256), topic_id: z.string().max(256), action: z.string().max(32) }),
     )
-    .max(1000),
+    .max(1000)
+    .optional(),
 });
-export type Credentials = z.infer<typeof credentialsSchema>;
+/** What /auth/redeem-activation-code answers (live generation). */
+const redeemedSchema = z.object({
+  client_id: z.string().min(1).max(256),
+  client_secret: z.string().min(1).max(1024),
+  script_id: z.string().min(1).max(256).optional(),
+});
+export type Credentials =
+  | z.infer<typeof credentialsSchema>
+  | (z.infer<typeof redeemedSchema> & { grants?: undefined });
+
+/**
+ * credentials.json as either plugin writes it: this bundle's `client_secret`, or the official
+ * plugin's (0.14.5) `clientSecret`; `base_url` when the file names its broker.
+ */
+const storedCredentials = z
+  .object({
+    script_id: z.string().min(1).max(256).optional(),
+    client_id: z.string().min(1).max(256).optional(),
+    client_secret: z.string().min(1).max(1024).optional(),
+    clientSecret: z.string().min(1).max(1024).optional(),
+    base_url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional(),
+  })
+  .transform((c, ctx) => {
+    const secret = c.client_secret ?? c.clientSecret;
+    if (!secret) {
+      ctx.addIssue({ code: "custom", message: "neither client_secret nor clientSecret is set" });
+      return z.NEVER;
+    }
+    if (!c.script_id && !c.client_id) {
+      ctx.addIssue({
+        code: "custom",
+        message: "neither script_id (seed API) nor client_id (live API) is set",
+      });
+      return z.NEVER;
+    }
+    return { script_id: c.script_id, client_id: c.client_id, client_secret: secret, base_url: c.base_url };
+  });
+export type StoredCredentials = z.output<typeof storedCredentials>;
+
+/**
+ * Reads `credentials.json` in `dir`: undefined when there is none; throws naming what is wrong
+ * with one that is there (never its values).
+ */
+export async function readCredentials(dir: string): Promise<StoredCredentials | undefined> {
+  let text: string;
+  try {
+    text = (await fs.readFile(path.join(dir, CREDENTIALS), "utf8")).slice(0, MAX_BOOTSTRAP_BYTES);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error(`${path.join(dir, CREDENTIALS)} is not JSON`);
+  }
+  const r = storedCredentials.safeParse(raw);
+  if (!r.success)
+    throw new Error(
+      `${path.join(dir, CREDENTIALS)}: ${r.error.issues.map((i) => `${i.path.join(".") || "file"}: ${i.message}`).join("; ")}; expected script_id and client_secret (or clientSecret)`,
+    );
+  return r.data;
+}
 
 type ActivateAnswer =
   | { kind: "ok"; credentials: Credentials }
@@ -44,20 +117,27 @@ export type Outcome =
   /** Another claimer is activating right now, or a crash left it: never touched automatically. */
   | { state: "inflight-present"; file: string };
 
-/** `POST /auth/activate` against the broker; the answer bounded and checked. */
+/**
+ * `POST /auth/activate` (an `ac_` code, seed) or `POST /auth/redeem-activation-code` (an `act_`
+ * code, live) against the broker; the answer bounded and checked.
+ */
 export async function postActivate(
   baseUrl: string,
   code: string,
   timeoutMs = 30_000,
 ): Promise<ActivateAnswer> {
+  const live = LIVE_CODE.test(code);
   let res: Response;
   try {
-    res = await fetch(`${baseUrl.replace(/\/+$/, "")}/auth/activate`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ activation_code: code }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    res = await fetch(
+      `${baseUrl.replace(/\/+$/, "")}${live ? "/auth/redeem-activation-code" : "/auth/activate"}`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", "user-agent": USER_AGENT },
+        body: JSON.stringify(live ? { code } : { activation_code: code }),
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+    );
   } catch (err) {
     return { kind: "transient", detail: `broker unreachable (${errorMessage(err)})` };
   }
@@ -70,17 +150,35 @@ export async function postActivate(
   }
   if (res.status >= 500) return { kind: "transient", detail: `broker answered ${res.status}` };
   if (res.status >= 400) {
-    const e = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const b = body as { error?: { code?: unknown; message?: unknown }; detail?: unknown } | undefined;
+    // The seed's `{error: {code, message}}`, or the live service's `{detail: "..."}`.
+    const message = typeof b?.error?.message === "string" ? b.error.message : b?.detail;
     return {
       kind: "refused",
       status: res.status,
-      code: typeof e?.code === "string" ? e.code.slice(0, 64) : undefined,
-      message: typeof e?.message === "string" ? e.message.slice(0, 500) : undefined,
+      code: typeof b?.error?.code === "string" ? b.error.code.slice(0, 64) : undefined,
+      message: typeof message === "string" ? message.slice(0, 500) : undefined,
     };
   }
-  const parsed = credentialsSchema.safeParse(body);
-  if (!parsed.success) return { kind: "transient", detail: "broker answered 200 with an unexpected body" };
+  const parsed = (live ? redeemedSchema : credentialsSchema).safeParse(body);
+  if (!parsed.success)
+    return {
+      kind: "refused",
+      status: res.status,
+      code: "unexpected-answer",
+      message: `the broker answered 200 without ${live ? "client_id" : "script_id"} and client_secret; the code is probably spent`,
+    };
   return { kind: "ok", credentials: parsed.data };
+}
+
+/**
+ * credentials.json as written: the seed's fields plus `base_url` and `clientSecret`, which the
+ * official plugin 0.14.5 reads, so one file serves both; the live service's as its plugin writes.
+ */
+function credentialsFile(c: Credentials, baseUrl: string | undefined, at: Date): Record<string, unknown> {
+  const base = baseUrl ? { base_url: baseUrl.replace(/\/+$/, "") } : {};
+  if ("client_id" in c) return { ...base, ...c, activated_at: at.toISOString() };
+  return { ...c, ...base, clientSecret: c.client_secret, activated_at: at.toISOString() };
 }
 
 const exists = (p: string) =>
@@ -108,8 +206,30 @@ async function setAside(
   return name;
 }
 
+/**
+ * The newest code set aside as refused (BOOTSTRAP.md.failed-<stamp> and its sidecar's reason):
+ * a later start, or the host restarting the channel, finds no BOOTSTRAP.md and must still say why.
+ */
+export async function lastRefusal(dir: string): Promise<{ file: string; reason: string } | undefined> {
+  const names = (await fs.readdir(dir).catch(() => [] as string[]))
+    .filter((n) => /^BOOTSTRAP\.md\.failed-[0-9-]+$/.test(n))
+    .sort();
+  const file = names.at(-1);
+  if (!file) return undefined;
+  const sidecar = await fs.readFile(path.join(dir, `${file}.json`), "utf8").catch(() => "{}");
+  let reason: unknown;
+  try {
+    reason = (JSON.parse(sidecar.slice(0, 64 * 1024)) as { reason?: unknown }).reason;
+  } catch {
+    reason = undefined;
+  }
+  return { file, reason: typeof reason === "string" ? reason.slice(0, 64) : "unknown" };
+}
+
 interface ActivationDeps {
   activate: (code: string) => Promise<ActivateAnswer>;
+  /** Written into credentials.json as `base_url`, so the official plugin can use the file too. */
+  baseUrl?: string;
   now?: () => Date;
 }
 
@@ -148,7 +268,7 @@ export async function runActivation(dir: string, deps: ActivationDeps): Promise<
   const code = text
     .split("\n")
     .map((l) => l.trim())
-    .find((l) => l.startsWith("ac_"));
+    .find((l) => l.startsWith("ac_") || l.startsWith("act_"));
   if (!code || !CODE_PATTERN.test(code)) {
     const reason = "invalid-format";
     const file = await setAside(
@@ -172,11 +292,12 @@ export async function runActivation(dir: string, deps: ActivationDeps): Promise<
   if (answer.kind === "ok") {
     await writeJsonAtomic(
       path.join(dir, CREDENTIALS),
-      { ...answer.credentials, activated_at: now().toISOString() },
+      credentialsFile(answer.credentials, deps.baseUrl, now()),
       { mode: 0o600 },
     );
     await fs.rm(inflight, { force: true });
-    return { state: "activated", scriptId: answer.credentials.script_id };
+    const c = answer.credentials;
+    return { state: "activated", scriptId: c.script_id ?? ("client_id" in c ? c.client_id : "") };
   }
   if (answer.kind === "refused") {
     const reason = answer.code ?? `http-${answer.status}`;

@@ -141,4 +141,32 @@ describe("wrapInbound", () => {
     expect(wrapped.split(fence).length - 1).toBe(4); // only the wrapper's own two markers
     expect(wrapped).toContain("new rules");
   });
+
+  it("answers the official plugin's agentrux_send_message: message.request with {text}", async () => {
+    const { deps, published, turns } = rig(async () => "pong");
+    expect(
+      await dispatchRequest(
+        event({ text: "ping" }, { type: "message.request", correlation_id: "corr-1", reply_topic: "theirs" }),
+        deps,
+      ),
+    ).toBe(true);
+    expect(turns[0]?.rawBody).toBe("ping");
+    expect(published).toEqual([
+      {
+        topic: "res",
+        e: {
+          type: "openclaw.response",
+          payload: { request_id: "ev-1", conversation_key: "ev-1", status: "completed", message: "pong" },
+          correlation_id: "corr-1",
+        },
+      },
+    ]);
+  });
+
+  it("leaves an event that is not a request alone and says so", async () => {
+    const { deps, published, turns } = rig(async () => "x");
+    expect(await dispatchRequest(event({ text: "hi" }, { type: "openclaw.response" }), deps)).toBe(false);
+    expect(turns).toEqual([]);
+    expect(published).toEqual([]);
+  });
 });

@@ -11,7 +11,8 @@ import { conversationPeer } from "./session.ts";
  * event. Inbound text is wrapped so the agent treats it as an outside sender's words.
  */
 
-const REQUEST_TYPE = "openclaw.request";
+/** `message.request` {text} is what the official plugin's agentrux_send_message publishes. */
+const REQUEST_TYPES = new Set(["openclaw.request", "message.request"]);
 const RESPONSE_TYPE = "openclaw.response";
 const MAX_TEXT = 100_000;
 
@@ -71,9 +72,12 @@ export interface DispatchDeps {
   outbox?: Outbox;
 }
 
-/** Handles one event and always answers it (completed or failed) when it is a request. */
-export async function dispatchRequest(ev: TopicEvent, d: DispatchDeps): Promise<void> {
-  if (ev.type !== REQUEST_TYPE) return;
+/**
+ * Handles one event and always answers it (completed or failed) when it is a request; false for
+ * an event that is not one (left alone, and counted as ignored rather than dispatched).
+ */
+export async function dispatchRequest(ev: TopicEvent, d: DispatchDeps): Promise<boolean> {
+  if (!REQUEST_TYPES.has(ev.type)) return false;
   const parsed = requestPayload.safeParse(ev.payload);
   // A malformed request still gets its failure under its own ids when those are sound.
   const ids = requestPayload.pick({ request_id: true, conversation_key: true }).safeParse(ev.payload);
@@ -114,6 +118,7 @@ export async function dispatchRequest(ev: TopicEvent, d: DispatchDeps): Promise<
     },
     correlation_id: ev.correlation_id ?? undefined,
   });
+  return true;
 }
 
 /** The agent's answer, or why there is none; throws only when the service stops mid-turn. */

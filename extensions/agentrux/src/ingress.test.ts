@@ -81,7 +81,7 @@ describe("ingress", () => {
     await ing.drain();
     await ing.idle();
     expect(seen).toEqual(["a", "c"]);
-    expect(ing.counters).toEqual({ received: 4, dispatched: 2, deduplicated: 2, failed: 0 });
+    expect(ing.counters).toEqual({ received: 4, dispatched: 2, deduplicated: 2, failed: 0, ignored: 0 });
   });
 
   it("never answers twice after a crash between dispatch and the waterline save, and resumes after a restart", async () => {
@@ -245,6 +245,28 @@ describe("ingress", () => {
     await ing.drain();
     await ing.idle();
     expect(seen).toEqual(["r1"]);
+  });
+  it("counts an event its dispatcher leaves alone as ignored, not dispatched, and moves past it", async () => {
+    const ing = new Ingress({
+      dir,
+      topic: "cmd",
+      read,
+      // As dispatchRequest does: false for an event that is not a request.
+      dispatch: async (ev) => ev.type !== "openclaw.response",
+    });
+    await ing.drain();
+    publish();
+    topic.push({
+      event_id: "ev-other",
+      sequence_no: 2,
+      type: "openclaw.response",
+      payload: { request_id: "x" },
+    });
+    publish();
+    await ing.drain();
+    await ing.idle();
+    expect(ing.counters).toEqual({ received: 3, dispatched: 2, deduplicated: 0, failed: 0, ignored: 1 });
+    expect(ing.waterline).toBe(3);
   });
 });
 

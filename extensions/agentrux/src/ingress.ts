@@ -28,14 +28,16 @@ interface IngressCounters {
   dispatched: number;
   deduplicated: number;
   failed: number;
+  /** Events that were not requests (e.g. another type on the topic): read, not answered. */
+  ignored: number;
 }
 
 interface IngressOptions {
   dir: string;
   topic: string;
   read: (topic: string, after: number, limit: number) => Promise<TopicEvent[]>;
-  /** Handles one event; a throw counts as failed and the event is not retried (answered as failed upstream). */
-  dispatch: (ev: TopicEvent) => Promise<void>;
+  /** Handles one event (false: not a request, counted as ignored); a throw counts as failed and the event is not retried (answered as failed upstream). */
+  dispatch: (ev: TopicEvent) => Promise<unknown>;
   /** Events handled at once (default 1: strictly in order). */
   maxConcurrency?: number;
   /** Event and request ids remembered, in memory and on disk (default REQUEST_ID_MEMORY). */
@@ -51,7 +53,13 @@ function requestIdOf(ev: TopicEvent): string | undefined {
 const keyOf = (ev: TopicEvent) => requestIdOf(ev) ?? `event:${ev.event_id}`;
 
 export class Ingress {
-  readonly counters: IngressCounters = { received: 0, dispatched: 0, deduplicated: 0, failed: 0 };
+  readonly counters: IngressCounters = {
+    received: 0,
+    dispatched: 0,
+    deduplicated: 0,
+    failed: 0,
+    ignored: 0,
+  };
   readonly #o: IngressOptions;
   readonly #max: number;
   readonly #memory: number;
@@ -218,12 +226,13 @@ export class Ingress {
         const run = this.#o
           .dispatch(ev)
           .then(
-            () => true,
-            () => false,
+            (handled) => (handled === false ? "ignored" : "ok"),
+            () => "failed" as const,
           )
-          .then((ok) => {
-            if (!ok && this.#stopped) return; // interrupted: left for the next start
-            if (ok) this.counters.dispatched++;
+          .then((outcome) => {
+            if (outcome === "failed" && this.#stopped) return; // interrupted: left for the next start
+            if (outcome === "ok") this.counters.dispatched++;
+            else if (outcome === "ignored") this.counters.ignored++;
             else this.counters.failed++;
             this.#inflight.delete(key);
             this.#pending.delete(ev.sequence_no);

@@ -9,11 +9,20 @@ import {
   sleep,
   writeFileAtomic,
 } from "@openclaw-bundle/shared";
-import { type Outcome, postActivate, runActivation } from "./activation.ts";
+import {
+  lastRefusal,
+  type Outcome,
+  postActivate,
+  readCredentials,
+  runActivation,
+  type StoredCredentials,
+} from "./activation.ts";
 import { describeInbound, Outbox } from "./attachments.ts";
 import { AgentruxClient } from "./client.ts";
 import type { AgentruxConfig } from "./config-schema.ts";
 import { dispatchRequest, type TurnRequest } from "./dispatch.ts";
+import { detectGeneration, type Generation } from "./generation.ts";
+import { HintStream } from "./hints.ts";
 import { Ingress } from "./ingress.ts";
 
 /**
@@ -40,7 +49,9 @@ export class AgentruxService {
   ingress: Ingress | undefined;
   /** The API client once credentials exist (the tools use it too). */
   client: AgentruxClient | undefined;
-  credentials: { script_id: string; client_secret: string } | undefined;
+  credentials: StoredCredentials | undefined;
+  /** The API generation the client speaks (generation.ts), once credentials exist. */
+  generation: Generation | undefined;
   readonly outbox = new Outbox();
   /** Called once the ingress runs (at start, or after a later activation). */
   onRunning: (() => void) | undefined;
@@ -50,6 +61,7 @@ export class AgentruxService {
   readonly #dir: string;
   #abort = new AbortController();
   #poller: Periodic | undefined;
+  #hints: HintStream | undefined;
 
   constructor(c: Config, log: Logger, runTurn: (t: TurnRequest) => Promise<string>, home = os.homedir()) {
     this.#c = c;
@@ -84,19 +96,32 @@ export class AgentruxService {
   async #activate(): Promise<boolean> {
     this.activation = await runActivation(this.#dir, {
       activate: (code) => postActivate(this.#c.baseUrl, code),
+      baseUrl: this.#c.baseUrl,
     });
     if (this.activation.state === "activated") this.#log.info("AgenTrux activated; credentials saved");
     else if (this.activation.state !== "credentials-present")
       this.#log.warn(`AgenTrux activation: ${this.activation.state}`);
-    let creds: { script_id: string; client_secret: string };
+    let creds: StoredCredentials | undefined;
     try {
-      creds = JSON.parse(await fs.readFile(path.join(this.#dir, "credentials.json"), "utf8"));
-    } catch {
-      this.lastError = noCredentialsReason(this.activation);
+      creds = await readCredentials(this.#dir);
+    } catch (err) {
+      this.lastError = errorMessage(err);
+      return false;
+    }
+    if (!creds) {
+      const refused = this.activation.state === "no-bootstrap" ? await lastRefusal(this.#dir) : undefined;
+      this.lastError = noCredentialsReason(
+        refused ? { state: "failed", file: refused.file, reason: refused.reason } : this.activation,
+      );
       return false;
     }
     this.lastError = undefined;
-    await this.#startIngress(creds);
+    try {
+      await this.#startIngress(creds);
+    } catch (err) {
+      this.lastError = errorMessage(err); // e.g. credentials of the other generation than configured
+      return false;
+    }
     return true;
   }
 
@@ -115,10 +140,19 @@ export class AgentruxService {
     }
   }
 
-  async #startIngress(creds: { script_id: string; client_secret: string }): Promise<void> {
+  async #startIngress(creds: StoredCredentials): Promise<void> {
+    const g = detectGeneration({
+      setting: this.#c.apiGeneration,
+      credentials: creds,
+      topicIds: [this.#c.commandTopicId, this.#c.resultTopicId],
+    });
+    this.generation = g.generation;
+    this.#log.info(`AgenTrux API: ${g.generation} (${g.because})`);
     const client = new AgentruxClient({
       baseUrl: this.#c.baseUrl,
+      generation: g.generation,
       scriptId: creds.script_id,
+      clientId: creds.client_id,
       clientSecret: creds.client_secret,
     });
     const ingress = new Ingress({
@@ -150,40 +184,18 @@ export class AgentruxService {
     await drain();
     this.#poller = new Periodic({ name: "agentrux safety poll", intervalMs: this.#c.pollIntervalMs }, drain);
     this.#poller.start();
-    void this.#hints(client, drain);
-  }
-
-  /** SSE is only a hint that events exist: each `data:` triggers a drain; a lost stream reconnects. */
-  async #hints(client: AgentruxClient, drain: () => Promise<void>): Promise<void> {
-    const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
-    const signal = this.#abort.signal;
-    while (!signal.aborted) {
-      this.sse = "connecting";
-      try {
-        const token = await client.token();
-        const res = await fetch(
-          `${this.#c.baseUrl.replace(/\/+$/, "")}/topics/${encodeURIComponent(this.#c.commandTopicId)}/events/stream?after_sequence_no=${this.ingress?.waterline ?? 0}`,
-          {
-            headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" },
-            signal,
-          },
-        );
-        if (!res.ok || !res.body) throw new Error(`SSE answered ${res.status}`);
-        this.sse = "open";
-        backoff.reset();
-        void drain(); // events published while the stream was down
-        const decoder = new TextDecoder();
-        for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-          if (decoder.decode(piece, { stream: true }).includes("data:")) void drain();
-        }
-      } catch (err) {
-        if (signal.aborted) break;
-        this.lastError = `SSE: ${errorMessage(err)}`;
-      }
-      this.sse = "down";
-      if (!signal.aborted) await sleep(backoff.next());
-    }
-    this.sse = "off";
+    this.#hints = new HintStream({
+      url: () =>
+        `${this.#c.baseUrl.replace(/\/+$/, "")}/topics/${encodeURIComponent(this.#c.commandTopicId)}/events/stream?after_sequence_no=${this.ingress?.waterline ?? 0}`,
+      client,
+      onHint: () => void drain(),
+      onOpen: () => void drain(), // events published while the stream was down
+      onState: (state, error) => {
+        this.sse = state;
+        if (error) this.lastError = error;
+      },
+    });
+    this.#hints.start();
   }
 
   /**
@@ -194,6 +206,7 @@ export class AgentruxService {
     this.ingress?.stop();
     this.#abort.abort();
     await this.#poller?.stop();
+    await this.#hints?.stop();
     await Promise.race([this.ingress?.idle(), sleep(STOP_GRACE_MS)]);
   }
 }

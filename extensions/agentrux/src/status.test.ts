@@ -111,7 +111,7 @@ describe("agentrux status", () => {
       waterline: 3,
       active: 0,
       maxConcurrency: 2,
-      counters: { received: 0, dispatched: 0, deduplicated: 0, failed: 0 },
+      counters: { received: 0, dispatched: 0, deduplicated: 0, failed: 0, ignored: 0 },
     });
     expect(st.reason).toBeUndefined();
     expect(st.saveError).toBeUndefined();

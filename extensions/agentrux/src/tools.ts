@@ -116,16 +116,17 @@ export function createTools(
       name: "agentrux_activate",
       label: "Activate AgenTrux",
       description:
-        "Activate this gateway's AgenTrux access with a one-time activation code (ac_...). The code is used once and never stored in config or logs.",
-      parameters: obj({ activation_code: str("The one-time code, ac_ followed by 20-200 characters") }, [
-        "activation_code",
-      ]),
+        "Activate this gateway's AgenTrux access with a one-time activation code (ac_... or act_...). The code is used once and never stored in config or logs.",
+      parameters: obj(
+        { activation_code: str("The one-time code, ac_ or act_ followed by 20-200 characters") },
+        ["activation_code"],
+      ),
       execute: wrap(async (p) => {
         const code = p.activation_code;
         if (typeof code !== "string" || !CODE_PATTERN.test(code.trim()))
           throw agentruxError(
             "BAD_REQUEST",
-            "activation_code must look like ac_ followed by 20-200 of A-Z a-z 0-9 _ -",
+            "activation_code must look like ac_ or act_ followed by 20-200 of A-Z a-z 0-9 _ -",
           );
         const s = live();
         if (!s) throw agentruxError("UNAVAILABLE", "the AgenTrux service is not running on this gateway");

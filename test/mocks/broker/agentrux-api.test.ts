@@ -124,4 +124,61 @@ describe("mock AgenTrux API with a preset script", () => {
     }
     expect(() => parseGrants("a.cmd:read,a.res")).toThrow(/"a.res" is not <topic>:read or <topic>:write/);
   });
+
+  it("speaks the live control plane: act_ codes redeemed once, /oauth/token only as a client_credentials form", async () => {
+    const code = broker.agentrux.book.issueCode(script.id, 1, `act_${"k".repeat(43)}`);
+    expect((await call("POST", "/auth/activate", { activation_code: code })).status).toBe(400);
+    const r = await call("POST", "/auth/redeem-activation-code", { code });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({
+      client_id: expect.stringMatching(/^crd_/),
+      client_secret: script.secret,
+      script_id: script.id,
+    });
+    expect((await call("POST", "/auth/redeem-activation-code", { code })).body.error.code).toBe("code_used");
+    const form = (fields: Record<string, string>) =>
+      fetch(`${broker.url}/oauth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(fields).toString(),
+      });
+    const ok = await form({
+      grant_type: "client_credentials",
+      client_id: r.body.client_id,
+      client_secret: script.secret,
+    });
+    const t = (await ok.json()) as Record<string, any>;
+    expect(t).toMatchObject({ token_type: "Bearer", expires_in: 3600 });
+    expect(t.refresh_token).toBeUndefined();
+    expect((await call("GET", "/topics/cmd/events", undefined, t.access_token)).status).toBe(200);
+    expect(
+      (await form({ grant_type: "password", client_id: r.body.client_id, client_secret: script.secret }))
+        .status,
+    ).toBe(400);
+    expect(
+      (await form({ grant_type: "client_credentials", client_id: r.body.client_id, client_secret: "no" }))
+        .status,
+    ).toBe(401);
+    expect((await call("POST", "/oauth/token", { grant_type: "client_credentials" })).status).toBe(415);
+  });
+
+  it("answers a pull without a cursor with the newest events, as the real service does", async () => {
+    for (let i = 0; i < 25; i++)
+      await call("POST", "/_control/agentrux/topics/feed/publish", { type: "t", payload: { i } });
+    const t = await tokens();
+    broker.agentrux.book.scripts
+      .get(script.id)
+      ?.grants.push({ grant_id: "gr_f", topic_id: "feed", action: "read" });
+    const latest = await call("GET", "/topics/feed/events?limit=20", undefined, t.access_token);
+    expect(latest.body.items.map((e: any) => e.payload.i)).toEqual(
+      Array.from({ length: 20 }, (_, k) => k + 5),
+    );
+    const first = await call(
+      "GET",
+      "/topics/feed/events?after_sequence_no=0&limit=3",
+      undefined,
+      t.access_token,
+    );
+    expect(first.body.items.map((e: any) => e.payload.i)).toEqual([0, 1, 2]);
+  });
 });

@@ -1,6 +1,13 @@
 import { createHmac, randomBytes } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { type Action, AgentruxBook, CODE_PATTERN, type Script } from "./agentrux-state.ts";
+import {
+  ACCESS_TTL_S,
+  type Action,
+  AgentruxBook,
+  CODE_PATTERN,
+  LIVE_CODE_PATTERN,
+  type Script,
+} from "./agentrux-state.ts";
 
 /**
  * The AgenTrux pub/sub API of EXTERNAL-APIS.md section 1, with test-only control routes under
@@ -34,6 +41,8 @@ export interface AgentruxApi {
   book: AgentruxBook;
   /** Calls per route, e.g. `POST /auth/activate`. */
   calls: Map<string, number>;
+  /** User-Agent headers seen (the live service refuses requests without one). */
+  userAgents: Set<string>;
   /** Ends open SSE streams and timers so the server can close. */
   shutdown(): void;
 }
@@ -55,21 +64,37 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
   }
   const consoleToken = opts.consoleToken ?? process.env.MOCK_AGENTRUX_CONSOLE_TOKEN ?? DEFAULT_CONSOLE_TOKEN;
   const calls = new Map<string, number>();
+  const userAgents = new Set<string>();
   const streams = new Set<{ topic: string; res: Response }>();
-  const failures: Array<{ status: number; path?: string }> = [];
+  /** `after`: the route runs (and may store what was sent), then its answer is replaced. */
+  const failures: Array<{ status: number; path?: string; after?: boolean }> = [];
+  /** Publishes by `Idempotency-Key` per topic and script, as the live service keeps them. */
+  const idempotent = new Map<string, { body: string; event_id: string }>();
+  /** What a 200 from activation holds: the usual answer, the same without grants, or junk. */
+  let activationAnswer: "normal" | "no-grants" | "unexpected" = "normal";
+  let minimalTokens = false;
   const signKey = randomBytes(16);
   const invites = new Map<string, { topic_id: string; action: Action; used: boolean }>();
   const router = express.Router();
   // Mounted at the broker's root beside the lease API: touch only AgenTrux's own paths.
-  const OWN = /^\/(auth|topics|console)(\/|$)/;
+  const OWN = /^\/(auth|oauth|topics|console)(\/|$)/;
   const json = express.json({ limit: "1mb" });
   router.use((req, res, next) => (OWN.test(req.path) ? json(req, res, next) : next()));
 
   const sign = (objectId: string, verb: string) =>
     createHmac("sha256", signKey).update(`${verb}:${objectId}`).digest("base64url");
+  /** Test knob: each hint goes out in two writes split inside `data:`, as TCP may deliver it. */
+  let splitHints = false;
   const notify = (topic: string) => {
-    for (const s of streams)
-      if (s.topic === topic) s.res.write(`data: ${JSON.stringify({ topic_id: topic })}\n\n`);
+    const hint = `data: ${JSON.stringify({ topic_id: topic })}\n\n`;
+    for (const s of streams) {
+      if (s.topic !== topic) continue;
+      if (!splitHints) s.res.write(hint);
+      else {
+        s.res.write(hint.slice(0, 3));
+        setTimeout(() => s.res.writableEnded || s.res.write(hint.slice(3)), 50);
+      }
+    }
   };
 
   // Call counting and scripted failures, before every route.
@@ -80,10 +105,24 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
       .replace(/\/payloads\/[^/]+$/, "/payloads/{object_id}")
       .replace(/^\/console\/scripts\/[^/]+/, "/console/scripts/{id}")}`;
     calls.set(key, (calls.get(key) ?? 0) + 1);
+    const agent = req.get("user-agent");
+    if (agent && userAgents.size < 100) userAgents.add(agent.slice(0, 200));
     const i = failures.findIndex((f) => !f.path || req.path.startsWith(f.path));
     if (i >= 0) {
-      const f = failures.splice(i, 1)[0] as { status: number };
-      return fail(res, f.status, "injected_failure", `injected ${f.status} by the test`);
+      const f = failures.splice(i, 1)[0] as { status: number; after?: boolean };
+      if (!f.after) return fail(res, f.status, "injected_failure", `injected ${f.status} by the test`);
+      // The handler's own answer is swallowed: the client sees a failure for a request that landed.
+      res.json = () => {
+        res
+          .status(f.status)
+          .type("json")
+          .end(
+            JSON.stringify({
+              error: { code: "injected_failure", message: `injected ${f.status} after handling` },
+            }),
+          );
+        return res;
+      };
     }
     next();
   });
@@ -109,14 +148,45 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     if (!str(code, 256)) return fail(res, 400, "invalid_request", "activation_code is required");
     const r = book.activate(code);
     if ("status" in r) return fail(res, r.status, r.code, r.message);
+    if (activationAnswer === "unexpected") return res.json({ ok: true });
+    if (activationAnswer === "no-grants") return res.json({ script_id: r.id, client_secret: r.secret });
     res.json({ script_id: r.id, client_secret: r.secret, grants: r.grants });
+  });
+
+  // The live service's control plane (plugin 1.1.0): an act_ code redeemed for an OAuth client,
+  // and client_credentials tokens from a form post (no refresh token; expires_in seconds).
+  router.post("/auth/redeem-activation-code", (req, res) => {
+    const code = req.body?.code;
+    if (!str(code, 256)) return fail(res, 422, "INVALID", "code is required");
+    const r = book.activate(code, LIVE_CODE_PATTERN);
+    if ("status" in r) return fail(res, r.status, r.code, r.message);
+    res.json({
+      client_id: r.clientId,
+      client_secret: r.secret,
+      script_id: r.id,
+      issued_at: new Date(book.now()).toISOString(),
+    });
+  });
+
+  router.post("/oauth/token", express.urlencoded({ extended: false, limit: "16kb" }), (req, res) => {
+    if (!req.is("application/x-www-form-urlencoded"))
+      return fail(res, 415, "unsupported_media_type", "expected a form (application/x-www-form-urlencoded)");
+    const { grant_type, client_id, client_secret } = req.body ?? {};
+    if (grant_type !== "client_credentials")
+      return fail(res, 400, "unsupported_grant_type", "grant_type must be client_credentials");
+    const s = str(client_id) && str(client_secret) ? book.checkClient(client_id, client_secret) : undefined;
+    if (!s) return fail(res, 401, "invalid_client", "unknown client or wrong client secret");
+    const t = book.issueTokens(s.id);
+    res.json({ access_token: t.access_token, token_type: "Bearer", expires_in: ACCESS_TTL_S, scope: "" });
   });
 
   router.post("/auth/token", (req, res) => {
     const { script_id, client_secret } = req.body ?? {};
     const s = str(script_id) && str(client_secret) ? book.checkSecret(script_id, client_secret) : undefined;
     if (!s) return fail(res, 401, "invalid_client", "unknown script or wrong client secret");
-    res.json(book.issueTokens(s.id));
+    const t = book.issueTokens(s.id);
+    // The leanest answer a real client accepts: the access token alone.
+    res.json(minimalTokens ? { access_token: t.access_token } : t);
   });
 
   router.post("/auth/refresh", (req, res) => {
@@ -148,7 +218,21 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     const { type, payload, correlation_id, reply_topic } = req.body ?? {};
     if (!str(type, 128) || payload === undefined)
       return fail(res, 400, "invalid_request", "type and payload are required");
+    const key = req.get("idempotency-key");
+    const slot = key ? `${req.params.id} ${s.id} ${key.slice(0, 256)}` : undefined;
+    const seen = slot ? idempotent.get(slot) : undefined;
+    const sent = JSON.stringify(req.body);
+    if (seen) {
+      if (seen.body !== sent)
+        return fail(res, 409, "IDEMPOTENCY_CONFLICT", "idempotency key reused with a different body");
+      res.set("idempotent-replayed", "true");
+      return res.json({ event_id: seen.event_id });
+    }
     const ev = book.publish(req.params.id as string, s.id, { type, payload, correlation_id, reply_topic });
+    if (slot) {
+      idempotent.set(slot, { body: sent, event_id: ev.event_id });
+      if (idempotent.size > 10_000) idempotent.delete(idempotent.keys().next().value as string);
+    }
     notify(req.params.id as string);
     res.json({ event_id: ev.event_id });
   });
@@ -168,14 +252,18 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
 
   router.get("/topics/:id/events", (req, res) => {
     if (!granted(req, res, "read")) return;
+    // Without a cursor the real service answers the newest `limit` events (the official plugin's
+    // agentrux_send_message reads replies that way), not the oldest.
+    const newest = req.query.after_sequence_no === undefined;
     const after = Number(req.query.after_sequence_no ?? 0);
     const limit = Math.min(Number(req.query.limit ?? 20), MAX_LIMIT);
     if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit < 1)
       return fail(res, 400, "invalid_request", "after_sequence_no and limit must be non-negative integers");
     const type = typeof req.query.type === "string" ? req.query.type : undefined;
-    res.json({
-      items: book.read(req.params.id as string, after, limit, type).map(({ published_by: _p, ...e }) => e),
-    });
+    const items = newest
+      ? book.read(req.params.id as string, 0, Number.MAX_SAFE_INTEGER, type).slice(-limit)
+      : book.read(req.params.id as string, after, limit, type);
+    res.json({ items: items.map(({ published_by: _p, ...e }) => e) });
   });
 
   router.post("/topics/:id/payloads", (req, res) => {
@@ -238,8 +326,14 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     res.json({ script_id: s.id, client_secret: s.secret, grants: s.grants });
   });
   control.post("/activation-codes", (req, res) => {
-    const code = book.issueCode(req.body?.script_id, Number(req.body?.ttl_hours ?? 1));
-    if (!CODE_PATTERN.test(code)) return fail(res, 500, "bug", "bad code");
+    // `live: true` issues an act_ code for /auth/redeem-activation-code.
+    const live = req.body?.live === true;
+    const code = book.issueCode(
+      req.body?.script_id,
+      Number(req.body?.ttl_hours ?? 1),
+      live ? `act_${randomBytes(32).toString("base64url")}` : undefined,
+    );
+    if (!(live ? LIVE_CODE_PATTERN : CODE_PATTERN).test(code)) return fail(res, 500, "bug", "bad code");
     res.json({ activation_code: code });
   });
   control.post("/invites", (req, res) => {
@@ -272,8 +366,27 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     const count = Number(req.body?.count ?? 1);
     if (count === 0) failures.length = 0; // count 0 clears what is queued
     for (let i = 0; i < count; i++)
-      failures.push({ status: Number(req.body?.status ?? 503), path: req.body?.path });
+      failures.push({
+        status: Number(req.body?.status ?? 503),
+        path: req.body?.path,
+        after: req.body?.after === true,
+      });
     res.json({ queued: failures.length });
+  });
+  control.post("/activation-answer", (req, res) => {
+    const mode = req.body?.mode;
+    if (mode !== "normal" && mode !== "no-grants" && mode !== "unexpected")
+      return fail(res, 400, "invalid_request", `mode "${mode}": expected normal, no-grants or unexpected`);
+    activationAnswer = mode;
+    res.json({ mode });
+  });
+  control.post("/split-hints", (req, res) => {
+    splitHints = req.body?.split === true;
+    res.json({ split: splitHints });
+  });
+  control.post("/token-answer", (req, res) => {
+    minimalTokens = req.body?.minimal === true;
+    res.json({ minimal: minimalTokens });
   });
   control.post("/expire-tokens", (_req, res) => {
     book.notBefore = Math.floor(book.now() / 1000) + 1;
@@ -285,6 +398,7 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     control,
     book,
     calls,
+    userAgents,
     shutdown() {
       for (const s of streams) s.res.destroy();
       streams.clear();

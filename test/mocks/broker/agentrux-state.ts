@@ -9,6 +9,8 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 export const ACCESS_TTL_S = 3600;
 export const REFRESH_TTL_S = 24 * 3600;
 export const CODE_PATTERN = /^ac_[A-Za-z0-9_-]{20,200}$/;
+/** The live service's codes (plugin 1.1.0), redeemed at /auth/redeem-activation-code. */
+export const LIVE_CODE_PATTERN = /^act_[A-Za-z0-9_-]{20,200}$/;
 
 export type Action = "read" | "write";
 export interface Grant {
@@ -19,6 +21,8 @@ export interface Grant {
 export interface Script {
   id: string;
   secret: string;
+  /** The live service's OAuth client id (`crd_`), used with the same secret at /oauth/token. */
+  clientId: string;
   grants: Grant[];
 }
 export interface Event {
@@ -66,6 +70,7 @@ export class AgentruxBook {
     const s: Script = {
       id: id("scr_"),
       secret: id("cs_"),
+      clientId: id("crd_"),
       grants: grants.map((g) => ({ grant_id: id("gr_"), ...g })),
     };
     this.scripts.set(s.id, s);
@@ -79,15 +84,18 @@ export class AgentruxBook {
     ttlHours: number,
     code = `ac_${randomBytes(24).toString("base64url")}`,
   ): string {
-    if (!CODE_PATTERN.test(code))
-      throw new Error("activation code: expected ac_ followed by 20-200 of A-Z a-z 0-9 _ -");
+    if (!CODE_PATTERN.test(code) && !LIVE_CODE_PATTERN.test(code))
+      throw new Error("activation code: expected ac_ or act_ followed by 20-200 of A-Z a-z 0-9 _ -");
     this.codes.set(code, { scriptId, expiresAt: this.now() + ttlHours * 3600_000, used: false });
     return code;
   }
 
   /** 200 with the script, or the 4xx reason. Single use. */
-  activate(code: string): Script | { status: number; code: string; message: string } {
-    if (!CODE_PATTERN.test(code))
+  activate(
+    code: string,
+    pattern: RegExp = CODE_PATTERN,
+  ): Script | { status: number; code: string; message: string } {
+    if (!pattern.test(code))
       return { status: 400, code: "invalid_code", message: "activation code is malformed" };
     const c = this.codes.get(code);
     if (!c) return { status: 404, code: "invalid_code", message: "activation code not found" };
@@ -96,6 +104,12 @@ export class AgentruxBook {
       return { status: 410, code: "code_expired", message: "activation code expired" };
     c.used = true;
     return this.scripts.get(c.scriptId) as Script;
+  }
+
+  /** The script of an OAuth client id with its secret (live generation), or undefined. */
+  checkClient(clientId: string, secret: string): Script | undefined {
+    const s = [...this.scripts.values()].find((x) => x.clientId === clientId);
+    return s ? this.checkSecret(s.id, secret) : undefined;
   }
 
   checkSecret(scriptId: string, secret: string): Script | undefined {
