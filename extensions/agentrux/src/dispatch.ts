@@ -3,6 +3,7 @@ import { abortable, errorMessage } from "@openclaw-bundle/shared";
 import { z } from "zod";
 import type { InboundAttachment, OutboundAttachment, Outbox } from "./attachments.ts";
 import type { TopicEvent } from "./client.ts";
+import { countAnswer } from "./metrics.ts";
 import { conversationPeer } from "./session.ts";
 
 /**
@@ -114,6 +115,7 @@ export async function dispatchRequest(ev: TopicEvent, d: DispatchDeps): Promise<
     },
     correlation_id: ev.correlation_id ?? undefined,
   });
+  countAnswer(answer.status);
 }
 
 /** The agent's answer, or why there is none; throws only when the service stops mid-turn. */

@@ -38,7 +38,7 @@ describe("registerClawmatrix", () => {
     });
     expect(host.tools()).toEqual([]);
     expect(host.services.map((s) => s.id)).toEqual(["clawmatrix-status"]);
-    expect(host.routes).toEqual(["/bundle/health/clawmatrix"]);
+    expect(host.routes).toEqual(["/bundle/health/clawmatrix", "/bundle/metrics"]);
     expect(host.cliRegistrations).toBe(1);
   });
 

@@ -1,6 +1,13 @@
-import { announceStatusService, createLogger, liveSlot, registerStatusMethod } from "@openclaw-bundle/shared";
+import {
+  announceStatusService,
+  createLogger,
+  liveSlot,
+  registerMetricsRoute,
+  registerStatusMethod,
+} from "@openclaw-bundle/shared";
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import { registerClawmatrixCli } from "./cli.ts";
+import { bindMeshNode } from "./metrics.ts";
 import { MeshService } from "./service.ts";
 import { clawmatrixStatus, PLUGIN_ID, resolveClawmatrix } from "./status.ts";
 import { createTools } from "./tools.ts";
@@ -12,6 +19,9 @@ export function registerClawmatrix(api: OpenClawPluginApi): void {
   const status = () => clawmatrixStatus(resolved, slot.get());
   registerStatusMethod(api, PLUGIN_ID, status);
   registerClawmatrixCli(api);
+  // The bundle's one scrape route (every extension's metrics share one registry per process).
+  registerMetricsRoute(api);
+  bindMeshNode(() => (slot.get()?.state === "running" ? slot.get()?.node : undefined));
   api.registerService(announceStatusService(PLUGIN_ID, logger, status));
   api.registerGatewayMethod(`${PLUGIN_ID}.peers`, ({ respond }) => {
     const s = slot.get();
