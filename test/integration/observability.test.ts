@@ -1,6 +1,9 @@
-import { mkdirSync } from "node:fs";
+import { accessSync, constants, mkdirSync } from "node:fs";
 import path from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { observabilityUrls } from "../../scripts/start-urls.ts";
+import { REPO_ROOT } from "../harness/node24.ts";
 import { findPrometheus, Prometheus } from "../harness/prometheus.ts";
 import { Topology } from "../harness/topology.ts";
 import { waitFor } from "../harness/wait.ts";
@@ -26,6 +29,26 @@ const promMissing = PROMETHEUS
 const itProm = unavailable("real Prometheus", promMissing) ? it.skip : it;
 let prom: Prometheus | undefined;
 
+/** Debian's chromium (or CHROMIUM_BIN), driven headless by playwright-core; no browser download. */
+function findChromium(): string | undefined {
+  for (const p of process.env.CHROMIUM_BIN ? [process.env.CHROMIUM_BIN] : ["/usr/bin/chromium"]) {
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {}
+  }
+  return undefined;
+}
+const CHROMIUM = findChromium();
+const chromiumMissing = CHROMIUM
+  ? undefined
+  : "no chromium binary (apt-get install chromium, or set CHROMIUM_BIN)";
+const itBrowser = unavailable("topology page in a browser", chromiumMissing) ? it.skip : it;
+/** Where the screenshots go for a person to look at (gitignored). */
+const OUTPUT = path.join(REPO_ROOT, "test-results", "observability");
+let browser: Browser | undefined;
+let page: Page | undefined;
+
 beforeAll(async () => {
   await topology.start();
   // Ready for the checks once node-c reaches node-b through node-a.
@@ -38,13 +61,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await browser?.close();
   await prom?.stop();
   await topology.stop();
 });
 
 async function scrape(name: string, token?: string): Promise<Response> {
   const n = topology.node(name);
-  return fetch(`${n.url}/bundle/metrics`, {
+  return fetch(observabilityUrls(n.url, n.token).metrics, {
     headers: token ? { authorization: `Bearer ${token}` } : {},
     signal: AbortSignal.timeout(10_000),
   });
@@ -150,8 +174,47 @@ describe("observability of the three-node topology", () => {
     expect(await prom?.valueOf('clawmatrix_peer_up{peer="node-b"}', "node-c")).toBe(1);
   });
 
+  itBrowser("node-a's topology page draws three nodes, their links and the relay", async () => {
+    if (!CHROMIUM) throw new Error(`CI=true and ${chromiumMissing}`);
+    const a = topology.node("node-a");
+    // The shell itself carries nothing; without the token the data route refuses.
+    expect((await fetch(`${a.url}/bundle/topology.json`)).status).toBe(401);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+    page = await browser.newPage({ viewport: { width: 1200, height: 720 } });
+    // The URL `npm start` prints for node-a.
+    await page.goto(observabilityUrls(a.url, a.token).topology);
+    await page.waitForSelector('[data-card="node-c"]');
+    // The token left the address bar once read.
+    expect(page.url()).not.toContain("token");
+    const statuses = await page.$$eval("[data-node]", (els) =>
+      els.map((e) => [e.getAttribute("data-node"), e.getAttribute("data-status")]),
+    );
+    expect(statuses).toEqual([
+      ["node-a", "self"],
+      ["node-b", "direct"],
+      ["node-c", "direct"],
+    ]);
+    const links = await page.$$eval("[data-link]", (els) => els.map((e) => e.getAttribute("data-link")));
+    expect(links.sort()).toEqual(["node-a|node-b", "node-a|node-c"]);
+    const relay = await page.$eval('[data-relay="node-b|node-c"]', (e) => e.getAttribute("data-via"));
+    expect(relay).toBe("node-a");
+    const cardB = await page.textContent('[data-card="node-b"]');
+    expect(cardB).toContain("mock-model"); // node-b's model
+    expect(cardB).toContain("office"); // its tag
+    expect(await page.textContent("#self")).toContain("mesh seen from node-a");
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: path.join(OUTPUT, "topology-node-a.png"), fullPage: true });
+  });
+
   it("kill node-b: its scrape target goes down and the others report it unreachable", async () => {
     await topology.node("node-b").kill();
+    if (page) {
+      // The page polls each second; a killed node's link closes at once (no heartbeat wait).
+      await page.waitForSelector('[data-node="node-b"][data-status="unreachable"]', { timeout: 15_000 });
+      expect(await page.getAttribute('[data-card="node-b"]', "class")).toContain("unreachable");
+      expect(await page.$$("[data-relay]")).toHaveLength(0);
+      await page.screenshot({ path: path.join(OUTPUT, "topology-node-b-down.png"), fullPage: true });
+    }
     const seen = await waitFor(
       "node-a to report node-b unreachable",
       async () =>
