@@ -81,5 +81,9 @@ describe("topology graph", () => {
     expect(TOPOLOGY_HTML).not.toMatch(/https?:\/\/(?!www\.w3\.org\/(2000\/svg|1999\/xhtml))/);
     expect(TOPOLOGY_HTML).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
     expect(TOPOLOGY_HTML).toContain("/bundle/topology.json");
+    // The inline script compiles (the browser test runs it; this catches a broken template early).
+    const script = TOPOLOGY_HTML.split("<script>")[1]?.split("</script>")[0] ?? "";
+    expect(script.length).toBeGreaterThan(1000);
+    expect(() => new Function(script)).not.toThrow();
   });
 });
