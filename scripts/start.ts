@@ -1,6 +1,7 @@
 import { config as loadDotenv } from "dotenv";
 import { openclawEntry } from "../test/harness/node24.ts";
 import { Topology } from "../test/harness/topology.ts";
+import { observabilityLines } from "./start-urls.ts";
 
 // `npm start`: the test topology of docker-compose.yml (node-a, node-b, node-c, the mock LLM and
 // the mock broker) as local processes, each node started through entrypoint.sh with the
@@ -42,6 +43,7 @@ for (const n of topology.nodes) {
   out(`  token   ${n.token}`);
   out(`  config  ${n.configPath}`);
   out(`  logs    ${n.outFile}`);
+  for (const line of observabilityLines(n.url, n.token)) out(line);
 }
 const a = topology.nodes.find((n) => n.name === "node-a");
 const b = topology.nodes.find((n) => n.name === "node-b");

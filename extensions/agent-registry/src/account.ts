@@ -3,6 +3,7 @@ import path from "node:path";
 import { errorMessage, type Logger, Periodic, PersistedSet, sleep } from "@openclaw-bundle/shared";
 import type { AgentRegistryConfig } from "./config-schema.ts";
 import { agentRegistryError, isAgentRegistryError } from "./errors.ts";
+import { registryMetrics } from "./metrics.ts";
 import { type Peer, PeerDirectory } from "./peers.ts";
 import { PilotDaemon } from "./pilot/daemon.ts";
 import { pilotHostname } from "./pilot/hostname.ts";
@@ -252,6 +253,7 @@ export class AgentRegistryAccount {
         continue;
       }
       this.counters.received++;
+      registryMetrics.message("in", t.kind);
       this.lastInbound = { from: m.from.hostname, transport: t.kind, at: new Date().toISOString() };
       const waiter = m.message.replyTo ? this.#waiters.get(m.message.replyTo) : undefined;
       if (waiter) {
@@ -313,6 +315,7 @@ export class AgentRegistryAccount {
     if (!text.trim()) return;
     await t.send(m.from, encodeMessage(text, m.message.id));
     this.counters.sent++;
+    registryMetrics.message("out", t.kind);
     await this.#handled(m);
   }
 
@@ -357,6 +360,7 @@ export class AgentRegistryAccount {
         timeoutMs,
       );
       this.counters.sent++;
+      registryMetrics.message("out", t.kind);
       return { transport: t.kind, messageId: id, peer, answer: answer ? await answer.promise : undefined };
     } finally {
       answer?.cancel();

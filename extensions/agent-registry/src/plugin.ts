@@ -6,6 +6,7 @@ import {
 } from "@openclaw-bundle/shared";
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import { liveAccount } from "./channel.ts";
+import { registerRegistryMetrics } from "./metrics.ts";
 import { agentRegistryStatus, PLUGIN_ID, resolveAgentRegistry } from "./status.ts";
 import { createAgentNetworkTool, TOOL_NAME } from "./tools.ts";
 
@@ -15,6 +16,7 @@ export function registerAgentRegistry(api: OpenClawPluginApi): void {
   const resolved = resolveAgentRegistry(api.pluginConfig);
   const status = () => agentRegistryStatus(resolved, liveAccount.get());
   registerStatusMethod(api, PLUGIN_ID, status);
+  registerRegistryMetrics();
   api.registerService(announceStatusService(PLUGIN_ID, logger, status));
   if (!resolved.ok) return;
   api.registerGatewayMethod(`${PLUGIN_ID}.refresh`, ({ params, respond }) => {

@@ -1,4 +1,5 @@
 import { errorMessage, type Logger, Periodic } from "@openclaw-bundle/shared";
+import { registryMetrics } from "./metrics.ts";
 import { isRegistryError, type RegisterBody, type RegistryClient } from "./registry-client.ts";
 
 /**
@@ -82,6 +83,7 @@ export class Registration {
       outcome = isRegistryError(err, "NOT_FOUND") ? "not-found" : "failed";
       this.lastError = `heartbeat failed: ${errorMessage(err)}`;
     }
+    registryMetrics.heartbeat(outcome);
     const next = heartbeatPolicy(this.consecutiveFailures, outcome, this.#o.maxFailures);
     this.consecutiveFailures = next.failures;
     if (next.action === "retry") {

@@ -3,6 +3,7 @@ import { abortable, errorMessage } from "@openclaw-bundle/shared";
 import { z } from "zod";
 import type { InboundAttachment, OutboundAttachment, Outbox } from "./attachments.ts";
 import type { TopicEvent } from "./client.ts";
+import { countAnswer } from "./metrics.ts";
 import { conversationPeer } from "./session.ts";
 
 /**
@@ -118,6 +119,7 @@ export async function dispatchRequest(ev: TopicEvent, d: DispatchDeps): Promise<
     },
     correlation_id: ev.correlation_id ?? undefined,
   });
+  countAnswer(answer.status);
   return true;
 }
 

@@ -2,6 +2,7 @@ import { announceStatusService, createLogger, registerStatusMethod } from "@open
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import { liveService } from "./channel.ts";
 import { execDecision } from "./exec-policy.ts";
+import { registerAgentruxMetrics } from "./metrics.ts";
 import type { Config } from "./service.ts";
 import { agentruxStatus, PLUGIN_ID, resolveAgentrux } from "./status.ts";
 import { TOOL_NAMES } from "./tool-names.ts";
@@ -16,6 +17,7 @@ export function registerAgentrux(api: OpenClawPluginApi): void {
   const resolved = resolveAgentrux(api.pluginConfig);
   const status = () => agentruxStatus(resolved, liveService.get());
   registerStatusMethod(api, PLUGIN_ID, status);
+  registerAgentruxMetrics();
   api.registerService(announceStatusService(PLUGIN_ID, logger, status));
   if (!resolved.ok) return;
   const config = resolved.config as Config;

@@ -37,6 +37,7 @@ import {
   rotationRefusedReason,
 } from "./lease-problems.ts";
 import { LeaseStore } from "./lease-store.ts";
+import { leaseMetrics } from "./metrics.ts";
 import { decide, renewMarginMs } from "./policy.ts";
 import { normalizeUsage, UsageAccumulator } from "./usage.ts";
 
@@ -345,6 +346,7 @@ export class LeaseService {
       const a = await this.#client.renew(lease.id, this.#who);
       this.#lease = a.lease;
       this.#syncLease(a.lease);
+      leaseMetrics.event("renew");
       this.#log.debug("lease renewed", { leaseId: lease.id, expiresAt: a.lease.expires_at });
     } catch (err) {
       if (!isDenied(err) && !isNotFound(err)) throw err;
@@ -354,6 +356,7 @@ export class LeaseService {
       });
       this.#lease = undefined;
       await this.#acquire();
+      leaseMetrics.event("reacquire");
     }
   }
 
@@ -393,6 +396,7 @@ export class LeaseService {
         this.#log.warn(`lease unusable (${action.why}); acquiring a new one`, { leaseId: lease.id });
         this.#lease = undefined;
         await this.#acquire();
+        leaseMetrics.event("reacquire");
         break;
     }
     if (action.kind !== "rotate" && this.snapshot.problem === ROTATION_REFUSED_CODE) {
@@ -430,6 +434,7 @@ export class LeaseService {
     }
     this.#rotateRetry.reset();
     this.#rotateAfter = 0;
+    leaseMetrics.event("rotate");
     // Outside the try: a failure to write the new lease's auth is not a refused rotation.
     await this.#adopt(rotated, true);
   }
@@ -440,14 +445,20 @@ export class LeaseService {
     const snap = this.#usage.snapshot();
     if (snap.leaseId !== lease.id) return;
     const now = new Date().toISOString();
-    await this.#client.telemetry(lease.id, this.#who, {
-      captured_at: now,
-      requests_count: snap.requests,
-      tokens_in: snap.tokensIn,
-      tokens_out: snap.tokensOut,
-      status: "ok",
-      last_success_at: now,
-    });
+    await this.#client
+      .telemetry(lease.id, this.#who, {
+        captured_at: now,
+        requests_count: snap.requests,
+        tokens_in: snap.tokensIn,
+        tokens_out: snap.tokensOut,
+        status: "ok",
+        last_success_at: now,
+      })
+      .catch((err: unknown) => {
+        leaseMetrics.flushFailed();
+        throw err;
+      });
+    leaseMetrics.flushed(snap.tokensIn, snap.tokensOut);
     this.#usage.commit(snap);
     this.snapshot.lastFlushAt = now;
     this.snapshot.flushes++;

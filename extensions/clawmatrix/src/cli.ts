@@ -1,4 +1,5 @@
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
+import { graphSchema, toDot } from "./topology/graph.ts";
 
 /**
  * `openclaw clawmatrix status` (a table) and `openclaw clawmatrix peers` (JSON), read from the
@@ -65,9 +66,14 @@ export function registerClawmatrixCli(api: OpenClawPluginApi): void {
         out(opts.json ? JSON.stringify(s, null, 2) : formatStatus(s));
       });
       addGatewayClientOptions(
-        root.command("peers").description("Known mesh nodes of the running gateway, as JSON"),
+        root
+          .command("peers")
+          .description("Known mesh nodes of the running gateway, as JSON (--dot: the graph for Graphviz)")
+          .option("--dot", "print the mesh as a Graphviz graph (e.g. | dot -Tsvg > mesh.svg)"),
       ).action(async (opts: Record<string, string>) => {
-        out(JSON.stringify(await callGatewayFromCli("clawmatrix.peers", opts, {}), null, 2));
+        if (opts.dot)
+          out(toDot(graphSchema.parse(await callGatewayFromCli("clawmatrix.topology", opts, {}))));
+        else out(JSON.stringify(await callGatewayFromCli("clawmatrix.peers", opts, {}), null, 2));
       });
     },
     { descriptors: [CLI_DESCRIPTOR] },

@@ -28,7 +28,11 @@ function register(pluginConfig?: Record<string, unknown>) {
 describe("registerClawmatrix", () => {
   it("without a secret: status says disabled and why, and no tools or mesh service exist", async () => {
     const host = register({ nodeId: "n1" });
-    expect(host.methods()).toEqual(["clawmatrix.status", "clawmatrix.peers"]);
+    expect(host.methods()).toEqual(["clawmatrix.status", "clawmatrix.topology", "clawmatrix.peers"]);
+    expect(await host.call("clawmatrix.topology")).toMatchObject({
+      ok: false,
+      error: { code: "UNAVAILABLE", message: "the mesh is not running on this node" },
+    });
     expect(await host.call("clawmatrix.status")).toEqual({
       ok: true,
       payload: expect.objectContaining({
@@ -38,7 +42,12 @@ describe("registerClawmatrix", () => {
     });
     expect(host.tools()).toEqual([]);
     expect(host.services.map((s) => s.id)).toEqual(["clawmatrix-status"]);
-    expect(host.routes).toEqual(["/bundle/health/clawmatrix"]);
+    expect(host.routes).toEqual([
+      "/bundle/health/clawmatrix",
+      "/bundle/metrics",
+      "/bundle/topology",
+      "/bundle/topology.json",
+    ]);
     expect(host.cliRegistrations).toBe(1);
   });
 

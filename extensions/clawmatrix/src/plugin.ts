@@ -1,9 +1,17 @@
-import { announceStatusService, createLogger, liveSlot, registerStatusMethod } from "@openclaw-bundle/shared";
+import {
+  announceStatusService,
+  createLogger,
+  liveSlot,
+  registerMetricsRoute,
+  registerStatusMethod,
+} from "@openclaw-bundle/shared";
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import { registerClawmatrixCli } from "./cli.ts";
+import { bindMeshNode } from "./metrics.ts";
 import { MeshService } from "./service.ts";
 import { clawmatrixStatus, PLUGIN_ID, resolveClawmatrix } from "./status.ts";
 import { createTools } from "./tools.ts";
+import { type GraphRead, meshGraph, registerTopologyRoutes } from "./topology/routes.ts";
 
 export function registerClawmatrix(api: OpenClawPluginApi): void {
   const logger = createLogger({ extension: PLUGIN_ID, sink: api.logger });
@@ -12,6 +20,21 @@ export function registerClawmatrix(api: OpenClawPluginApi): void {
   const status = () => clawmatrixStatus(resolved, slot.get());
   registerStatusMethod(api, PLUGIN_ID, status);
   registerClawmatrixCli(api);
+  // The bundle's one scrape route (every extension's metrics share one registry per process).
+  registerMetricsRoute(api);
+  bindMeshNode(() => (slot.get()?.state === "running" ? slot.get()?.node : undefined));
+  const graph: GraphRead = () => {
+    const s = slot.get();
+    if (s?.state !== "running")
+      return { unavailable: `the mesh is not running on this node${s?.error ? ` (${s.error})` : ""}` };
+    return { graph: meshGraph(s.node, status().state) };
+  };
+  registerTopologyRoutes(api, graph);
+  api.registerGatewayMethod(`${PLUGIN_ID}.topology`, ({ respond }) => {
+    const r = graph();
+    if ("unavailable" in r) respond(false, undefined, { code: "UNAVAILABLE", message: r.unavailable });
+    else respond(true, r.graph);
+  });
   api.registerService(announceStatusService(PLUGIN_ID, logger, status));
   api.registerGatewayMethod(`${PLUGIN_ID}.peers`, ({ respond }) => {
     const s = slot.get();

@@ -1,3 +1,5 @@
+import { countError } from "./metrics.ts";
+
 /**
  * One error class for the bundle, after ws's error factory: every error carries a stable `code`
  * (`CONFIG_ERR_*`, `MESH_ERR_*`, `AGENTRUX_ERR_*`, ...) that tests and callers match on, a message
@@ -16,6 +18,8 @@ export class BundleError extends Error {
     this.name = "BundleError";
     this.code = code;
     this.details = options.details;
+    // Counted where raised: every extension's errors by code, for the scrape (metrics.ts bounds the code).
+    countError(code);
   }
 
   toJSON(): Record<string, unknown> {

@@ -17,6 +17,22 @@ export { BoundedSet } from "./dedup.ts";
 export { BundleError, errorFactory, errorMessage, isBundleError } from "./errors.ts";
 export { derefEnv, localGatewayFrom } from "./local-gateway.ts";
 export { createLogger, type Logger } from "./logger.ts";
+export {
+  counter,
+  gauge,
+  histogram,
+  inc,
+  label,
+  METRICS_PATH,
+  metricsRegistry,
+  numberAt,
+  observe,
+  registerMetricsRoute,
+  scrape,
+  statusMetric,
+  statusOf,
+  trackExtensionState,
+} from "./metrics.ts";
 export { Heartbeat, Periodic } from "./periodic.ts";
 export { PersistedSet } from "./persisted-set.ts";
 export {

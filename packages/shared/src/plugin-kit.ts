@@ -1,6 +1,7 @@
 import { healthPath } from "./bundle.ts";
 import type { ConfigSchemaDefinition } from "./config.ts";
 import { isBundleError } from "./errors.ts";
+import { trackExtensionState } from "./metrics.ts";
 
 /**
  * Where an extension stands, as its `<id>.status` gateway method reports it:
@@ -139,6 +140,7 @@ export function registerStatusMethod(
   id: string,
   read: () => ExtensionStatus,
 ): void {
+  trackExtensionState(id, read);
   // The image's HEALTHCHECK reads this; it carries the state only, so it needs no token.
   host.registerHttpRoute?.({
     path: healthPath(id),

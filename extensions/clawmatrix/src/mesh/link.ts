@@ -1,5 +1,6 @@
 import { Heartbeat } from "@openclaw-bundle/shared";
 import WebSocket from "ws";
+import { meshMetrics } from "../metrics.ts";
 import { decodeFrame, encodeFrame, type Frame, MAX_FRAME_BYTES } from "../protocol/frames.ts";
 import {
   DialerHandshake,
@@ -101,7 +102,9 @@ export class Link {
       );
       return false;
     }
-    this.ws.send(this.#sealer.seal(plain));
+    const sealed = this.#sealer.seal(plain);
+    meshMetrics.bytes(this.peer, "out", sealed.length);
+    this.ws.send(sealed);
     return true;
   }
 
@@ -118,6 +121,7 @@ export class Link {
 
   #onMessage(data: Buffer, isBinary: boolean): void {
     if (this.#closed) return;
+    meshMetrics.bytes(this.peer, "in", data.length);
     // PROTOCOL §3a: only sealed binary messages exist after the handshake.
     const r = isBinary
       ? this.#opener.open(data)
@@ -136,6 +140,7 @@ export class Link {
     if (f.t === "pong") {
       const sample = Math.max(0, performance.now() - f.ts);
       this.rtt = this.rtt === 0 ? sample : this.rtt * 0.7 + sample * 0.3;
+      meshMetrics.rtt(this.peer, sample);
       return;
     }
     this.#events.onFrame(this, f);

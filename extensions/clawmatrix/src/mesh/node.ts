@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { Backoff, BoundedSet, type Logger, Periodic } from "@openclaw-bundle/shared";
 import WebSocket, { WebSocketServer } from "ws";
+import { dropReason, meshMetrics } from "../metrics.ts";
 import {
   type Frame,
   type FrameOf,
@@ -273,6 +274,7 @@ export class MeshNode {
     onClose: (link, why) => this.#onLinkClosed(link, why),
     onDropped: (reason) => {
       this.counters.framesDropped++;
+      meshMetrics.dropped(dropReason(reason));
       this.#log.debug(`dropped a frame ${reason}`);
     },
   };
@@ -293,6 +295,7 @@ export class MeshNode {
       const a = this.#admission.admit(socket);
       if ("refused" in a) {
         this.counters.authFailures++;
+        meshMetrics.authFailure("admission");
         this.#refusals.count(a.refused, socket.remoteAddress);
         socket.destroy();
         return;
@@ -337,6 +340,7 @@ export class MeshNode {
         this.#limits.handshakeTimeoutMs,
       ).catch((err: HandshakeError) => {
         this.counters.authFailures++;
+        meshMetrics.authFailure(reasonKey(err.message));
         // One summary line per interval (PROTOCOL §1), not a line per stranger.
         this.#refusals.count(
           `${err.code}: ${reasonKey(err.message)}`,
@@ -361,6 +365,7 @@ export class MeshNode {
       if (this.#stopped || d.ws !== ws) return;
       d.ws = undefined;
       d.lastError = escapeText(why);
+      meshMetrics.reconnect(peer);
       const delay = d.backoff.next();
       if (!quiet)
         this.#log.warn(
@@ -386,6 +391,7 @@ export class MeshNode {
         this.#limits.handshakeTimeoutMs,
       ).catch((err: HandshakeError) => {
         this.counters.authFailures++;
+        meshMetrics.authFailure(reasonKey(err.message));
         // A refused key repeats on every retry: one summary line per interval, not one per attempt.
         if (err.code === "KEY_REFUSED")
           this.#refusals.count(`${err.code}: ${reasonKey(err.message)}`, err.message);
@@ -503,6 +509,7 @@ export class MeshNode {
     }
     if (!isRouted(f)) {
       this.counters.framesDropped++;
+      meshMetrics.dropped("not_routed");
       return;
     }
     // PROTOCOL §6: each routed frame is handled once, whatever path it came by.
@@ -519,9 +526,11 @@ export class MeshNode {
     }
     if (f.ttl <= 1) {
       this.counters.framesDropped++;
+      meshMetrics.dropped("ttl");
       return;
     }
     this.counters.relayed++;
+    meshMetrics.relayed();
     if (!this.route({ ...f, ttl: f.ttl - 1 }) && f.t === "req") {
       this.route({
         t: "res",

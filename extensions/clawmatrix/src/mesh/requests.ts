@@ -1,4 +1,5 @@
 import { BundleError, errorFactory, type Logger } from "@openclaw-bundle/shared";
+import { meshMetrics } from "../metrics.ts";
 import { encodeFrame, MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
 import { MAX_PLAINTEXT_BYTES } from "../protocol/session.ts";
 import { splitEncoded } from "../protocol/sizes.ts";
@@ -125,7 +126,16 @@ export class Requests {
   /** One request to one node. */
   send(dst: string, kind: RequestKind, body: unknown, opts: CallOptions = {}): Promise<unknown> {
     const id = newId();
-    return new Promise((resolve, reject) => {
+    const measured = meshMetrics.request(kind);
+    return new Promise((settleOk, settleErr) => {
+      const resolve = (b: unknown) => {
+        measured("ok");
+        settleOk(b);
+      };
+      const reject = (e: Error) => {
+        measured(e instanceof BundleError ? e.code : "error");
+        settleErr(e);
+      };
       if (opts.signal?.aborted) return reject(meshError("CANCELLED", "cancelled before it was sent"));
       const p: Pending = {
         dst,
@@ -251,6 +261,7 @@ export class Requests {
     const abort = new AbortController();
     this.#serving.set(key, { src: f.src, abort });
     this.#servingBy.set(f.src, mine + 1);
+    const served = meshMetrics.request(f.kind, "server");
     let n = 0;
     const handler = this.#handlers[f.kind];
     try {
@@ -286,6 +297,7 @@ export class Requests {
       if (n > 0) this.#node.route({ ...reply, t: "end", id: newId(), ok: false, error });
       else this.#node.route({ ...reply, t: "res", id: newId(), ok: false, error });
     } finally {
+      served("done");
       if (this.#serving.get(key)?.abort === abort) {
         this.#serving.delete(key);
         const left = (this.#servingBy.get(f.src) ?? 1) - 1;
