@@ -7,6 +7,7 @@ import { isLocalHost } from "../../extensions/auth-manager/src/status.ts";
 import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
 import { type Env, EnvReader } from "./env-fields.ts";
 import type { Identity } from "./identity.ts";
+import { readStatefulSet } from "./statefulset.ts";
 
 /**
  * The container contract's environment (ARCHITECTURE.md, "The container contract"), read once and
@@ -91,6 +92,13 @@ function readPeers(r: EnvReader): Array<{ nodeId: string; url: string }> | undef
   return out;
 }
 
+/** The StatefulSet's relays first, then any CLAWMATRIX_PEERS outside the set (one entry per id). */
+function mergePeers<T extends { nodeId: string }>(derived: T[], explicit: T[] | undefined): T[] {
+  const out = [...derived];
+  for (const p of explicit ?? []) if (!out.some((d) => d.nodeId === p.nodeId)) out.push(p);
+  return out;
+}
+
 /** `off`, `on`, or `allow=a,b;deny=c` (either part optional). */
 function readToolProxy(r: EnvReader): Record<string, unknown> | undefined {
   const v = r.raw("CLAWMATRIX_TOOL_PROXY");
@@ -129,12 +137,16 @@ function mesh(r: EnvReader, host: string): { ext: ExtensionSettings; servesModel
     };
   const shape = (clawmatrixConfig.schema as unknown as z.ZodObject<z.ZodRawShape>).shape;
   const element = (key: string) => (shape[key] as z.ZodDefault<z.ZodArray<z.ZodType>>).unwrap().element;
+  const listenPort = r.port("CLAWMATRIX_LISTEN_PORT");
+  const explicitPeers = readPeers(r);
+  // The pod name, not the identity: it is the name the other replicas dial and expect.
+  const set = readStatefulSet(r, r.env.HOSTNAME?.trim() || os.hostname(), listenPort);
   const config: Record<string, unknown> = {
-    nodeId: r.string("CLAWMATRIX_NODE_ID", { pattern: ID, expected: ID_EXPECTED }) ?? host,
+    nodeId: set?.nodeId ?? r.string("CLAWMATRIX_NODE_ID", { pattern: ID, expected: ID_EXPECTED }) ?? host,
     secret,
-    listen: r.bool("CLAWMATRIX_LISTEN") ?? false,
-    listenPort: r.port("CLAWMATRIX_LISTEN_PORT"),
-    peers: readPeers(r),
+    listen: r.bool("CLAWMATRIX_LISTEN") ?? set?.relay ?? false,
+    listenPort,
+    peers: set ? mergePeers(set.peers, explicitPeers) : explicitPeers,
     tags: r.list("CLAWMATRIX_TAGS"),
     agents: r.jsonArray("CLAWMATRIX_AGENTS", element("agents"), '[{"id":"main","tags":["review"]}]'),
     models: r.jsonArray("CLAWMATRIX_MODELS", element("models"), '[{"id":"gpt-4o","provider":"openai"}]'),
