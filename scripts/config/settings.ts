@@ -128,7 +128,10 @@ function readToolProxy(r: EnvReader): Record<string, unknown> | undefined {
   return out;
 }
 
-function mesh(r: EnvReader, host: string): { ext: ExtensionSettings; servesModels: boolean } {
+function mesh(
+  r: EnvReader,
+  host: string,
+): { ext: ExtensionSettings; servesModels: boolean; fromPodName?: boolean } {
   const secret = r.secret("CLAWMATRIX_SECRET");
   if (!r.has("CLAWMATRIX_SECRET"))
     return {
@@ -159,7 +162,11 @@ function mesh(r: EnvReader, host: string): { ext: ExtensionSettings; servesModel
     toolProxy: readToolProxy(r),
   };
   const models = config.models as unknown[] | undefined;
-  return { ext: { enabled: true, config }, servesModels: (models?.length ?? 0) > 0 };
+  return {
+    ext: { enabled: true, config },
+    servesModels: (models?.length ?? 0) > 0,
+    fromPodName: set !== undefined,
+  };
 }
 
 function agentrux(r: EnvReader): ExtensionSettings {
@@ -326,12 +333,19 @@ export function readSettings(env: Env, identity?: Identity): SettingsResult {
   }
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   const ids: Settings["ids"] = [];
-  const id = (ext: BundleExtensionId, what: string, key: string, variable?: string) => {
+  const id = (
+    ext: BundleExtensionId,
+    what: string,
+    key: string,
+    variable?: string,
+    from = "the identity",
+  ) => {
     const value = extensions[ext].enabled ? extensions[ext].config[key] : undefined;
     if (typeof value === "string")
-      ids.push({ what, value, from: variable && r.has(variable) ? variable : "the identity" });
+      ids.push({ what, value, from: variable && r.has(variable) ? variable : from });
   };
-  id("clawmatrix", "mesh node id", "nodeId", "CLAWMATRIX_NODE_ID");
+  const podName = "HOSTNAME, the StatefulSet pod name";
+  id("clawmatrix", "mesh node id", "nodeId", "CLAWMATRIX_NODE_ID", m.fromPodName ? podName : undefined);
   id("agent-registry", "registry hostname", "hostname");
   id("agent-registry", "installation id and Pilot hostname", "installationId", "INSTALLATION_ID");
   id("auth-manager-lease-telemetry", "lease machine id", "machineId", "AUTH_MANAGER_MACHINE_ID");

@@ -95,6 +95,7 @@ describe("the StatefulSet mesh", () => {
       "openclaw-2",
       "openclaw-2",
     ]);
+    expect(r.settings.ids[0]?.from).toBe("HOSTNAME, the StatefulSet pod name");
   });
 
   it("refuses bad values with one line naming the variable and what is expected", () => {
