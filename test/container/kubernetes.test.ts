@@ -78,6 +78,9 @@ describe.skipIf(skip)("Kubernetes StatefulSet emulated on Docker", () => {
       container(i),
       "--hostname",
       pod(i),
+      // A StatefulSet's pods restart in place (restartPolicy Always): so do these containers.
+      "--restart",
+      "always",
       "--network",
       P,
       "--network-alias",
