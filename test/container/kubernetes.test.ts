@@ -66,7 +66,8 @@ describe.skipIf(skip)("Kubernetes StatefulSet emulated on Docker", () => {
     for (const m of gateway.volumeMounts ?? []) {
       // A claim from a volumeClaimTemplate is named `<template>-<pod>`; it outlives the pod.
       if (claims.has(m.name)) mounts.push("-v", `${P}-${m.name}-${pod(i)}:${m.mountPath}`);
-      else if (emptyDirs.has(m.name)) mounts.push("--tmpfs", `${m.mountPath}:rw,nosuid,nodev`);
+      // An emptyDir is world-writable (0777); Docker's tmpfs would be root's alone.
+      else if (emptyDirs.has(m.name)) mounts.push("--tmpfs", `${m.mountPath}:rw,nosuid,nodev,mode=0777`);
       else throw new Error(`volume ${m.name}: neither a claim nor an emptyDir, not emulated`);
     }
     const podSecurity = set.spec.template.spec.securityContext ?? {};
