@@ -7,6 +7,7 @@ import { isLocalHost } from "../../extensions/auth-manager/src/status.ts";
 import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
 import { type Env, EnvReader } from "./env-fields.ts";
 import type { Identity } from "./identity.ts";
+import { readStatefulSet } from "./statefulset.ts";
 
 /**
  * The container contract's environment (ARCHITECTURE.md, "The container contract"), read once and
@@ -115,6 +116,13 @@ function readTrustedKeys(r: EnvReader): Array<{ nodeId: string; key: string }> |
   )?.map(([nodeId, key]) => ({ nodeId, key }));
 }
 
+/** The StatefulSet's relays first, then any CLAWMATRIX_PEERS outside the set (one entry per id). */
+function mergePeers<T extends { nodeId: string }>(derived: T[], explicit: T[] | undefined): T[] {
+  const out = [...derived];
+  for (const p of explicit ?? []) if (!out.some((d) => d.nodeId === p.nodeId)) out.push(p);
+  return out;
+}
+
 /** `off`, `on`, or `allow=a,b;deny=c` (either part optional). */
 function readToolProxy(r: EnvReader): Record<string, unknown> | undefined {
   const v = r.raw("CLAWMATRIX_TOOL_PROXY");
@@ -144,7 +152,10 @@ function readToolProxy(r: EnvReader): Record<string, unknown> | undefined {
   return out;
 }
 
-function mesh(r: EnvReader, host: string): { ext: ExtensionSettings; servesModels: boolean } {
+function mesh(
+  r: EnvReader,
+  host: string,
+): { ext: ExtensionSettings; servesModels: boolean; fromPodName?: boolean } {
   const secret = r.secret("CLAWMATRIX_SECRET");
   if (!r.has("CLAWMATRIX_SECRET"))
     return {
@@ -153,13 +164,17 @@ function mesh(r: EnvReader, host: string): { ext: ExtensionSettings; servesModel
     };
   const shape = (clawmatrixConfig.schema as unknown as z.ZodObject<z.ZodRawShape>).shape;
   const element = (key: string) => (shape[key] as z.ZodDefault<z.ZodArray<z.ZodType>>).unwrap().element;
+  const listenPort = r.port("CLAWMATRIX_LISTEN_PORT");
+  const explicitPeers = readPeers(r);
+  // The pod name, not the identity: it is the name the other replicas dial and expect.
+  const set = readStatefulSet(r, r.env.HOSTNAME?.trim() || os.hostname(), listenPort);
   const config: Record<string, unknown> = {
-    nodeId: r.string("CLAWMATRIX_NODE_ID", { pattern: ID, expected: ID_EXPECTED }) ?? host,
+    nodeId: set?.nodeId ?? r.string("CLAWMATRIX_NODE_ID", { pattern: ID, expected: ID_EXPECTED }) ?? host,
     secret,
-    listen: r.bool("CLAWMATRIX_LISTEN") ?? false,
+    listen: r.bool("CLAWMATRIX_LISTEN") ?? set?.relay ?? false,
     listenHost: r.string("CLAWMATRIX_LISTEN_HOST", { pattern: LISTEN_HOST, expected: LISTEN_HOST_EXPECTED }),
-    listenPort: r.port("CLAWMATRIX_LISTEN_PORT"),
-    peers: readPeers(r),
+    listenPort,
+    peers: set ? mergePeers(set.peers, explicitPeers) : explicitPeers,
     trustedKeys: readTrustedKeys(r),
     tags: r.list("CLAWMATRIX_TAGS"),
     agents: r.jsonArray("CLAWMATRIX_AGENTS", element("agents"), '[{"id":"main","tags":["review"]}]'),
@@ -173,7 +188,11 @@ function mesh(r: EnvReader, host: string): { ext: ExtensionSettings; servesModel
     toolProxy: readToolProxy(r),
   };
   const models = config.models as unknown[] | undefined;
-  return { ext: { enabled: true, config }, servesModels: (models?.length ?? 0) > 0 };
+  return {
+    ext: { enabled: true, config },
+    servesModels: (models?.length ?? 0) > 0,
+    fromPodName: set !== undefined,
+  };
 }
 
 function agentrux(r: EnvReader): ExtensionSettings {
@@ -341,12 +360,19 @@ export function readSettings(env: Env, identity?: Identity): SettingsResult {
   }
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   const ids: Settings["ids"] = [];
-  const id = (ext: BundleExtensionId, what: string, key: string, variable?: string) => {
+  const id = (
+    ext: BundleExtensionId,
+    what: string,
+    key: string,
+    variable?: string,
+    from = "the identity",
+  ) => {
     const value = extensions[ext].enabled ? extensions[ext].config[key] : undefined;
     if (typeof value === "string")
-      ids.push({ what, value, from: variable && r.has(variable) ? variable : "the identity" });
+      ids.push({ what, value, from: variable && r.has(variable) ? variable : from });
   };
-  id("clawmatrix", "mesh node id", "nodeId", "CLAWMATRIX_NODE_ID");
+  const podName = "HOSTNAME, the StatefulSet pod name";
+  id("clawmatrix", "mesh node id", "nodeId", "CLAWMATRIX_NODE_ID", m.fromPodName ? podName : undefined);
   id("agent-registry", "registry hostname", "hostname");
   id("agent-registry", "installation id and Pilot hostname", "installationId", "INSTALLATION_ID");
   id("auth-manager-lease-telemetry", "lease machine id", "machineId", "AUTH_MANAGER_MACHINE_ID");
