@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger } from "@openclaw-bundle/shared";
@@ -213,6 +213,19 @@ describe("LeaseService against the mock broker", () => {
     expect(s.snapshot.reason).toMatch(
       /refused the rotation \(no_eligible_credentials_available\).*asking again in \d+ s/,
     );
+  });
+
+  it("an auth file it cannot write: degraded, and asked again with a growing backoff, not every second", async () => {
+    // A file where the folder should be: what a read-only root without a ~/.codex volume does.
+    writeFileSync(path.join(dir, "blocked"), "");
+    const s = service({ codexAuthPath: path.join(dir, "blocked", "codex", "auth.json") });
+    s.start();
+    await until(() => s.snapshot.state === "degraded" && /could not write/.test(s.snapshot.reason ?? ""));
+    const first = Number(/retrying in (\d+) s/.exec(s.snapshot.reason ?? "")?.[1]);
+    await until(() => (broker.lease.calls.get("POST /api/leases/acquire") ?? 0) >= 2, 8000);
+    await until(() => Number(/retrying in (\d+) s/.exec(s.snapshot.reason ?? "")?.[1]) > first, 8000);
+    // The broker answered each time: that success must not reset the backoff the write failure needs.
+    expect(broker.lease.calls.get("POST /api/leases/acquire")).toBeLessThanOrEqual(3);
   });
 
   it("releases on shutdown only when configured", async () => {

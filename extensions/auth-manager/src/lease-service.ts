@@ -232,11 +232,13 @@ export class LeaseService {
     try {
       const ttl = this.#cfg.requestedTtlSeconds;
       const answer = await this.#client.acquire(this.#who, ttl);
-      this.#retry.reset();
       checkOwner(answer.lease, this.#who, FOREIGN_LEASE_RETRY_MS);
       this.#log.info("lease acquired", { leaseId: answer.lease.id, reason: answer.reason ?? undefined });
       // The broker hands back the lease this machine already holds: its auth is on disk already.
       await this.#adopt(answer.lease, answer.lease.id !== this.#materializedLeaseId || !this.#authAt);
+      // Only now: a lease whose auth cannot be written locally must keep backing off, or a broken
+      // ~/.codex asks the broker once a second forever (seen on a read-only root).
+      this.#retry.reset();
     } catch (err) {
       this.#lease = undefined;
       if (isForeignLease(err)) return this.#blockForeign(err);
