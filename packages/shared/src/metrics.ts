@@ -31,15 +31,18 @@ export function metricsRegistry(): Registry {
   return g[REGISTRY_KEY] as Registry;
 }
 
-/** Seen label sets per metric, shared like the registry (the cap must hold across extensions). */
-function seriesOf(name: string): Set<string> {
+/**
+ * Seen label sets per metric, shared like the registry (the cap must hold across extensions);
+ * keyed by the metric object, which the registry hands every extension once it exists.
+ */
+function seriesOf(metric: object): Set<string> {
   const g = globalThis as Global;
-  g[SERIES_KEY] ??= new Map<string, Set<string>>();
-  const all = g[SERIES_KEY] as Map<string, Set<string>>;
-  let s = all.get(name);
+  g[SERIES_KEY] ??= new WeakMap<object, Set<string>>();
+  const all = g[SERIES_KEY] as WeakMap<object, Set<string>>;
+  let s = all.get(metric);
   if (!s) {
     s = new Set();
-    all.set(name, s);
+    all.set(metric, s);
   }
   return s;
 }
@@ -55,10 +58,10 @@ export function label(value: unknown): string {
 type Labels<L extends string> = Partial<Record<L, string | number>>;
 
 /** Labels made safe, and folded into "other" once the metric holds MAX_SERIES label sets. */
-export function boundLabels<L extends string>(name: string, labels: Labels<L>): Labels<L> {
+export function boundLabels<L extends string>(metric: object, labels: Labels<L>): Labels<L> {
   const clean = Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, label(v)])) as Labels<L>;
   const key = JSON.stringify(clean);
-  const seen = seriesOf(name);
+  const seen = seriesOf(metric);
   if (seen.has(key)) return clean;
   if (seen.size < MAX_SERIES) {
     seen.add(key);
@@ -109,12 +112,12 @@ export function histogram<L extends string = string>(
 
 /** Counter increment with bounded labels. */
 export function inc<L extends string>(c: Counter<L>, labels: Labels<L> = {}, by = 1): void {
-  c.inc(boundLabels((c as unknown as { name: string }).name, labels), by);
+  c.inc(boundLabels(c, labels), by);
 }
 
 /** Histogram observation with bounded labels. */
 export function observe<L extends string>(h: Histogram<L>, labels: Labels<L>, value: number): void {
-  h.observe(boundLabels((h as unknown as { name: string }).name, labels), value);
+  h.observe(boundLabels(h, labels), value);
 }
 
 // --- the metrics every extension has -----------------------------------------------------------
@@ -155,7 +158,7 @@ export function statusMetric<L extends string>(
     if (!s) return;
     for (const [labels, v] of samples(s))
       if (Number.isFinite(v) && v >= 0) {
-        const l = boundLabels(spec.name, labels);
+        const l = boundLabels(this, labels);
         if (type === "gauge") (this as Gauge<L>).set(l, v);
         else (this as Counter<L>).inc(l, v);
       }
