@@ -4,6 +4,7 @@ import path from "node:path";
 import { createLogger } from "@openclaw-bundle/shared";
 import { describe, expect, it } from "vitest";
 import { AgentRegistryAccount, type ResolvedAccount } from "./account.ts";
+import { AnswerWaiters } from "./answer-waiters.ts";
 import { agentRegistryConfig } from "./config-schema.ts";
 import type { Peer } from "./peers.ts";
 import type { Inbound, PendingHandshake, Transport } from "./transports.ts";
@@ -57,6 +58,7 @@ function account(
   t: FakeTransport,
   stateDir: string,
   dispatch: (m: Inbound, reply?: (s: string) => Promise<void>) => Promise<void>,
+  waiters?: AnswerWaiters,
 ) {
   const c = agentRegistryConfig.schema.parse({
     registryUrl: "http://127.0.0.1:9",
@@ -76,6 +78,7 @@ function account(
     dispatch,
     notify: async () => {},
     transports: [t],
+    ...(waiters ? { waiters } : {}),
   });
 }
 
@@ -200,5 +203,30 @@ describe("the inbox loop", () => {
     await b.poll();
     await b.stop();
     expect(turns).toEqual(["answer", "answer to another"]);
+  });
+
+  it("keeps a contact's wait across an account restart, and the next account delivers its answer", async () => {
+    // The host's health monitor restarts accounts; the old stop answered every waiter "nothing".
+    const dir = mkdtempSync(path.join(os.tmpdir(), "ar-account-"));
+    const waiters = new AnswerWaiters(60_000);
+    const t = new FakeTransport();
+    const turns: string[] = [];
+    const first = account(t, dir, async (m) => void turns.push(m.message.text), waiters);
+    await first.start();
+    const wait = waiters.wait("q-restart", 60_000);
+    let settled: string | undefined | null = null;
+    void wait.promise.then((v) => {
+      settled = v;
+    });
+    await first.stop();
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBeNull();
+    const second = account(t, dir, async (m) => void turns.push(m.message.text), waiters);
+    await second.start();
+    t.inbox.push({ key: "k-ans", body: encodeMessage("the late answer", "q-restart", "a-late") });
+    await second.poll();
+    expect(await wait.promise).toBe("the late answer");
+    expect(turns).toEqual([]); // an awaited answer is not a new message
+    await second.stop();
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { errorMessage, type Logger, Periodic, PersistedSet, sleep } from "@openclaw-bundle/shared";
+import { AnswerWaiters } from "./answer-waiters.ts";
 import type { AgentRegistryConfig } from "./config-schema.ts";
 import { agentRegistryError, isAgentRegistryError } from "./errors.ts";
 import { registryMetrics } from "./metrics.ts";
@@ -29,7 +30,7 @@ import { encodeMessage } from "./wire.ts";
 const SEEN_CAPACITY = 10_000;
 const PILOT_CHECK_MS = 10_000;
 const TRUST_POLL_MS = 500;
-const ANSWER_POLL_MS = 1_000;
+export const ANSWER_POLL_MS = 1_000;
 
 export type ResolvedAccount = AgentRegistryConfig & {
   registryUrl: string;
@@ -49,6 +50,8 @@ interface AccountDeps {
   notify(from: Peer, transport: TransportKind, text: string): Promise<void>;
   /** Replaces the transports the config would make (tests drive the inbox loop with their own). */
   transports?: Transport[];
+  /** Contacts awaiting answers; shared by successive accounts so a restart keeps them. */
+  waiters?: AnswerWaiters;
 }
 
 export interface Counters {
@@ -82,13 +85,15 @@ export class AgentRegistryAccount {
   lastInbound: { from: string; transport: TransportKind; at: string } | undefined;
   readonly #d: AccountDeps;
   readonly #seen: PersistedSet;
-  readonly #waiters = new Map<string, (text: string) => void>();
+  readonly #waiters: AnswerWaiters;
+  #detachWaiters: (() => void) | undefined;
   #poller: Periodic | undefined;
   #pilotCheck: Periodic | undefined;
   #stopped = false;
 
   constructor(d: AccountDeps) {
     this.#d = d;
+    this.#waiters = d.waiters ?? new AnswerWaiters(ANSWER_POLL_MS);
     const c = d.config;
     this.client = new RegistryClient({ baseUrl: c.registryUrl, apiKey: c.apiKey });
     this.peers = new PeerDirectory(this.client);
@@ -193,6 +198,7 @@ export class AgentRegistryAccount {
       () => this.poll(),
     );
     this.#poller.start();
+    this.#detachWaiters = this.#waiters.attach(() => void this.#poller?.runNow());
   }
 
   async stop(): Promise<void> {
@@ -203,8 +209,9 @@ export class AgentRegistryAccount {
     await this.registration.stop({ deregister: true });
     await this.daemon?.stop();
     await this.#seen.save().catch(() => {});
-    for (const w of this.#waiters.values()) w("");
-    this.#waiters.clear();
+    // Waiters are left waiting: the next account (a restart) reads their answers.
+    this.#detachWaiters?.();
+    this.#detachWaiters = undefined;
   }
 
   /**
@@ -255,10 +262,7 @@ export class AgentRegistryAccount {
       this.counters.received++;
       registryMetrics.message("in", t.kind);
       this.lastInbound = { from: m.from.hostname, transport: t.kind, at: new Date().toISOString() };
-      const waiter = m.message.replyTo ? this.#waiters.get(m.message.replyTo) : undefined;
-      if (waiter) {
-        waiter(m.message.text);
-      } else {
+      if (!(m.message.replyTo && this.#waiters.deliver(m.message.replyTo, m.message.text))) {
         try {
           // An answer is never answered: two agents would otherwise talk to each other forever.
           await this.#d.dispatch(m, m.message.replyTo ? undefined : (text) => this.#reply(t, m, text));
@@ -402,23 +406,8 @@ export class AgentRegistryAccount {
   }
 
   #awaitAnswer(id: string, timeoutMs: number) {
-    let timer: NodeJS.Timeout | undefined;
-    // While someone waits for an answer, the inbox is read every second, not every poll interval.
-    const fast = setInterval(() => void this.#poller?.runNow(), ANSWER_POLL_MS);
-    fast.unref();
-    const promise = new Promise<string | undefined>((resolve) => {
-      this.counters.answersAwaited++;
-      this.#waiters.set(id, (text) => resolve(text || undefined));
-      timer = setTimeout(() => resolve(undefined), timeoutMs * 2);
-      timer.unref();
-    });
-    return {
-      promise,
-      cancel: () => {
-        clearTimeout(timer);
-        clearInterval(fast);
-        this.#waiters.delete(id);
-      },
-    };
+    this.counters.answersAwaited++;
+    // The trust handshake may take up to timeoutMs before the message even leaves.
+    return this.#waiters.wait(id, timeoutMs * 2);
   }
 }

@@ -17,7 +17,8 @@ import {
 } from "@openclaw-bundle/shared";
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core";
 import { dispatchInboundDirectDm } from "openclaw/plugin-sdk/channel-inbound";
-import { AgentRegistryAccount, type ResolvedAccount } from "./account.ts";
+import { AgentRegistryAccount, ANSWER_POLL_MS, type ResolvedAccount } from "./account.ts";
+import { processWaiters } from "./answer-waiters.ts";
 import type { AgentRegistryConfig } from "./config-schema.ts";
 import type { Peer } from "./peers.ts";
 import { PLUGIN_ID, resolveAgentRegistry } from "./status.ts";
@@ -138,6 +139,7 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
           logger,
           home,
           stateDir: process.env.OPENCLAW_STATE_DIR ?? path.join(home, ".openclaw"),
+          waiters: processWaiters(ANSWER_POLL_MS),
           dispatch: (m: Inbound, reply) =>
             turn(logger, ctx.cfg, me, m.from, m.transport, m.message.id, m.message.text, reply),
           notify: (from, transport, text) =>
