@@ -16,7 +16,6 @@ import {
   untilAborted,
 } from "@openclaw-bundle/shared";
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core";
-import { dispatchInboundDirectDm } from "openclaw/plugin-sdk/channel-inbound";
 import { AgentRegistryAccount, ANSWER_POLL_MS, type ResolvedAccount } from "./account.ts";
 import { processWaiters } from "./answer-waiters.ts";
 import type { AgentRegistryConfig } from "./config-schema.ts";
@@ -66,6 +65,9 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
     reply: ((text: string) => Promise<void>) | undefined,
   ) => {
     let failure: unknown;
+    // Loaded at the first turn, not at registration: the host's inbound pipeline costs ~1.5 s of
+    // CPU to import on a fresh gateway (a bare one never loads it), paid before /readyz otherwise.
+    const { dispatchInboundDirectDm } = await import("openclaw/plugin-sdk/channel-inbound");
     await dispatchInboundDirectDm({
       channelIngress: "unsupported",
       // Each remote agent gets a session of its own; its words never join the operator's main session.

@@ -1,11 +1,5 @@
 import { channelTurnConfig, errorMessage, type Logger, replyText } from "@openclaw-bundle/shared";
 import type { OpenClawConfig } from "openclaw/plugin-sdk/channel-core";
-import {
-  buildChannelInboundEventContext,
-  dispatchChannelInboundTurn,
-  resolveChannelInboundRouteEnvelope,
-} from "openclaw/plugin-sdk/channel-inbound";
-import { createChannelReplyPipeline } from "openclaw/plugin-sdk/channel-reply-pipeline";
 import { agentruxError } from "./client.ts";
 import type { TurnRequest } from "./dispatch.ts";
 import { ACCOUNT_ID, CHANNEL_ID } from "./session.ts";
@@ -28,6 +22,15 @@ interface TurnInput extends TurnRequest {
 export async function runAgentTurn(cfg: OpenClawConfig, t: TurnInput, logger: Logger): Promise<string> {
   // Clients' conversations are isolated, and routed to the configured agent only.
   const routed = channelTurnConfig(cfg, CHANNEL_ID, ACCOUNT_ID, t.agentId);
+  // Loaded at the first turn, not at registration: the host's inbound pipeline costs ~1.5 s of
+  // CPU to import on a fresh gateway (a bare one never loads it), paid before /readyz otherwise.
+  const [
+    { buildChannelInboundEventContext, dispatchChannelInboundTurn, resolveChannelInboundRouteEnvelope },
+    { createChannelReplyPipeline },
+  ] = await Promise.all([
+    import("openclaw/plugin-sdk/channel-inbound"),
+    import("openclaw/plugin-sdk/channel-reply-pipeline"),
+  ]);
   const peer = { kind: "direct" as const, id: t.peer };
   const { route, buildEnvelope } = resolveChannelInboundRouteEnvelope({
     cfg: routed,
