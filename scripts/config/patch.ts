@@ -1,4 +1,5 @@
 import { BUNDLE_EXTENSIONS, type BundleExtensionId } from "@openclaw-bundle/shared";
+import { A2A_MANAGED_KEYS } from "./a2a.ts";
 import { deletePath, getPath, isObj, type Obj, setPath } from "./json-path.ts";
 import { applyPlatform, type Owned, type PlatformConfig, type PlatformContext } from "./platform.ts";
 import type { Settings } from "./settings.ts";
@@ -29,6 +30,10 @@ const MANAGED_CONFIG_KEYS: Record<BundleExtensionId, string[]> = {
     "toolProxy.enabled",
     "toolProxy.allow",
     "toolProxy.deny",
+    "a2a.enabled",
+    "a2a.defaultAgent",
+    "a2a.advertisedUrl",
+    "a2a.rateLimitPerMinute",
   ],
   "agentrux-openclaw-plugin": ["baseUrl", "commandTopicId", "resultTopicId", "agentId"],
   "agent-registry": [
@@ -129,6 +134,20 @@ export function desiredConfig(
       ext.enabled
         ? `${id}: enabled`
         : `${id}: disabled (${ext.disabledReason ?? "its enabling variable is not set"})`,
+    );
+  }
+
+  // The host's A2A channel: env owns its keys once A2A_ENABLED is set; unset leaves the file's.
+  if (s.a2a) {
+    for (const key of A2A_MANAGED_KEYS) {
+      const v = s.a2a.channel[key];
+      if (v === undefined) deletePath(config, `channels.a2a.${key}`, 2);
+      else setPath(config, `channels.a2a.${key}`, v);
+    }
+    notes.push(
+      s.a2a.channel.enabled
+        ? "a2a (host channel): enabled"
+        : "a2a (host channel): disabled (A2A_ENABLED=false)",
     );
   }
 

@@ -10,7 +10,7 @@ import type { Settings } from "./settings.ts";
  * user had set before, or changed since, is theirs and stays.
  */
 
-const CONDITIONS = ["always", "serves-models", ...BUNDLE_EXTENSIONS.map((e) => e.id)] as const;
+const CONDITIONS = ["always", "serves-models", "a2a", ...BUNDLE_EXTENSIONS.map((e) => e.id)] as const;
 const jsonValue: z.ZodType<unknown> = z.json();
 const item = z.union([z.string(), z.number()]);
 const addList = z.object({ $add: z.array(item) }).strict();
@@ -63,6 +63,7 @@ function substitute(value: unknown, ctx: PlatformContext): unknown {
 function active(when: (typeof CONDITIONS)[number], s: Settings): boolean {
   if (when === "always") return true;
   if (when === "serves-models") return s.servesModels;
+  if (when === "a2a") return s.a2a?.channel.enabled === true;
   return s.extensions[when].enabled;
 }
 

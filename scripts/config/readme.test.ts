@@ -10,7 +10,7 @@ const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
 function variablesRead(): string[] {
   const found = new Set<string>();
   for (const m of read("entrypoint.sh").matchAll(/\$\{([A-Z][A-Z0-9_]+)/g)) found.add(m[1] as string);
-  for (const file of ["settings.ts", "statefulset.ts", "cli.ts", "identity.ts", "env-fields.ts"]) {
+  for (const file of ["settings.ts", "statefulset.ts", "cli.ts", "identity.ts", "env-fields.ts", "a2a.ts"]) {
     const text = read(`scripts/config/${file}`);
     for (const m of text.matchAll(/\benv\.([A-Z][A-Z0-9_]+)/g)) found.add(m[1] as string);
     for (const m of text.matchAll(/\br\.\w+\(\s*"([A-Z][A-Z0-9_]+)"/g)) found.add(m[1] as string);

@@ -5,6 +5,7 @@ import { pilotHostname } from "../../extensions/agent-registry/src/pilot/hostnam
 import { ROTATION_POLICIES } from "../../extensions/auth-manager/src/config-schema.ts";
 import { isLocalHost } from "../../extensions/auth-manager/src/status.ts";
 import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
+import { type A2aSettings, readA2a, readMeshA2a } from "./a2a.ts";
 import { type Env, EnvReader } from "./env-fields.ts";
 import type { Identity } from "./identity.ts";
 import { readStatefulSet } from "./statefulset.ts";
@@ -28,6 +29,8 @@ export interface Settings {
   /** The agents' default model, when the env names an OpenAI-compatible endpoint. */
   llm?: { baseUrl: string; apiKeyRef?: string; model: string };
   extensions: Record<BundleExtensionId, ExtensionSettings>;
+  /** The host's A2A channel, when A2A_ENABLED is set (true or false); unset leaves it alone. */
+  a2a?: A2aSettings;
   /** True when the mesh serves models, so the gateway's chatCompletions endpoint must be on. */
   servesModels: boolean;
   /** One-time AgenTrux activation code (a secret: never printed). */
@@ -348,6 +351,9 @@ export function readSettings(env: Env, identity?: Identity): SettingsResult {
     "agent-registry": reg.ext,
     "auth-manager-lease-telemetry": lease(r, host),
   };
+  const a2a = readA2a(r);
+  const meshA2a = readMeshA2a(r, a2a);
+  if (meshA2a && m.ext.enabled) m.ext.config.a2a = meshA2a;
   const activationCode = r.raw("AGENTRUX_ACTIVATION_CODE");
   if (activationCode !== undefined) {
     r.secrets.add("AGENTRUX_ACTIVATION_CODE");
@@ -384,6 +390,7 @@ export function readSettings(env: Env, identity?: Identity): SettingsResult {
       llm: llmUrl ? { baseUrl: llmUrl, apiKeyRef: llmKey, model: llmModel ?? "default" } : undefined,
       extensions,
       servesModels: m.servesModels,
+      ...(a2a ? { a2a: { channel: dropUndefined(a2a.channel) } } : {}),
       activationCode,
       pilot: extensions["agent-registry"].enabled ? reg.pilot : undefined,
       home: home as string,

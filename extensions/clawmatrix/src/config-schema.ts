@@ -86,6 +86,32 @@ const toolProxy = z
   })
   .strict();
 
+const a2a = z
+  .object({
+    /**
+     * Serve the mesh's A2A endpoint (`/bundle/a2a/v1`, card at `/bundle/a2a/agent-card.json`) to
+     * the peers of the host's A2A channel (`channels.a2a.peers`, their tokens).
+     */
+    enabled: z.boolean().default(false),
+    /** Where a message that names no agent (`metadata.agent`) goes; naming one is required without it. */
+    defaultAgent: z
+      .string()
+      .regex(/^(tags:)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "expected an agent id, tags:<tag> or a node id")
+      .optional(),
+    /** The origin the card advertises (behind a proxy); the request's own otherwise. */
+    advertisedUrl: z
+      .string()
+      .regex(/^https?:\/\/[^\s]+$/, "expected an http:// or https:// URL")
+      .optional(),
+    /** Requests per peer per minute; 0 turns the limit off. */
+    rateLimitPerMinute: z.number().int().min(0).max(100_000).default(30),
+    /** Requests of one peer in flight at once (a stream counts until it ends). */
+    maxConcurrentPerPeer: z.number().int().min(1).max(256).default(4),
+    /** Tasks kept in the state volume for GetTask and ListTasks (oldest finished ones go first). */
+    maxTasks: z.number().int().min(10).max(10_000).default(500),
+  })
+  .strict();
+
 export const clawmatrixConfig = defineConfigSchema(
   z
     .object({
@@ -122,6 +148,7 @@ export const clawmatrixConfig = defineConfigSchema(
         deny: [],
         maxOutputBytes: DEFAULT_TOOL_OUTPUT_BYTES,
       }),
+      a2a: a2a.default({ enabled: false, rateLimitPerMinute: 30, maxConcurrentPerPeer: 4, maxTasks: 500 }),
     })
     .strict(),
 );

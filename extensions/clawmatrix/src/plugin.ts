@@ -6,6 +6,7 @@ import {
   registerStatusMethod,
 } from "@openclaw-bundle/shared";
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
+import { registerA2aRoutes } from "./a2a/routes.ts";
 import { registerClawmatrixCli } from "./cli.ts";
 import { bindMeshNode } from "./metrics.ts";
 import { MeshService } from "./service.ts";
@@ -48,7 +49,12 @@ export function registerClawmatrix(api: OpenClawPluginApi): void {
   });
   if (!resolved.ok) return;
   const config = resolved.config as typeof resolved.config & { nodeId: string; secret: string };
-  for (const tool of createTools(() => slot.get())) api.registerTool(tool, { name: tool.name });
+  for (const tool of createTools(
+    () => slot.get(),
+    () => api.config,
+  ))
+    api.registerTool(tool, { name: tool.name });
+  if (config.a2a.enabled) registerA2aRoutes(api, config.a2a, () => slot.get(), logger);
 
   api.registerService({
     id: `${PLUGIN_ID}-mesh`,

@@ -1,10 +1,14 @@
 import type { Logger } from "@openclaw-bundle/shared";
+import { MeshA2a } from "./a2a/service.ts";
 import type { ClawmatrixConfig } from "./config-schema.ts";
 import { MeshIdentity } from "./mesh/identity-store.ts";
 import { MeshNode } from "./mesh/node.ts";
 import { createHandlers } from "./serve/handlers.ts";
 import { type LocalGateway, localGatewayFrom, providerEndpoint } from "./serve/local-gateway.ts";
 import { ModelProxy } from "./serve/model-proxy.ts";
+
+/** The version the mesh's Agent Card gives (the extension's). */
+const A2A_CARD_VERSION = "0.1.0";
 
 /**
  * The mesh as a gateway service: the node (links, gossip, relay, serving) and the local model
@@ -15,6 +19,8 @@ export class MeshService {
   readonly proxy: ModelProxy;
   readonly config: ClawmatrixConfig;
   readonly identity: MeshIdentity;
+  /** The mesh's A2A endpoint, when `a2a.enabled`. */
+  readonly a2a: MeshA2a | undefined;
   #state: "starting" | "running" | "stopped" | "error" = "starting";
   #error: string | undefined;
 
@@ -49,6 +55,19 @@ export class MeshService {
       key: this.identity.key,
       pins: this.identity.pins,
     });
+    this.a2a = config.a2a.enabled
+      ? new MeshA2a({
+          node: this.node,
+          settings: {
+            defaultAgent: config.a2a.defaultAgent,
+            maxTasks: config.a2a.maxTasks,
+            handoffTimeoutMs: config.handoffTimeout,
+          },
+          stateDir,
+          log,
+          version: A2A_CARD_VERSION,
+        })
+      : undefined;
     this.proxy = new ModelProxy({
       node: this.node,
       secret: config.secret,
@@ -70,6 +89,7 @@ export class MeshService {
     try {
       await this.identity.save();
       await this.node.start();
+      await this.a2a?.start();
       await this.proxy.start();
       this.#state = "running";
     } catch (err) {
@@ -83,6 +103,7 @@ export class MeshService {
 
   async stop(): Promise<void> {
     await this.proxy.stop();
+    await this.a2a?.stop();
     await this.node.stop();
     await this.identity.flushed();
     if (this.#state !== "error") this.#state = "stopped";

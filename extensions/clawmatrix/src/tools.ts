@@ -6,6 +6,7 @@ import {
   type ToolParams,
   textResult,
 } from "@openclaw-bundle/shared";
+import { a2aHandoff, outboundPeer } from "./a2a/outbound.ts";
 import { meshError } from "./mesh/requests.ts";
 import type { MeshService } from "./service.ts";
 
@@ -21,6 +22,7 @@ export type MeshTool = AgentTool;
 const str = schemaString;
 const obj = schemaObject;
 const TARGET = str("A node id, an agent id, or tags:<tag>");
+const HANDOFF_TARGET = str("A node id, an agent id, tags:<tag>, or a2a:<peer> for an outside A2A agent");
 
 const text = textResult;
 
@@ -31,7 +33,11 @@ function need(p: Params, key: string): string {
   return v;
 }
 
-export function createTools(live: () => MeshService | undefined): MeshTool[] {
+/** `hostConfig` reads the gateway's config (the A2A peers of `a2a:<peer>` targets live there). */
+export function createTools(
+  live: () => MeshService | undefined,
+  hostConfig: () => unknown = () => undefined,
+): MeshTool[] {
   const mesh = () => {
     const s = live();
     if (s?.state !== "running") throw meshError("UNREACHABLE", "the mesh is not running on this node");
@@ -74,18 +80,31 @@ export function createTools(live: () => MeshService | undefined): MeshTool[] {
       name: "cluster_handoff",
       label: "Hand Off to a Mesh Agent",
       description:
-        "Hand a task to an agent on another node and return its answer. target: agent id, tags:<tag> or node id.",
+        "Hand a task to an agent on another node, or to an outside A2A agent, and return its answer. target: agent id, tags:<tag>, node id, or a2a:<peer>.",
       parameters: obj(
         {
-          target: TARGET,
+          target: HANDOFF_TARGET,
           task: str("What the remote agent should do"),
           context: str("Optional context for the task"),
         },
         ["target", "task"],
       ),
       execute: wrap(async (p, signal) => {
-        const s = mesh();
         const target = need(p, "target");
+        if (target.startsWith("a2a:")) {
+          const name = target.slice(4);
+          const task =
+            typeof p.context === "string" ? `${need(p, "task")}\n\nContext:\n${p.context}` : need(p, "task");
+          const out = await a2aHandoff({
+            peer: outboundPeer(hostConfig(), name),
+            name,
+            task,
+            signal,
+            onChunk: () => {},
+          });
+          return text(out || "(the A2A agent gave no output)", { peer: name });
+        }
+        const s = mesh();
         let out = "";
         const body = {
           agent: agentOf(s, target),
