@@ -21,7 +21,7 @@ export interface OutboundAttachment {
   object_id: string;
   content_type: string;
   size: number;
-  download_url: string;
+  download_url?: string;
 }
 
 const TEXTUAL = /^(text\/|application\/(json|xml|yaml|x-yaml|csv|x-ndjson)\b)|\+(json|xml)\b/i;

@@ -137,7 +137,7 @@ describe("AgenTrux tools", () => {
     const { invite_code } = (await res.json()) as { invite_code: string };
     expect((await run("agentrux_redeem_grant", { invite_code })).text).toBe("granted read on shared.feed");
     expect((await run("agentrux_redeem_grant", { invite_code })).text).toMatch(
-      /^error AGENTRUX_ERR_REQUEST: .*404/,
+      /^error AGENTRUX_ERR_NOT_FOUND: .*404/,
     );
   });
 
