@@ -236,10 +236,10 @@ export const LIVE_EXCHANGES: Exchange[] = [
   },
   {
     step: "skip to the newest event",
-    source: `openclaw/src/gateway.ts @ ${LIVE} (startAccount: pullEvents(null, 1, "desc") -> events[0].cursor || event_id)`,
+    source: `openclaw/src/gateway.ts @ ${LIVE} (startAccount: pullEvents(null, 1, "desc", excludeSelf) -> events[0].cursor || event_id)`,
     method: "GET",
     path: "/topics/{command}/events",
-    query: { limit: "1", order: "desc" },
+    query: { limit: "1", order: "desc", exclude_self: "true" },
     auth: true,
     status: 200,
     reads: { events: "array", "events.0.event_id": "string", "events.0.cursor": "string" },

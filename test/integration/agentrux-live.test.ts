@@ -127,6 +127,18 @@ describe("AgenTrux in a real gateway, live API", () => {
     expect(reply?.payload.message).toContain("a question from the official plugin");
   });
 
+  it("reconnects the hint stream with a fresh token after the broker expired every token (no poll to fall back on)", async () => {
+    const before = (await brokerCalls(control()))["POST /oauth/token"] ?? 0;
+    await control()("/expire-tokens", {});
+    await control()("/cut-streams", {});
+    await request({ request_id: "live-exp-1", conversation_key: "exp", message: "after the tokens expired" });
+    const p = await awaitResponse(control(), RES, "live-exp-1");
+    expect(p.status, p.message).toBe("completed");
+    // The stream's 401 dropped the dead token: a new one was asked for, not the old one resent.
+    expect((await brokerCalls(control()))["POST /oauth/token"]).toBeGreaterThan(before);
+    expect((await gateways.byName("live").call<Status>(`${ID}.status`)).sse).toBe("open");
+  });
+
   it("uploads a file through agentrux_upload: registered, PUT, committed, attached with its presigned_get_url", async () => {
     await request({
       request_id: "live-up-1",

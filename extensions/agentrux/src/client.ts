@@ -300,10 +300,13 @@ export class AgentruxClient {
     return this.#pull(topic, { after, limit, ...o });
   }
 
-  /** The position after the topic's newest event (its start when it has none). */
-  async head(topic: string): Promise<Position> {
+  /**
+   * The position after the topic's newest event (its start when it has none); with `excludeSelf`
+   * (live) the newest of the others' events, as the 1.1.0 plugin skips to the newest at start.
+   */
+  async head(topic: string, o: { excludeSelf?: boolean } = {}): Promise<Position> {
     if (this.generation === "live") {
-      const [newest] = await this.#pull(topic, { limit: 1, newest: true });
+      const [newest] = await this.#pull(topic, { limit: 1, newest: true, excludeSelf: o.excludeSelf });
       return newest?.position ?? this.start;
     }
     let after: Position = 0;

@@ -84,7 +84,7 @@ describe("AgenTrux client, live API", () => {
         dir,
         topic: CMD,
         read: (t, after, limit) => c.read(t, after, limit, { excludeSelf: true }),
-        head: (t) => c.head(t),
+        head: (t) => c.head(t, { excludeSelf: true }),
         start: c.start,
         fits: (p): p is Position => fitsGeneration("live", p),
         onCursorExpired: (from, oldest) => told.push([from, oldest]),

@@ -162,7 +162,7 @@ export class AgentruxService {
       maxConcurrency: this.#c.maxConcurrency,
       // The live service leaves out what this client published itself (a shared topic echoes).
       read: (t, after, limit) => client.read(t, after, limit, { excludeSelf: true }),
-      head: (t) => client.head(t),
+      head: (t) => client.head(t, { excludeSelf: true }),
       start: client.start,
       fits: (p): p is Position => fitsGeneration(client.generation, p),
       onCursorExpired: (from, oldest) =>

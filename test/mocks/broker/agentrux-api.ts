@@ -171,6 +171,7 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     if (!str(code, 256)) return fail(res, 422, "INVALID", "code is required");
     const r = book.activate(code, LIVE_CODE_PATTERN);
     if ("status" in r) return fail(res, r.status, r.code, r.message);
+    if (activationAnswer === "unexpected") return res.json({ ok: true });
     res.json({
       client_id: r.clientId,
       client_secret: r.secret,
