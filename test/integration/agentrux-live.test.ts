@@ -163,6 +163,28 @@ describe("AgenTrux in a real gateway, live API", () => {
     expect(await (await fetch(up.attachments?.[0]?.presigned_get_url ?? "")).text()).toBe("the live report");
   });
 
+  it("resumes from its saved event cursor after a restart, and after ttl_expired reads again from the oldest event kept", async () => {
+    const g = gateways.byName("live");
+    await request({ request_id: "live-r1", conversation_key: "r", message: "before the restart" });
+    expect((await awaitResponse(control(), RES, "live-r1")).status).toBe("completed");
+    await g.stop();
+    // While it is down: one request, then everything up to and including the saved cursor's
+    // event ages out, then one more. Both are still retrievable and must be answered, once.
+    await request({ request_id: "live-r2", conversation_key: "r", message: "while down, kept" });
+    const list = broker.agentrux.book.topics.get(CMD) ?? [];
+    const kept = list.findIndex((e) => (e.payload as { request_id?: string }).request_id === "live-r2");
+    await control()(`/topics/${CMD}/evict`, { count: kept });
+    await request({ request_id: "live-r3", conversation_key: "r", message: "while down, newest" });
+    await g.start();
+    for (const id of ["live-r2", "live-r3"])
+      expect((await awaitResponse(control(), RES, id, 90_000)).status).toBe("completed");
+    const s = await g.call<Status & { counters?: { cursorExpired: number } }>(`${ID}.status`);
+    expect(s.counters?.cursorExpired).toBe(1);
+    expect(readFileSync(g.logFile, "utf8")).toMatch(/aged out of the topic's retention/);
+    const ids = (await stored(RES)).map((e) => e.payload?.request_id);
+    for (const id of ["live-r1", "live-r2", "live-r3"]) expect(ids.filter((x) => x === id)).toHaveLength(1);
+  });
+
   it("passes inbound attachments over 50 KB and binary ones as URLs, looked up by payload_object_id", async () => {
     const put = (name: string, contentType: string, bytes: Buffer) => {
       const o = broker.agentrux.book.newPayload(CMD, {
