@@ -1,11 +1,10 @@
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createLogger } from "@openclaw-bundle/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startToolService } from "../../../test/harness/agentrux-service.ts";
 import { type MockBroker, startMockBroker } from "../../../test/mocks/broker/server.ts";
-import { agentruxConfig } from "./config-schema.ts";
-import { AgentruxService, type Config } from "./service.ts";
+import type { AgentruxService, Config } from "./service.ts";
 import { type AgentruxTool, createTools } from "./tools.ts";
 
 // The agent tools on the live API (plugin 1.1.0): activated with an act_ code, reading by event
@@ -23,7 +22,6 @@ let broker: MockBroker;
 let service: AgentruxService;
 let code: string;
 const home = mkdtempSync(path.join(os.tmpdir(), "agentrux-tools-live-"));
-const sink = { info() {}, warn() {}, error() {} };
 
 beforeAll(async () => {
   broker = await startMockBroker();
@@ -37,22 +35,7 @@ beforeAll(async () => {
     { topic_id: T.writeOnly, action: "write" },
   ]);
   code = broker.agentrux.book.issueCode(s.id, 1, `act_${"k".repeat(30)}`);
-  const config = agentruxConfig.schema.parse({
-    commandTopicId: T.cmd,
-    resultTopicId: T.res,
-    agentId: "main",
-    baseUrl: broker.url,
-    pollIntervalMs: 60_000,
-  }) as Config;
-  service = new AgentruxService(
-    config,
-    createLogger({ extension: "test", sink }),
-    async () => {
-      throw new Error("no agent turns in this test");
-    },
-    home,
-  );
-  await service.start();
+  service = await startToolService({ command: T.cmd, result: T.res, baseUrl: broker.url }, home);
 });
 afterAll(async () => {
   await service?.stop();
