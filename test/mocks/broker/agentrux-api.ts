@@ -12,9 +12,11 @@ import {
 } from "./agentrux-state.ts";
 
 /**
- * The AgenTrux pub/sub API of EXTERNAL-APIS.md section 1, with test-only control routes under
- * `/_control/agentrux`: create scripts, issue activation codes, publish and read as an outside
- * client, count calls, cut SSE streams, fail the next N calls, expire tokens.
+ * The AgenTrux pub/sub API of EXTERNAL-APIS.md section 1 (the seed's), with the live service's
+ * control plane beside it and its data plane for `top_` topics (agentrux-live.ts, section 1b),
+ * and test-only control routes under `/_control/agentrux`: create scripts, issue activation codes,
+ * publish and read as an outside client, count calls, cut SSE streams, fail the next N calls,
+ * expire tokens, age a topic's oldest events out of retention (`/topics/:id/evict`).
  */
 
 export interface AgentruxApiOptions {
