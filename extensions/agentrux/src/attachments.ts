@@ -1,5 +1,6 @@
 import { errorMessage } from "@openclaw-bundle/shared";
-import { type AgentruxClient, downloadUrl } from "./client.ts";
+import type { AgentruxClient } from "./client.ts";
+import { downloadUrl } from "./objects.ts";
 
 /**
  * Attachments both ways (EXTERNAL-APIS.md section 1). Inbound: a text attachment of at most

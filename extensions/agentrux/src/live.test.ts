@@ -8,9 +8,10 @@ import {
   type MockBroker,
   startBrokerWithLiveScript,
 } from "../../../test/mocks/broker/server.ts";
-import { AgentruxClient, downloadUrl, uploadObject } from "./client.ts";
+import { AgentruxClient } from "./client.ts";
 import { HintStream } from "./hints.ts";
 import { Ingress } from "./ingress.ts";
+import { downloadUrl, uploadObject } from "./objects.ts";
 import { fitsGeneration, type Position } from "./wire.ts";
 
 // The project's client on the live generation (plugin 1.1.0) against the mock broker's live data

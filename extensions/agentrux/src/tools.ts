@@ -11,13 +11,8 @@ import {
   textResult,
 } from "@openclaw-bundle/shared";
 import { CODE_PATTERN } from "./activation.ts";
-import {
-  type AgentruxClient,
-  agentruxError,
-  type Position,
-  type TopicEvent,
-  uploadObject,
-} from "./client.ts";
+import { type AgentruxClient, agentruxError, type Position, type TopicEvent } from "./client.ts";
+import { uploadObject } from "./objects.ts";
 import type { AgentruxService, Config } from "./service.ts";
 import { peerOfSession } from "./session.ts";
 

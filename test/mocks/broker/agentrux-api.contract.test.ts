@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postActivate } from "../../../extensions/agentrux/src/activation.ts";
-import { AgentruxClient, uploadObject } from "../../../extensions/agentrux/src/client.ts";
+import { AgentruxClient } from "../../../extensions/agentrux/src/client.ts";
 import { HintStream } from "../../../extensions/agentrux/src/hints.ts";
+import { uploadObject } from "../../../extensions/agentrux/src/objects.ts";
 import { type Exchange, LIVE_EXCHANGES, SEED_EXCHANGES } from "../../contract/agentrux-exchanges.ts";
 import { type Context, compare, recordingProxy, replay } from "../../contract/agentrux-run.ts";
 import { cursorOf } from "./agentrux-live.ts";
