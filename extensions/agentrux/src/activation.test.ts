@@ -190,6 +190,23 @@ describe("activation ritual", () => {
     });
   });
 
+  it("sets an act_ code aside after a 200 from the live redeem route with an unexpected body", async () => {
+    await withActivationAnswer("unexpected", async () => {
+      const c = broker.agentrux.book.issueCode(scriptId, 1, `act_${"x".repeat(24)}unexpected`);
+      await drop(`${c}\n`);
+      const redeems = () => broker.agentrux.calls.get("POST /auth/redeem-activation-code") ?? 0;
+      const before = redeems();
+      const r = (await runActivation(dir, { activate })) as Extract<Outcome, { state: "failed" }>;
+      expect(r).toMatchObject({ state: "failed", reason: "unexpected-answer" });
+      const sidecar = JSON.parse(await fs.readFile(path.join(dir, `${r.file}.json`), "utf8"));
+      expect(sidecar).toMatchObject({ http_status: 200, error_code: "unexpected-answer" });
+      expect(sidecar.error_message).toMatch(/without client_id and client_secret/);
+      expect(JSON.stringify(sidecar)).not.toContain(c);
+      expect(await runActivation(dir, { activate })).toEqual({ state: "no-bootstrap" });
+      expect(redeems() - before).toBe(1);
+    });
+  });
+
   it("writes base_url and the official plugin's clientSecret beside client_secret", async () => {
     await drop(`${code()}\n`);
     expect((await runActivation(dir, { activate, baseUrl: `${broker.url}/` })).state).toBe("activated");

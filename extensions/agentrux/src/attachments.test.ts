@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MockBroker, startBrokerWithScript } from "../../../test/mocks/broker/server.ts";
 import { describeInbound } from "./attachments.ts";
-import { AgentruxClient, uploadObject } from "./client.ts";
+import { AgentruxClient } from "./client.ts";
+import { uploadObject } from "./objects.ts";
 
 // Inbound attachments against the mock broker: small text inlined, the rest passed as URLs.
 

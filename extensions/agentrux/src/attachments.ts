@@ -1,5 +1,6 @@
 import { errorMessage } from "@openclaw-bundle/shared";
-import { type AgentruxClient, downloadUrl } from "./client.ts";
+import type { AgentruxClient } from "./client.ts";
+import { downloadUrl } from "./objects.ts";
 
 /**
  * Attachments both ways (EXTERNAL-APIS.md section 1). Inbound: a text attachment of at most
@@ -21,7 +22,7 @@ export interface OutboundAttachment {
   object_id: string;
   content_type: string;
   size: number;
-  download_url: string;
+  download_url?: string;
 }
 
 const TEXTUAL = /^(text\/|application\/(json|xml|yaml|x-yaml|csv|x-ndjson)\b)|\+(json|xml)\b/i;

@@ -121,15 +121,16 @@ describe("AgenTrux client", () => {
   });
 
   it("speaks the live control plane: /oauth/token as a form with client_credentials, a User-Agent", async () => {
-    const s = broker.agentrux.book.scripts.get(script.id);
+    const s = broker.agentrux.book.createScript([{ topic_id: "top_cp", action: "read" }]);
+    await control("/topics/top_cp/publish", { type: "openclaw.request", payload: { message: "x" } });
     const c = new AgentruxClient({
       baseUrl: broker.url,
       generation: "live",
       clientId: s?.clientId,
-      clientSecret: script.secret,
+      clientSecret: s.secret,
     });
     const before = broker.agentrux.calls.get("POST /oauth/token") ?? 0;
-    expect((await c.read("cmd", 0)).length).toBeGreaterThan(0);
+    expect((await c.read("top_cp", "")).length).toBeGreaterThan(0);
     expect(broker.agentrux.calls.get("POST /oauth/token")).toBe(before + 1);
     expect(broker.agentrux.userAgents.has(USER_AGENT)).toBe(true);
     const wrong = new AgentruxClient({

@@ -2,6 +2,21 @@ import { randomUUID } from "node:crypto";
 import { Backoff, errorFactory, errorMessage, singleFlight, sleep } from "@openclaw-bundle/shared";
 import { z } from "zod";
 import type { Generation } from "./generation.ts";
+import {
+  type Position,
+  type Publish,
+  type PullQuery,
+  parsePage,
+  publishBody,
+  pullPath,
+  startOf,
+  streamRequest,
+  type TopicEvent,
+  topicPath,
+  ttlExpired,
+} from "./wire.ts";
+
+export type { Position, TopicEvent } from "./wire.ts";
 
 /**
  * The AgenTrux HTTP client (EXTERNAL-APIS.md section 1): tokens in memory only, one single-flight
@@ -17,6 +32,8 @@ import type { Generation } from "./generation.ts";
 export const agentruxError = errorFactory("AGENTRUX_ERR");
 const MAX_ATTEMPTS = 4;
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** The seed API finds a topic's newest event only by paging through it: bounded. */
+const MAX_HEAD_PAGES = 1000;
 
 const tokenAnswer = z.object({
   access_token: z.string().min(10).max(8192),
@@ -32,17 +49,6 @@ const tokenAnswer = z.object({
     .max(366 * 86_400)
     .optional(),
 });
-const eventSchema = z.object({
-  event_id: z.string().min(1).max(256),
-  sequence_no: z.number().int().min(0),
-  type: z.string().max(256),
-  payload: z.unknown(),
-  correlation_id: z.string().max(256).optional().nullable(),
-  reply_topic: z.string().max(256).optional().nullable(),
-});
-export type TopicEvent = z.infer<typeof eventSchema>;
-const page = z.object({ items: z.array(eventSchema).max(1000) });
-
 /** Sent on every call: the live service's edge refuses requests without a User-Agent. */
 export const USER_AGENT = "openclaw-bundle-agentrux/0.1.0";
 /** A token this close to its expiry is replaced before use rather than sent to earn a 401. */
@@ -242,19 +248,7 @@ export class AgentruxClient {
         await sleep(backoff.next());
         continue;
       }
-      if (!res.ok) {
-        const e = (() => {
-          try {
-            return (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
-          } catch {
-            return undefined;
-          }
-        })();
-        throw agentruxError(
-          res.status === 403 ? "FORBIDDEN" : "REQUEST",
-          `${method} ${path}: ${res.status} ${e?.code ?? ""} ${e?.message ?? ""}`.trim(),
-        );
-      }
+      if (!res.ok) throw refusal(method, path, res.status, text);
       try {
         return text ? JSON.parse(text) : undefined;
       } catch {
@@ -267,73 +261,112 @@ export class AgentruxClient {
     );
   }
 
+  /** The API generation this client speaks. */
+  get generation(): Generation {
+    return this.#o.generation ?? "seed";
+  }
+
+  /** Before the topic's first event. */
+  get start(): Position {
+    return startOf(this.generation);
+  }
+
   /** One logical publish: its retries share one idempotency key, so it lands once. */
-  async publish(
-    topic: string,
-    e: { type: string; payload: unknown; correlation_id?: string; reply_topic?: string },
-  ): Promise<string> {
-    const r = (await this.call("POST", `/topics/${encodeURIComponent(topic)}/events`, e, undefined, {
+  async publish(topic: string, e: Publish): Promise<string> {
+    const g = this.generation;
+    const r = (await this.call("POST", `${topicPath(g, topic)}/events`, publishBody(g, e), undefined, {
       "idempotency-key": `idk_${randomUUID()}`,
-    })) as {
-      event_id?: unknown;
-    };
+    })) as { event_id?: unknown };
     if (typeof r?.event_id !== "string")
       throw agentruxError("BAD_RESPONSE", "publish answered without an event_id");
     return r.event_id;
   }
 
-  async read(topic: string, after: number, limit = 20, type?: string): Promise<TopicEvent[]> {
-    const filter = type ? `&type=${encodeURIComponent(type)}` : "";
-    const r = page.safeParse(
-      await this.call(
-        "GET",
-        `/topics/${encodeURIComponent(topic)}/events?after_sequence_no=${after}&limit=${limit}${filter}`,
-      ),
+  /**
+   * Events after `after`, oldest first. A live cursor that aged out of the topic's retention
+   * throws AGENTRUX_ERR_CURSOR_EXPIRED (details.oldest: the oldest retained event id or null).
+   */
+  async read(
+    topic: string,
+    after: Position,
+    limit = 20,
+    o: { type?: string; excludeSelf?: boolean } = {},
+  ): Promise<TopicEvent[]> {
+    return this.#pull(topic, { after, limit, ...o });
+  }
+
+  /**
+   * The position after the topic's newest event (its start when it has none); with `excludeSelf`
+   * (live) the newest of the others' events, as the 1.1.0 plugin skips to the newest at start.
+   */
+  async head(topic: string, o: { excludeSelf?: boolean } = {}): Promise<Position> {
+    if (this.generation === "live") {
+      const [newest] = await this.#pull(topic, { limit: 1, newest: true, excludeSelf: o.excludeSelf });
+      return newest?.position ?? this.start;
+    }
+    let after: Position = 0;
+    for (let pages = 0; pages < MAX_HEAD_PAGES; pages++) {
+      const page = await this.read(topic, after, 100);
+      if (page.length === 0) return after;
+      after = page[page.length - 1]?.position ?? after;
+    }
+    throw agentruxError(
+      "UNAVAILABLE",
+      `${topic} holds more than ${MAX_HEAD_PAGES * 100} events after ${after}`,
     );
-    if (!r.success) throw agentruxError("BAD_RESPONSE", `events page of ${topic} did not match the contract`);
-    return r.data.items;
+  }
+
+  async #pull(topic: string, q: PullQuery): Promise<TopicEvent[]> {
+    const events = parsePage(this.generation, await this.call("GET", pullPath(this.generation, topic, q)));
+    if (!events)
+      throw agentruxError(
+        "BAD_RESPONSE",
+        `events page of ${topic} did not match the ${this.generation} contract`,
+      );
+    return events;
+  }
+
+  /** The SSE hint stream's URL and headers, resuming after `after`. */
+  streamRequest(
+    topic: string,
+    after: Position | undefined,
+  ): { url: string; headers: Record<string, string> } {
+    const r = streamRequest(this.generation, topic, after);
+    return { url: `${this.#o.baseUrl}${r.path}`, headers: r.headers };
   }
 }
 
-/** Presigned URL of an object on a topic. */
-export async function downloadUrl(client: AgentruxClient, topic: string, objectId: string): Promise<string> {
-  const r = (await client.call(
-    "GET",
-    `/topics/${encodeURIComponent(topic)}/payloads/${encodeURIComponent(objectId)}`,
-  )) as { download_url?: unknown };
-  if (typeof r?.download_url !== "string")
-    throw agentruxError("BAD_RESPONSE", "payload lookup answered without a download_url");
-  return r.download_url;
+/** Parses a JSON text, or undefined. */
+function jsonOf(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
-interface Uploaded {
-  object_id: string;
-  download_url: string;
-}
-
-/** Registers the object on the topic, then PUTs the bytes to the presigned upload URL. */
-export async function uploadObject(
-  client: AgentruxClient,
-  topic: string,
-  bytes: Uint8Array,
-  filename: string,
-  contentType: string,
-): Promise<Uploaded> {
-  const r = (await client.call("POST", `/topics/${encodeURIComponent(topic)}/payloads`, {
-    content_type: contentType,
-    filename,
-    size: bytes.byteLength,
-  })) as { object_id?: unknown; upload_url?: unknown; download_url?: unknown };
-  if (typeof r?.object_id !== "string" || typeof r.upload_url !== "string")
-    throw agentruxError("BAD_RESPONSE", "payload registration answered without object_id and upload_url");
-  const put = await fetch(r.upload_url, {
-    method: "PUT",
-    headers: { "content-type": contentType },
-    body: bytes,
-    signal: AbortSignal.timeout(120_000),
-  });
-  if (!put.ok) throw agentruxError("REQUEST", `upload of ${filename} answered ${put.status}`);
-  const url =
-    typeof r.download_url === "string" ? r.download_url : await downloadUrl(client, topic, r.object_id);
-  return { object_id: r.object_id, download_url: url };
+/**
+ * The error for a 4xx: seed answers `{error: {code, message}}`, the live service (FastAPI)
+ * `{detail: {error, message, ...}}` or `{detail: "..."}`; a live cursor past retention is its own code.
+ */
+function refusal(method: string, path: string, status: number, text: string): Error {
+  const body = jsonOf(text) as { error?: unknown; detail?: unknown } | undefined;
+  const expired = ttlExpired(status, body);
+  if (expired)
+    return agentruxError("CURSOR_EXPIRED", `${method} ${path}: the cursor is past the topic's retention`, {
+      details: { oldest: expired.oldest },
+    });
+  const e = (
+    typeof body?.error === "object" ? body.error : typeof body?.detail === "object" ? body.detail : {}
+  ) as {
+    code?: unknown;
+    error?: unknown;
+    message?: unknown;
+  } | null;
+  const code = String(e?.code ?? e?.error ?? "").slice(0, 64);
+  const message = String(e?.message ?? (typeof body?.detail === "string" ? body.detail : "")).slice(0, 300);
+  return agentruxError(
+    status === 403 ? "FORBIDDEN" : status === 404 ? "NOT_FOUND" : "REQUEST",
+    `${method} ${path}: ${status} ${code} ${message}`.trim(),
+  );
 }

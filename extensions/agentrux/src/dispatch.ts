@@ -22,13 +22,23 @@ const requestPayload = z.object({
   conversation_key: z.string().min(1).max(256).optional(),
   message: z.string().max(MAX_TEXT).optional(),
   text: z.string().max(MAX_TEXT).optional(),
+  // Seed clients name the object `object_id`, live ones `payload_object_id`; a URL in the event
+  // is never fetched (it is the sender's), the object is looked up on the topic instead.
   attachments: z
     .array(
-      z.object({
-        name: z.string().max(256),
-        object_id: z.string().max(256),
-        content_type: z.string().max(128),
-      }),
+      z
+        .object({
+          name: z.string().max(256),
+          object_id: z.string().min(1).max(256).optional(),
+          payload_object_id: z.string().min(1).max(256).optional(),
+          content_type: z.string().max(128),
+        })
+        .refine((a) => a.object_id ?? a.payload_object_id, { message: "an attachment needs an object id" })
+        .transform((a) => ({
+          name: a.name,
+          object_id: (a.payload_object_id ?? a.object_id) as string,
+          content_type: a.content_type,
+        })),
     )
     .max(20)
     .optional(),
@@ -65,6 +75,8 @@ export interface DispatchDeps {
   timeoutMs: number;
   runTurn: (t: TurnRequest) => Promise<string>;
   publish: (topic: string, e: { type: string; payload: unknown; correlation_id?: string }) => Promise<string>;
+  /** An uploaded file as the answer's `attachments` carry it (its field names differ per generation). */
+  wireAttachment?: (a: OutboundAttachment) => Record<string, unknown>;
   /** Aborted when the service stops: the turn is abandoned unanswered, to be redone on the next start. */
   signal?: AbortSignal;
   /** Inbound attachments as text for the agent (inlined or linked). */
@@ -115,7 +127,7 @@ export async function dispatchRequest(ev: TopicEvent, d: DispatchDeps): Promise<
       request_id: requestId,
       conversation_key: conversationKey,
       ...answer,
-      ...(attachments.length ? { attachments } : {}),
+      ...(attachments.length ? { attachments: attachments.map((a) => d.wireAttachment?.(a) ?? a) } : {}),
     },
     correlation_id: ev.correlation_id ?? undefined,
   });

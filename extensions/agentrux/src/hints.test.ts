@@ -37,7 +37,7 @@ afterEach(async () => {
 function open(client: AgentruxClient) {
   const seen = { hints: 0, states: [] as HintState[], errors: [] as string[] };
   stream = new HintStream({
-    url: () => `${broker.url}/topics/cmd/events/stream?after_sequence_no=0`,
+    request: () => ({ url: `${broker.url}/topics/cmd/events/stream?after_sequence_no=0` }),
     client,
     onHint: () => seen.hints++,
     onOpen: () => undefined,

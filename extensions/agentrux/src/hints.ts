@@ -20,8 +20,8 @@ interface TokenSource {
 }
 
 interface HintOptions {
-  /** The stream's URL, built at each connect (its resume position may have moved). */
-  url: () => string;
+  /** The stream's URL and headers, built at each connect (its resume position may have moved). */
+  request: () => { url: string; headers?: Record<string, string> };
   client: TokenSource;
   /** An event arrived on the stream. */
   onHint: () => void;
@@ -30,8 +30,6 @@ interface HintOptions {
   onState: (state: HintState, error?: string) => void;
   /** Delays between reconnects (ms); tests shorten them. */
   backoff?: Backoff;
-  /** Extra request headers (e.g. a User-Agent). */
-  headers?: Record<string, string>;
 }
 
 export class HintStream {
@@ -74,9 +72,10 @@ export class HintStream {
   /** One connection, until it ends; throws naming why it could not open or broke. */
   async #once(signal: AbortSignal, opened: () => void): Promise<void> {
     const token = await this.#o.client.token();
-    const res = await fetch(this.#o.url(), {
+    const target = this.#o.request();
+    const res = await fetch(target.url, {
       headers: {
-        ...this.#o.headers,
+        ...target.headers,
         "user-agent": USER_AGENT,
         authorization: `Bearer ${token}`,
         accept: "text/event-stream",

@@ -2,8 +2,8 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { TopicEvent } from "./client.ts";
 import { Ingress } from "./ingress.ts";
+import type { Position, TopicEvent } from "./wire.ts";
 
 // The pull ingress against an in-memory topic: order, dedup, waterline and crash safety.
 
@@ -14,22 +14,26 @@ const publish = (requestId?: string, eventId?: string) => {
   const n = topic.length + 1;
   topic.push({
     event_id: eventId ?? `ev${n}`,
-    sequence_no: n,
+    position: n,
     type: "openclaw.request",
     payload: { request_id: requestId ?? `r${n}`, message: `m${n}` },
   });
 };
-const read = async (_t: string, after: number, limit: number) => {
+const read = async (_t: string, after: Position, limit: number) => {
   reads++;
   await new Promise((r) => setTimeout(r, 1));
-  return topic.filter((e) => e.sequence_no > after).slice(0, limit);
+  return topic.filter((e) => (e.position as number) > (after as number)).slice(0, limit);
 };
+/** As the seed client finds a topic's end. */
+const head = async () => (topic.at(-1)?.position as number | undefined) ?? 0;
 const ingress = (seen: string[], memory?: number) =>
   new Ingress({
     dir,
     topic: "cmd",
     memory,
     read,
+    head,
+    start: 0,
     dispatch: async (ev) => void seen.push((ev.payload as { request_id: string }).request_id),
   });
 const waterlineFile = () => path.join(dir, "waterline.json");
@@ -81,7 +85,14 @@ describe("ingress", () => {
     await ing.drain();
     await ing.idle();
     expect(seen).toEqual(["a", "c"]);
-    expect(ing.counters).toEqual({ received: 4, dispatched: 2, deduplicated: 2, failed: 0, ignored: 0 });
+    expect(ing.counters).toEqual({
+      received: 4,
+      dispatched: 2,
+      deduplicated: 2,
+      failed: 0,
+      ignored: 0,
+      cursorExpired: 0,
+    });
   });
 
   it("never answers twice after a crash between dispatch and the waterline save, and resumes after a restart", async () => {
@@ -134,6 +145,8 @@ describe("ingress", () => {
       dir,
       topic: "cmd",
       read,
+      head,
+      start: 0,
       dispatch: async () => {
         throw new Error("agent failed");
       },
@@ -154,6 +167,8 @@ describe("ingress", () => {
       dir,
       topic: "cmd",
       read,
+      head,
+      start: 0,
       maxConcurrency: 3,
       dispatch: async (ev) => {
         active++;
@@ -193,6 +208,8 @@ describe("ingress", () => {
       dir,
       topic: "cmd",
       read,
+      head,
+      start: 0,
       dispatch: async (ev) => {
         const id = (ev.payload as { request_id: string }).request_id;
         seen.push(id);
@@ -229,6 +246,8 @@ describe("ingress", () => {
       dir,
       topic: "cmd",
       dispatch: async (ev) => void seen.push((ev.payload as { request_id: string }).request_id),
+      head,
+      start: 0,
       read: async (t, after, limit) => {
         const page = await read(t, after, limit);
         if (armed && page.length === 0) {
@@ -251,6 +270,8 @@ describe("ingress", () => {
       dir,
       topic: "cmd",
       read,
+      head,
+      start: 0,
       // As dispatchRequest does: false for an event that is not a request.
       dispatch: async (ev) => ev.type !== "openclaw.response",
     });
@@ -258,14 +279,21 @@ describe("ingress", () => {
     publish();
     topic.push({
       event_id: "ev-other",
-      sequence_no: 2,
+      position: 2,
       type: "openclaw.response",
       payload: { request_id: "x" },
     });
     publish();
     await ing.drain();
     await ing.idle();
-    expect(ing.counters).toEqual({ received: 3, dispatched: 2, deduplicated: 0, failed: 0, ignored: 1 });
+    expect(ing.counters).toEqual({
+      received: 3,
+      dispatched: 2,
+      deduplicated: 0,
+      failed: 0,
+      ignored: 1,
+      cursorExpired: 0,
+    });
     expect(ing.waterline).toBe(3);
   });
 });

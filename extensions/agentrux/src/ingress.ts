@@ -1,7 +1,7 @@
 import path from "node:path";
 import { BoundedSet, errorMessage, readJsonFile, writeJsonAtomic } from "@openclaw-bundle/shared";
 import { z } from "zod";
-import type { TopicEvent } from "./client.ts";
+import type { Position, TopicEvent } from "./wire.ts";
 
 /**
  * Pull ingress (EXTERNAL-APIS.md section 1): events are fetched from a per-topic waterline kept in
@@ -17,7 +17,8 @@ import type { TopicEvent } from "./client.ts";
 
 const PAGE = 20;
 const REQUEST_ID_MEMORY = 2048;
-const waterlineSchema = z.record(z.string(), z.number().int().min(0));
+// A sequence number (seed) or an event cursor (live); each topic keeps the kind its generation reads.
+const waterlineSchema = z.record(z.string(), z.union([z.number().int().min(0), z.string().max(1024)]));
 const dedupSchema = z.object({
   requestIds: z.array(z.string().max(300)).max(REQUEST_ID_MEMORY),
   inflight: z.array(z.string().max(300)).max(REQUEST_ID_MEMORY).default([]),
@@ -30,12 +31,23 @@ interface IngressCounters {
   failed: number;
   /** Events that were not requests (e.g. another type on the topic): read, not answered. */
   ignored: number;
+  /** Times the live service said the cursor had aged out of retention (read again from the oldest kept). */
+  cursorExpired: number;
 }
 
 interface IngressOptions {
   dir: string;
   topic: string;
-  read: (topic: string, after: number, limit: number) => Promise<TopicEvent[]>;
+  /** Events after a position, oldest first; AGENTRUX_ERR_CURSOR_EXPIRED when the position aged out. */
+  read: (topic: string, after: Position, limit: number) => Promise<TopicEvent[]>;
+  /** The position after the topic's newest event (first start). */
+  head: (topic: string) => Promise<Position>;
+  /** The topic's start: where reading resumes when a cursor aged out (the oldest event kept). */
+  start: Position;
+  /** Whether a persisted position is of the kind this generation reads (else: a first start). */
+  fits?: (p: unknown) => p is Position;
+  /** Told when a cursor aged out; `oldest` is the oldest event the topic still holds, if any. */
+  onCursorExpired?: (from: Position, oldest: string | null) => void;
   /** Handles one event (false: not a request, counted as ignored); a throw counts as failed and the event is not retried (answered as failed upstream). */
   dispatch: (ev: TopicEvent) => Promise<unknown>;
   /** Events handled at once (default 1: strictly in order). */
@@ -59,6 +71,7 @@ export class Ingress {
     deduplicated: 0,
     failed: 0,
     ignored: 0,
+    cursorExpired: 0,
   };
   readonly #o: IngressOptions;
   readonly #max: number;
@@ -69,12 +82,16 @@ export class Ingress {
   /** Keys being handled now (persisted), and keys a previous run left unfinished. */
   readonly #inflight = new Set<string>();
   readonly #interrupted = new Set<string>();
-  /** Sequence numbers being handled; the waterline stays below the smallest. */
-  readonly #pending = new Set<number>();
+  /**
+   * Events being handled, by the order they were read in (ordinal -> the position before each):
+   * the waterline stays before the first of them. Live cursors are opaque, so order is ours.
+   */
+  readonly #pending = new Map<number, Position>();
+  #ordinal = 0;
   readonly #running = new Set<Promise<void>>();
-  #waterline: number | undefined;
-  /** Highest sequence number read and scheduled (in memory; ahead of the waterline while busy). */
-  #cursor = 0;
+  #waterline: Position | undefined;
+  /** Position of the last event read and scheduled (in memory; ahead of the waterline while busy). */
+  #cursor: Position = 0;
   #loaded = false;
   #drainP: Promise<void> | undefined;
   #again = false;
@@ -91,7 +108,7 @@ export class Ingress {
     this.#requests = new BoundedSet<string>(this.#memory);
   }
 
-  get waterline(): number | undefined {
+  get waterline(): Position | undefined {
     return this.#waterline;
   }
 
@@ -144,8 +161,10 @@ export class Ingress {
   async #load(): Promise<void> {
     if (this.#loaded) return;
     const w = waterlineSchema.safeParse((await readJsonFile(this.#waterlineFile)) ?? {});
-    this.#waterline = w.success ? w.data[this.#o.topic] : undefined;
-    this.#cursor = this.#waterline ?? 0;
+    const saved = w.success ? w.data[this.#o.topic] : undefined;
+    // A position of the other generation's kind cannot be resumed from: start as new.
+    this.#waterline = saved !== undefined && (this.#o.fits?.(saved) ?? true) ? saved : undefined;
+    this.#cursor = this.#waterline ?? this.#o.start;
     const d = dedupSchema.safeParse((await readJsonFile(this.#dedupFile)) ?? { requestIds: [] });
     for (const id of d.success ? d.data.requestIds : []) this.#remember(id);
     for (const id of d.success ? d.data.inflight : []) this.#interrupted.add(id);
@@ -159,7 +178,7 @@ export class Ingress {
   }
 
   /** Queued so that files are written in the order their states were reached. */
-  #persist(): Promise<void> {
+  #persist(force = false): Promise<void> {
     this.#writes = this.#writes.then(async () => {
       this.saveError = undefined;
       await writeJsonAtomic(
@@ -167,8 +186,9 @@ export class Ingress {
         { requestIds: this.#recent, inflight: [...this.#inflight] },
         { mode: 0o600 },
       );
-      const done = this.#pending.size > 0 ? Math.min(...this.#pending) - 1 : this.#cursor;
-      if (this.#waterline !== undefined && done <= this.#waterline) return;
+      const first = this.#pending.size > 0 ? Math.min(...this.#pending.keys()) : undefined;
+      const done = first === undefined ? this.#cursor : (this.#pending.get(first) as Position);
+      if (!force && this.#waterline !== undefined && done === this.#waterline) return;
       const all = waterlineSchema.safeParse((await readJsonFile(this.#waterlineFile)) ?? {});
       await writeJsonAtomic(
         this.#waterlineFile,
@@ -191,36 +211,38 @@ export class Ingress {
     await this.#load();
     if (this.#waterline === undefined) {
       // First start: only what is published from now on is ours to answer.
-      let after = 0;
-      for (;;) {
-        const page = await this.#o.read(this.#o.topic, after, PAGE);
-        if (page.length === 0) break;
-        after = page[page.length - 1]?.sequence_no ?? after;
-      }
-      this.#cursor = after;
+      this.#cursor = await this.#o.head(this.#o.topic);
       await this.#persist();
       return;
     }
     while (!this.#stopped) {
-      const page = await this.#o.read(this.#o.topic, this.#cursor, PAGE);
+      const page = await this.#page();
+      if (page === undefined) continue;
       if (page.length === 0) return;
       for (const ev of page) {
         if (this.#stopped) return;
-        if (ev.sequence_no <= this.#cursor) continue; // a page that overlaps what is scheduled
+        // A seed page that overlaps what is scheduled (live cursors have no order to compare).
+        if (
+          typeof ev.position === "number" &&
+          typeof this.#cursor === "number" &&
+          ev.position <= this.#cursor
+        )
+          continue;
         this.counters.received++;
         const key = keyOf(ev);
         const retry = this.#interrupted.delete(key);
         if (!this.#events.add(ev.event_id) || (!retry && this.#requests.has(key))) {
           this.counters.deduplicated++;
-          this.#cursor = ev.sequence_no;
+          this.#cursor = ev.position;
           continue;
         }
         await this.#slot();
         if (this.#stopped) return;
         this.#remember(key);
         this.#inflight.add(key);
-        this.#pending.add(ev.sequence_no);
-        this.#cursor = ev.sequence_no;
+        const ordinal = this.#ordinal++;
+        this.#pending.set(ordinal, this.#cursor);
+        this.#cursor = ev.position;
         // Remembered before dispatch: a request is never answered twice.
         await this.#persist();
         const run = this.#o
@@ -235,7 +257,7 @@ export class Ingress {
             else if (outcome === "ignored") this.counters.ignored++;
             else this.counters.failed++;
             this.#inflight.delete(key);
-            this.#pending.delete(ev.sequence_no);
+            this.#pending.delete(ordinal);
             return this.#persist();
           })
           .finally(() => this.#running.delete(run));
@@ -243,6 +265,28 @@ export class Ingress {
       }
       // Events skipped as duplicates move the waterline too.
       if (this.#pending.size === 0) await this.#persist();
+    }
+  }
+
+  /**
+   * The next page, or undefined after a cursor that aged out of the topic's retention: reading
+   * then resumes at the start, i.e. the oldest event still kept, so nothing still retrievable is
+   * lost; what was read before is dropped by event id and request id, not answered twice.
+   */
+  async #page(): Promise<TopicEvent[] | undefined> {
+    try {
+      return await this.#o.read(this.#o.topic, this.#cursor, PAGE);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== "AGENTRUX_ERR_CURSOR_EXPIRED" || this.#cursor === this.#o.start) throw err;
+      const oldest = (err as { details?: { oldest?: string | null } }).details?.oldest ?? null;
+      this.counters.cursorExpired++;
+      this.#o.onCursorExpired?.(this.#cursor, oldest);
+      for (const [ordinal, before] of this.#pending)
+        if (before !== this.#o.start) this.#pending.set(ordinal, this.#o.start);
+      this.#cursor = this.#o.start;
+      await this.#persist(true);
+      return undefined;
     }
   }
 }

@@ -34,10 +34,12 @@ export function registerAgentruxMetrics(): void {
     ["dispatched", "counters.dispatched"],
     ["dispatch_failed", "counters.failed"],
     ["deduplicated", "counters.deduplicated"],
+    // The live service said the read cursor had aged out of retention; reading restarted at the oldest kept.
+    ["cursor_expired", "counters.cursorExpired"],
   ] as const;
   statusMetric("counter", {
     name: "agentrux_events_total",
-    help: "Command-topic events since start: pulled, dispatched (answered), dispatch_failed, deduplicated (dedup hits, skipped)",
+    help: "Command-topic events since start: pulled, dispatched (answered), dispatch_failed, deduplicated (dedup hits, skipped), cursor_expired (live: the cursor aged out, read again from the oldest kept)",
     labelNames: ["outcome"] as const,
     extension: PLUGIN_ID,
     samples: (s) => events.map(([outcome, path]) => [{ outcome }, numberAt(s, path)]),

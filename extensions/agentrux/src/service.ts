@@ -24,6 +24,7 @@ import { dispatchRequest, type TurnRequest } from "./dispatch.ts";
 import { detectGeneration, type Generation } from "./generation.ts";
 import { HintStream } from "./hints.ts";
 import { Ingress } from "./ingress.ts";
+import { attachmentWire, fitsGeneration, type Position } from "./wire.ts";
 
 /**
  * The AgenTrux account: activation at start, then pull ingress driven by SSE hints (reconnected
@@ -159,7 +160,15 @@ export class AgentruxService {
       dir: this.#dir,
       topic: this.#c.commandTopicId,
       maxConcurrency: this.#c.maxConcurrency,
-      read: (t, after, limit) => client.read(t, after, limit),
+      // The live service leaves out what this client published itself (a shared topic echoes).
+      read: (t, after, limit) => client.read(t, after, limit, { excludeSelf: true }),
+      head: (t) => client.head(t, { excludeSelf: true }),
+      start: client.start,
+      fits: (p): p is Position => fitsGeneration(client.generation, p),
+      onCursorExpired: (from, oldest) =>
+        this.#log.warn(
+          `AgenTrux: the cursor ${JSON.stringify(from)} on ${this.#c.commandTopicId} aged out of the topic's retention; reading again from the oldest event kept (${oldest ?? "none"}); events older than that are gone, answered ones are not answered twice`,
+        ),
       dispatch: (ev) =>
         dispatchRequest(ev, {
           commandTopic: this.#c.commandTopicId,
@@ -168,6 +177,7 @@ export class AgentruxService {
           runTurn: this.#runTurn,
           publish: (t, e) => client.publish(t, e),
           signal: this.#abort.signal,
+          wireAttachment: (a) => attachmentWire(client.generation, a),
           describeAttachments: (a) => describeInbound(client, this.#c.commandTopicId, a),
           outbox: this.outbox,
         }),
@@ -185,8 +195,8 @@ export class AgentruxService {
     this.#poller = new Periodic({ name: "agentrux safety poll", intervalMs: this.#c.pollIntervalMs }, drain);
     this.#poller.start();
     this.#hints = new HintStream({
-      url: () =>
-        `${this.#c.baseUrl.replace(/\/+$/, "")}/topics/${encodeURIComponent(this.#c.commandTopicId)}/events/stream?after_sequence_no=${this.ingress?.waterline ?? 0}`,
+      // Resumes after the waterline: a query (seed) or the Last-Event-ID header (live).
+      request: () => client.streamRequest(this.#c.commandTopicId, this.ingress?.waterline),
       client,
       onHint: () => void drain(),
       onOpen: () => void drain(), // events published while the stream was down

@@ -30,14 +30,17 @@ function configured() {
 async function drainedIngress(n: number): Promise<Ingress> {
   const topic: TopicEvent[] = Array.from({ length: n }, (_, i) => ({
     event_id: `ev${i + 1}`,
-    sequence_no: i + 1,
+    position: i + 1,
     type: "openclaw.request",
     payload: { request_id: `r${i + 1}` },
   }));
   const ingress = new Ingress({
     dir,
     topic: TOPICS.commandTopicId,
-    read: async (_t, after, limit) => topic.filter((e) => e.sequence_no > after).slice(0, limit),
+    read: async (_t, after, limit) =>
+      topic.filter((e) => (e.position as number) > (after as number)).slice(0, limit),
+    head: async () => n,
+    start: 0,
     dispatch: async () => {},
   });
   await ingress.drain();
@@ -95,7 +98,14 @@ describe("agentrux status", () => {
 
   it("says it is finding the topic's end, then running with the waterline once SSE is open", async () => {
     const { resolved, service } = configured();
-    service.ingress = new Ingress({ dir, topic: "cmd-1", read: async () => [], dispatch: async () => {} });
+    service.ingress = new Ingress({
+      dir,
+      topic: "cmd-1",
+      read: async () => [],
+      head: async () => 0,
+      start: 0,
+      dispatch: async () => {},
+    });
     service.activation = { state: "activated", scriptId: "script-1" };
     expect(agentruxStatus(resolved, service)).toMatchObject({
       state: "idle",

@@ -1,11 +1,10 @@
 import { promises as fs, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createLogger } from "@openclaw-bundle/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startToolService } from "../../../test/harness/agentrux-service.ts";
 import { type MockBroker, startBrokerWithScript } from "../../../test/mocks/broker/server.ts";
-import { agentruxConfig } from "./config-schema.ts";
-import { AgentruxService, type Config } from "./service.ts";
+import type { AgentruxService, Config } from "./service.ts";
 import { conversationPeer } from "./session.ts";
 import { type AgentruxTool, createTools } from "./tools.ts";
 
@@ -17,7 +16,6 @@ let script: { id: string };
 let service: AgentruxService;
 const home = mkdtempSync(path.join(os.tmpdir(), "agentrux-tools-"));
 const workspace = mkdtempSync(path.join(os.tmpdir(), "agentrux-ws-"));
-const sink = { info() {}, warn() {}, error() {} };
 
 beforeAll(async () => {
   ({ broker, script } = await startBrokerWithScript());
@@ -29,22 +27,7 @@ beforeAll(async () => {
       { grant_id: "gr_nw", topic_id: "notes", action: "write" },
       { grant_id: "gr_nr", topic_id: "notes", action: "read" },
     );
-  const config = agentruxConfig.schema.parse({
-    commandTopicId: "cmd",
-    resultTopicId: "res",
-    agentId: "main",
-    baseUrl: broker.url,
-    pollIntervalMs: 60_000,
-  }) as Config;
-  service = new AgentruxService(
-    config,
-    createLogger({ extension: "test", sink }),
-    async () => {
-      throw new Error("no agent turns in this test");
-    },
-    home,
-  );
-  await service.start();
+  service = await startToolService({ command: "cmd", result: "res", baseUrl: broker.url }, home);
 });
 afterAll(async () => {
   await service?.stop();
@@ -137,7 +120,7 @@ describe("AgenTrux tools", () => {
     const { invite_code } = (await res.json()) as { invite_code: string };
     expect((await run("agentrux_redeem_grant", { invite_code })).text).toBe("granted read on shared.feed");
     expect((await run("agentrux_redeem_grant", { invite_code })).text).toMatch(
-      /^error AGENTRUX_ERR_REQUEST: .*404/,
+      /^error AGENTRUX_ERR_NOT_FOUND: .*404/,
     );
   });
 

@@ -11,7 +11,8 @@ import {
   textResult,
 } from "@openclaw-bundle/shared";
 import { CODE_PATTERN } from "./activation.ts";
-import { type AgentruxClient, agentruxError, type TopicEvent, uploadObject } from "./client.ts";
+import { type AgentruxClient, agentruxError, type Position, type TopicEvent } from "./client.ts";
+import { uploadObject } from "./objects.ts";
 import type { AgentruxService, Config } from "./service.ts";
 import { peerOfSession } from "./session.ts";
 
@@ -67,7 +68,7 @@ const clip = (v: unknown) => {
 async function awaitReply(
   client: AgentruxClient,
   topic: string,
-  after: number,
+  after: Position,
   id: string,
   timeoutMs: number,
   signal?: AbortSignal,
@@ -77,7 +78,7 @@ async function awaitReply(
   while (Date.now() < end && !signal?.aborted) {
     const page = await client.read(topic, cursor, 50);
     for (const ev of page) {
-      cursor = ev.sequence_no;
+      cursor = ev.position;
       const rid = (ev.payload as { request_id?: unknown } | null)?.request_id;
       if (ev.correlation_id === id || rid === id) return ev;
     }
@@ -86,13 +87,18 @@ async function awaitReply(
   return undefined;
 }
 
-async function head(client: AgentruxClient, topic: string): Promise<number> {
-  let after = 0;
-  for (;;) {
-    const page = await client.read(topic, after, 100);
-    if (page.length === 0) return after;
-    after = page[page.length - 1]?.sequence_no ?? after;
+/** agentrux_read's position: `after` (a sequence number or an event id) or `after_sequence_no`. */
+function readFrom(c: AgentruxClient, p: Params): Position {
+  if (c.generation === "seed") {
+    if (typeof p.after === "string" && /^\d{1,15}$/.test(p.after)) return Number(p.after);
+    return optInt(p, "after_sequence_no", 0, Number.MAX_SAFE_INTEGER, 0);
   }
+  if (p.after_sequence_no !== undefined)
+    throw agentruxError(
+      "BAD_REQUEST",
+      "this broker speaks the live API: read after an event id (after), not a sequence number",
+    );
+  return p.after === undefined ? c.start : need(p, "after", 1024);
 }
 
 export function createTools(
@@ -172,12 +178,16 @@ export function createTools(
     {
       name: "agentrux_read",
       label: "Read an AgenTrux Topic",
-      description: "Read events of an AgenTrux topic after a sequence number (oldest first).",
+      description:
+        "Read events of an AgenTrux topic, oldest first, after a position: a sequence number (seed API) or an event id (live API).",
       parameters: obj(
         {
           topic_id: TOPIC,
+          after: str(
+            "Read events after this position (an event id, or a sequence number); default: the start",
+          ),
           after_sequence_no: int(
-            "Read events after this sequence number (default 0)",
+            "Read events after this sequence number (seed API; default 0)",
             0,
             Number.MAX_SAFE_INTEGER,
           ),
@@ -187,17 +197,18 @@ export function createTools(
         ["topic_id"],
       ),
       execute: wrap(async (p) => {
-        const after = optInt(p, "after_sequence_no", 0, Number.MAX_SAFE_INTEGER, 0);
-        const items = await client().read(
-          need(p, "topic_id"),
-          after,
-          optInt(p, "limit", 1, 100, 20),
-          p.type ? need(p, "type", 128) : undefined,
-        );
-        const lines = items.map((e) => `#${e.sequence_no} ${e.type} ${clip(e.payload)}`);
-        return text(lines.length ? lines.join("\n") : `no events after ${after}`, {
+        const c = client();
+        const after = readFrom(c, p);
+        const items = await c.read(need(p, "topic_id"), after, optInt(p, "limit", 1, 100, 20), {
+          type: p.type ? need(p, "type", 128) : undefined,
+        });
+        const lines = items.map((e) => `${e.event_id} @${e.position} ${e.type} ${clip(e.payload)}`);
+        const last = items.at(-1)?.position ?? after;
+        return text(lines.length ? lines.join("\n") : `no events after ${JSON.stringify(after)}`, {
           count: items.length,
-          last_sequence_no: items.at(-1)?.sequence_no ?? after,
+          // What to pass as `after` for the next page.
+          next: last,
+          ...(typeof last === "number" ? { last_sequence_no: last } : {}),
         });
       }),
     },
@@ -220,7 +231,7 @@ export function createTools(
         const replyTopic = need(p, "reply_topic");
         const timeoutMs = optInt(p, "timeout_ms", 1000, 600_000, 60_000);
         const correlation = randomUUID();
-        const after = await head(c, replyTopic); // only replies published from now on
+        const after = await c.head(replyTopic); // only replies published from now on
         await c.publish(need(p, "topic_id"), {
           type: "openclaw.request",
           payload: { request_id: correlation, message: need(p, "message", 100_000) },
@@ -248,6 +259,11 @@ export function createTools(
       parameters: obj({ invite_code: str("The invite code, inv_...") }, ["invite_code"]),
       execute: wrap(async (p) => {
         const code = need(p, "invite_code");
+        if (client().generation === "live")
+          throw agentruxError(
+            "UNSUPPORTED",
+            "the live AgenTrux API redeems invite codes only in the console (a signed-in user), not with a script's credentials",
+          );
         if (!code.startsWith("inv_")) throw agentruxError("BAD_REQUEST", "invite_code must start with inv_");
         const creds = live()?.credentials;
         if (!creds)

@@ -181,4 +181,57 @@ describe("mock AgenTrux API with a preset script", () => {
     );
     expect(first.body.items.map((e: any) => e.payload.i)).toEqual([0, 1, 2]);
   });
+
+  it("answers top_ topics the live way: seed-shaped publishes refused, FastAPI errors, bounded queries", async () => {
+    const s = broker.agentrux.book.createScript([
+      { topic_id: "top_m1", action: "write" },
+      { topic_id: "top_m1", action: "read" },
+    ]);
+    const form = new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: s.clientId,
+      client_secret: s.secret,
+    });
+    const t = (await (
+      await fetch(`${broker.url}/oauth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: form.toString(),
+      })
+    ).json()) as { access_token: string; expires_in: number };
+    expect(t.expires_in).toBeGreaterThan(0);
+    const seedShaped = await call(
+      "POST",
+      "/topics/top_m1/events",
+      { type: "x", payload: {} },
+      t.access_token,
+    );
+    expect(seedShaped.status).toBe(422);
+    expect(seedShaped.body.detail).toMatchObject({ error: "VALIDATION_ERROR" });
+    const ok = await call(
+      "POST",
+      "/topics/top_m1/events",
+      { event_type: "x", payload: { a: 1 } },
+      t.access_token,
+    );
+    expect(ok).toMatchObject({ status: 201, body: { event_id: expect.stringMatching(/^evt_/) } });
+    expect((await call("GET", "/topics/top_m1/events?limit=101", undefined, t.access_token)).status).toBe(
+      422,
+    );
+    expect((await call("GET", "/topics/top_m1/events?order=up", undefined, t.access_token)).status).toBe(422);
+    const mine = await call("GET", "/topics/top_m1/events?exclude_self=true", undefined, t.access_token);
+    expect(mine.body).toMatchObject({ events: [], next: { after: null, has_more: false } });
+    const page = await call("GET", "/topics/top_m1/events?limit=1", undefined, t.access_token);
+    expect(page.body.events[0]).toMatchObject({
+      event_id: ok.body.event_id,
+      event_type: "x",
+      topic_id: "top_m1",
+    });
+    expect(
+      (await call("GET", "/topics/top_m1/events?after=evt_never", undefined, t.access_token)).status,
+    ).toBe(404);
+    expect((await call("GET", "/topics/top_m1/events", undefined, "nope")).body.detail.error).toBe(
+      "UNAUTHORIZED",
+    );
+  });
 });

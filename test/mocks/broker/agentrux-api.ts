@@ -1,18 +1,22 @@
 import { createHmac, randomBytes } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
+import { checkLivePut, createLiveDataPlane, isLiveTopic } from "./agentrux-live.ts";
 import {
   ACCESS_TTL_S,
   type Action,
   AgentruxBook,
   CODE_PATTERN,
+  type Event,
   LIVE_CODE_PATTERN,
   type Script,
 } from "./agentrux-state.ts";
 
 /**
- * The AgenTrux pub/sub API of EXTERNAL-APIS.md section 1, with test-only control routes under
- * `/_control/agentrux`: create scripts, issue activation codes, publish and read as an outside
- * client, count calls, cut SSE streams, fail the next N calls, expire tokens.
+ * The AgenTrux pub/sub API of EXTERNAL-APIS.md section 1 (the seed's), with the live service's
+ * control plane beside it and its data plane for `top_` topics (agentrux-live.ts, section 1b),
+ * and test-only control routes under `/_control/agentrux`: create scripts, issue activation codes,
+ * publish and read as an outside client, count calls, cut SSE streams, fail the next N calls,
+ * expire tokens, age a topic's oldest events out of retention (`/topics/:id/evict`).
  */
 
 export interface AgentruxApiOptions {
@@ -85,7 +89,8 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     createHmac("sha256", signKey).update(`${verb}:${objectId}`).digest("base64url");
   /** Test knob: each hint goes out in two writes split inside `data:`, as TCP may deliver it. */
   let splitHints = false;
-  const notify = (topic: string) => {
+  const notify = (topic: string, ev?: Event) => {
+    if (isLiveTopic(topic)) return ev && live.notify(topic, ev);
     const hint = `data: ${JSON.stringify({ topic_id: topic })}\n\n`;
     for (const s of streams) {
       if (s.topic !== topic) continue;
@@ -127,6 +132,14 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     next();
   });
 
+  // The live data plane answers for `top_` topics; every other topic falls through to the seed routes.
+  const live = createLiveDataPlane({
+    book,
+    idempotent,
+    objectUrl: (objectId, verb) => `${publicUrl()}/_objects/${objectId}?sig=${sign(objectId, verb)}`,
+  });
+  router.use(live.router);
+
   const bearer = (req: Request, res: Response): Script | undefined => {
     const auth = req.get("authorization") ?? "";
     const s = auth.startsWith("Bearer ") ? book.verify(auth.slice(7)) : undefined;
@@ -160,6 +173,7 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     if (!str(code, 256)) return fail(res, 422, "INVALID", "code is required");
     const r = book.activate(code, LIVE_CODE_PATTERN);
     if ("status" in r) return fail(res, r.status, r.code, r.message);
+    if (activationAnswer === "unexpected") return res.json({ ok: true });
     res.json({
       client_id: r.clientId,
       client_secret: r.secret,
@@ -233,7 +247,7 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
       idempotent.set(slot, { body: sent, event_id: ev.event_id });
       if (idempotent.size > 10_000) idempotent.delete(idempotent.keys().next().value as string);
     }
-    notify(req.params.id as string);
+    notify(req.params.id as string, ev);
     res.json({ event_id: ev.event_id });
   });
 
@@ -299,7 +313,11 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     const p = book.payloads.get(req.params.objectId as string);
     if (!p || req.query.sig !== sign(p.object_id, "PUT"))
       return fail(res, 403, "bad_signature", "invalid upload URL");
-    p.bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    // A live object's PUT is held to the headers its URL was signed with, as S3 holds it.
+    const refused = isLiveTopic(p.topic_id) ? checkLivePut(p, req.headers, bytes) : undefined;
+    if (refused) return fail(res, 403, "SignatureDoesNotMatch", refused);
+    p.bytes = bytes;
     res.status(200).end();
   });
   router.get("/_objects/:objectId", (req, res) => {
@@ -327,13 +345,13 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
   });
   control.post("/activation-codes", (req, res) => {
     // `live: true` issues an act_ code for /auth/redeem-activation-code.
-    const live = req.body?.live === true;
+    const liveCode = req.body?.live === true;
     const code = book.issueCode(
       req.body?.script_id,
       Number(req.body?.ttl_hours ?? 1),
-      live ? `act_${randomBytes(32).toString("base64url")}` : undefined,
+      liveCode ? `act_${randomBytes(32).toString("base64url")}` : undefined,
     );
-    if (!(live ? LIVE_CODE_PATTERN : CODE_PATTERN).test(code)) return fail(res, 500, "bug", "bad code");
+    if (!(liveCode ? LIVE_CODE_PATTERN : CODE_PATTERN).test(code)) return fail(res, 500, "bug", "bad code");
     res.json({ activation_code: code });
   });
   control.post("/invites", (req, res) => {
@@ -346,9 +364,17 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     res.json({ invite_code: code });
   });
   control.post("/topics/:id/publish", (req, res) => {
-    const ev = book.publish(req.params.id, "outside-client", req.body);
-    notify(req.params.id);
+    // An outside client's event; on a live topic `metadata` and `event_type` are taken too.
+    const { event_type, ...rest } = (req.body ?? {}) as { event_type?: string; type?: string };
+    const ev = book.publish(req.params.id, "outside-client", {
+      ...(rest as { type: string; payload: unknown }),
+      type: rest.type ?? event_type ?? "user.event",
+    });
+    notify(req.params.id, ev);
     res.json(ev);
+  });
+  control.post("/topics/:id/evict", (req, res) => {
+    res.json({ evicted: book.evict(req.params.id, Number(req.body?.count ?? 1)) });
   });
   control.get("/topics/:id/events", (req, res) => {
     res.json({ items: book.topics.get(req.params.id) ?? [] });
@@ -357,6 +383,7 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     res.json(Object.fromEntries(calls));
   });
   control.post("/cut-streams", (_req, res) => {
+    live.shutdown();
     const n = streams.size;
     for (const s of streams) s.res.destroy();
     streams.clear();
@@ -402,6 +429,7 @@ export function createAgentruxApi(opts: AgentruxApiOptions, publicUrl: () => str
     shutdown() {
       for (const s of streams) s.res.destroy();
       streams.clear();
+      live.shutdown();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 
 /**
  * The AgenTrux broker's state (EXTERNAL-APIS.md section 1), apart from HTTP: scripts and their
@@ -33,6 +33,10 @@ export interface Event {
   correlation_id?: string;
   reply_topic?: string;
   published_by: string;
+  /** Live topics (`top_`) only: the metadata, the committed object and when it was stored. */
+  metadata?: Record<string, unknown>;
+  payload_object_id?: string;
+  stored_at?: string;
 }
 export interface Payload {
   object_id: string;
@@ -41,6 +45,9 @@ export interface Payload {
   filename: string;
   size: number;
   bytes?: Buffer;
+  /** Live only: the sha256 the upload was registered with (base64 or hex), and the commit. */
+  checksum?: string;
+  committed?: boolean;
 }
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
@@ -51,6 +58,8 @@ export class AgentruxBook {
   readonly codes = new Map<string, { scriptId: string; expiresAt: number; used: boolean }>();
   readonly refresh = new Map<string, { scriptId: string; expiresAt: number; used: boolean }>();
   readonly topics = new Map<string, Event[]>();
+  /** Event ids that aged out of their topic's retention (live: a cursor on one is `ttl_expired`). */
+  readonly evicted = new Set<string>();
   readonly payloads = new Map<string, Payload>();
   readonly #key = randomBytes(32);
   readonly #now: () => number;
@@ -171,11 +180,19 @@ export class AgentruxBook {
   publish(
     topicId: string,
     by: string,
-    e: { type: string; payload: unknown; correlation_id?: string; reply_topic?: string },
+    e: Omit<Event, "event_id" | "sequence_no" | "published_by" | "stored_at">,
   ): Event {
     const list = this.topics.get(topicId) ?? [];
     this.topics.set(topicId, list);
-    const ev: Event = { event_id: id("ev_"), sequence_no: list.length + 1, published_by: by, ...e };
+    const live = topicId.startsWith("top_");
+    const ev: Event = {
+      event_id: live ? `evt_${randomUUID()}` : id("ev_"),
+      // Numbered past whatever aged out, so order survives eviction.
+      sequence_no: (list.at(-1)?.sequence_no ?? this.#evictedSeq(topicId)) + 1,
+      published_by: by,
+      ...e,
+      ...(live ? { stored_at: new Date(this.now()).toISOString() } : {}),
+    };
     list.push(ev);
     return ev;
   }
@@ -186,8 +203,26 @@ export class AgentruxBook {
       .slice(0, limit);
   }
 
-  newPayload(topicId: string, p: { content_type: string; filename: string; size: number }): Payload {
-    const obj: Payload = { object_id: id("obj_"), topic_id: topicId, ...p };
+  /** Test control: the oldest `count` events of a topic age out of its retention. */
+  evict(topicId: string, count: number): number {
+    const list = this.topics.get(topicId) ?? [];
+    const gone = list.splice(0, Math.max(0, count));
+    for (const e of gone) this.evicted.add(e.event_id);
+    if (gone.length) this.#lastEvicted.set(topicId, gone.at(-1)?.sequence_no ?? 0);
+    return gone.length;
+  }
+
+  readonly #lastEvicted = new Map<string, number>();
+  #evictedSeq(topicId: string): number {
+    return this.#lastEvicted.get(topicId) ?? 0;
+  }
+
+  newPayload(
+    topicId: string,
+    p: { content_type: string; filename: string; size: number; checksum?: string },
+  ): Payload {
+    const live = topicId.startsWith("top_");
+    const obj: Payload = { object_id: live ? `pob_${randomUUID()}` : id("obj_"), topic_id: topicId, ...p };
     this.payloads.set(obj.object_id, obj);
     return obj;
   }

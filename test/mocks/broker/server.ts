@@ -73,3 +73,23 @@ export async function startBrokerWithScript(): Promise<{
   ]);
   return { broker, script };
 }
+
+/** Topic ids of the live generation (`top_<uuid>`), as the broker of a live-mode test uses them. */
+export const LIVE_TOPICS = {
+  command: "top_0b7c3c1e-5f6a-4d2b-9c1e-7a1f00000c01",
+  result: "top_0b7c3c1e-5f6a-4d2b-9c1e-7a1f00000e02",
+} as const;
+
+/** A broker and a script on live topics: read the command topic, read and write the result topic. */
+export async function startBrokerWithLiveScript(): Promise<{
+  broker: MockBroker;
+  script: { id: string; secret: string; clientId: string };
+}> {
+  const broker = await startMockBroker();
+  const s = broker.agentrux.book.createScript([
+    { topic_id: LIVE_TOPICS.command, action: "read" },
+    { topic_id: LIVE_TOPICS.result, action: "write" },
+    { topic_id: LIVE_TOPICS.result, action: "read" },
+  ]);
+  return { broker, script: { id: s.id, secret: s.secret, clientId: s.clientId } };
+}
