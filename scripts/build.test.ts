@@ -3,7 +3,16 @@ import { builtinModules } from "node:module";
 import path from "node:path";
 import { BUNDLE_EXTENSIONS } from "@openclaw-bundle/shared";
 import { beforeAll, describe, expect, it } from "vitest";
-import { builtPackage, distEntry, ensureBuilt, staleExtensions } from "./build.ts";
+import { builtPackage, CHUNKS_DIR, distEntry, ensureBuilt, staleExtensions } from "./build.ts";
+
+/** A package's modules: its entry and its chunks. */
+function modulesOf(folder: string): string[] {
+  const chunks = path.join(builtPackage(folder), CHUNKS_DIR);
+  const extra = statSync(chunks, { throwIfNoEntry: false })
+    ? readdirSync(chunks).map((f) => path.join(chunks, f))
+    : [];
+  return [distEntry(folder), ...extra];
+}
 
 /** Every `import ... from "x"` of a compiled module, static and dynamic. */
 function importsOf(file: string): string[] {
@@ -23,7 +32,8 @@ describe("compiled extensions", () => {
   it("builds each extension into a plugin package whose entry is the compiled module", () => {
     for (const { folder, id } of BUNDLE_EXTENSIONS) {
       const dir = builtPackage(folder);
-      expect(readdirSync(dir).sort(), folder).toEqual(["index.js", "openclaw.plugin.json", "package.json"]);
+      const files = readdirSync(dir).filter((f) => f !== CHUNKS_DIR);
+      expect(files.sort(), folder).toEqual(["index.js", "openclaw.plugin.json", "package.json"]);
       const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
       expect(pkg.openclaw, folder).toEqual({ extensions: ["./index.js"] });
       expect(pkg.type, folder).toBe("module");
@@ -36,22 +46,30 @@ describe("compiled extensions", () => {
 
   it("imports nothing but node builtins and the host's SDK: the project's code and npm packages are bundled in", () => {
     for (const { folder } of BUNDLE_EXTENSIONS) {
-      const specs = importsOf(distEntry(folder));
-      expect(specs.length, folder).toBeGreaterThan(0);
-      for (const spec of specs)
-        expect(
-          spec.startsWith("node:") || spec.startsWith("openclaw/plugin-sdk/"),
-          `${folder} imports ${spec}`,
-        ).toBe(true);
-      // Bundled CommonJS packages reach builtins through require(): those only, and never an npm
-      // package (the optional native add-ons of ws are tried in a try/catch and may be absent).
-      const text = readFileSync(distEntry(folder), "utf8");
-      for (const m of text.matchAll(/__require\("([^"]+)"\)/g)) {
-        const id = m[1] as string;
-        expect(
-          builtinModules.includes(id.replace(/^node:/, "")) || ["bufferutil", "utf-8-validate"].includes(id),
-          `${folder} requires ${id}`,
-        ).toBe(true);
+      for (const file of modulesOf(folder)) {
+        const specs = importsOf(file);
+        if (file === distEntry(folder)) expect(specs.length, folder).toBeGreaterThan(0);
+        for (const spec of specs) {
+          // A chunk of the same package, and nothing outside it.
+          const local = spec.startsWith("./") || spec.startsWith("../");
+          const inside =
+            local && path.resolve(path.dirname(file), spec).startsWith(`${builtPackage(folder)}/`);
+          expect(
+            spec.startsWith("node:") || spec.startsWith("openclaw/plugin-sdk/") || inside,
+            `${path.relative(builtPackage(folder), file)} of ${folder} imports ${spec}`,
+          ).toBe(true);
+        }
+        // Bundled CommonJS packages reach builtins through require(): those only, and never an
+        // npm package (the optional native add-ons of ws are tried in a try/catch, may be absent).
+        const text = readFileSync(file, "utf8");
+        for (const m of text.matchAll(/__require\("([^"]+)"\)/g)) {
+          const id = m[1] as string;
+          expect(
+            builtinModules.includes(id.replace(/^node:/, "")) ||
+              ["bufferutil", "utf-8-validate"].includes(id),
+            `${folder} requires ${id}`,
+          ).toBe(true);
+        }
       }
     }
   });

@@ -16,7 +16,7 @@
  * is missing or older than a source it is built from (the tests call `ensureBuilt()`, which builds
  * instead). The image, `./bundle start|test`, the tests and the benchmarks all load this output.
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { builtinModules, createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -31,6 +31,8 @@ const SHARED_ENTRY = path.join(ROOT, "packages/shared/src/index.ts");
 export const BUILT_EXTENSIONS_DIR = path.join(ROOT, "dist", "extensions");
 export const builtPackage = (folder: string) => path.join(BUILT_EXTENSIONS_DIR, folder);
 export const distEntry = (folder: string) => path.join(builtPackage(folder), "index.js");
+/** Where a plugin package's lazily loaded chunks go, beside its entry. */
+export const CHUNKS_DIR = "chunks";
 
 /** Newest modification time under `p` (a file or a folder, tests and dist excluded). */
 function newestMtime(p: string): number {
@@ -100,14 +102,23 @@ export async function build(folders: readonly string[] = BUNDLE_EXTENSIONS.map((
         forward(level, log);
       },
     });
+    const out = builtPackage(folder);
+    // Parts loaded on first use (dynamic imports: the A2A SDK, say) become chunks of their own,
+    // so registration does not evaluate them; stale chunks of an earlier build go first.
+    rmSync(path.join(out, CHUNKS_DIR), { recursive: true, force: true });
     try {
       // No source map: the host reads every file of a plugin package on each load, and the
       // bundle is plain, unminified JavaScript whose stack traces read well as they are.
-      await bundle.write({ file: distEntry(folder), format: "esm", sourcemap: false });
+      await bundle.write({
+        dir: out,
+        entryFileNames: "index.js",
+        chunkFileNames: `${CHUNKS_DIR}/[name]-[hash].js`,
+        format: "esm",
+        sourcemap: false,
+      });
     } finally {
       await bundle.close();
     }
-    const out = builtPackage(folder);
     mkdirSync(out, { recursive: true });
     copyFileSync(path.join(dir, "openclaw.plugin.json"), path.join(out, "openclaw.plugin.json"));
     const built = {

@@ -1,5 +1,5 @@
 import type { Logger } from "@openclaw-bundle/shared";
-import { MeshA2a } from "./a2a/service.ts";
+import type { MeshA2a } from "./a2a/service.ts";
 import type { ClawmatrixConfig } from "./config-schema.ts";
 import { MeshIdentity } from "./mesh/identity-store.ts";
 import { MeshNode } from "./mesh/node.ts";
@@ -19,8 +19,10 @@ export class MeshService {
   readonly proxy: ModelProxy;
   readonly config: ClawmatrixConfig;
   readonly identity: MeshIdentity;
-  /** The mesh's A2A endpoint, when `a2a.enabled`. */
-  readonly a2a: MeshA2a | undefined;
+  /** The mesh's A2A endpoint, when `a2a.enabled` (made at start: its SDK loads only then). */
+  a2a: MeshA2a | undefined;
+  readonly #stateDir: string;
+  readonly #log: Logger;
   #state: "starting" | "running" | "stopped" | "error" = "starting";
   #error: string | undefined;
 
@@ -55,19 +57,8 @@ export class MeshService {
       key: this.identity.key,
       pins: this.identity.pins,
     });
-    this.a2a = config.a2a.enabled
-      ? new MeshA2a({
-          node: this.node,
-          settings: {
-            defaultAgent: config.a2a.defaultAgent,
-            maxTasks: config.a2a.maxTasks,
-            handoffTimeoutMs: config.handoffTimeout,
-          },
-          stateDir,
-          log,
-          version: A2A_CARD_VERSION,
-        })
-      : undefined;
+    this.#stateDir = stateDir;
+    this.#log = log;
     this.proxy = new ModelProxy({
       node: this.node,
       secret: config.secret,
@@ -89,7 +80,7 @@ export class MeshService {
     try {
       await this.identity.save();
       await this.node.start();
-      await this.a2a?.start();
+      await this.#startA2a();
       await this.proxy.start();
       this.#state = "running";
     } catch (err) {
@@ -99,6 +90,24 @@ export class MeshService {
       this.#state = "error";
       throw err;
     }
+  }
+
+  async #startA2a(): Promise<void> {
+    const c = this.config;
+    if (!c.a2a.enabled) return;
+    const { MeshA2a } = await import("./a2a/service.ts");
+    this.a2a = new MeshA2a({
+      node: this.node,
+      settings: {
+        defaultAgent: c.a2a.defaultAgent,
+        maxTasks: c.a2a.maxTasks,
+        handoffTimeoutMs: c.handoffTimeout,
+      },
+      stateDir: this.#stateDir,
+      log: this.#log,
+      version: A2A_CARD_VERSION,
+    });
+    await this.a2a.start();
   }
 
   async stop(): Promise<void> {

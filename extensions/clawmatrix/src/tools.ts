@@ -6,7 +6,6 @@ import {
   type ToolParams,
   textResult,
 } from "@openclaw-bundle/shared";
-import { a2aHandoff, outboundPeer } from "./a2a/outbound.ts";
 import { meshError } from "./mesh/requests.ts";
 import type { MeshService } from "./service.ts";
 
@@ -92,6 +91,8 @@ export function createTools(
       execute: wrap(async (p, signal) => {
         const target = need(p, "target");
         if (target.startsWith("a2a:")) {
+          // The A2A client (its SDK) loads at the first such handoff, not at registration.
+          const { a2aHandoff, outboundPeer } = await import("./a2a/outbound.ts");
           const name = target.slice(4);
           const task =
             typeof p.context === "string" ? `${need(p, "task")}\n\nContext:\n${p.context}` : need(p, "task");

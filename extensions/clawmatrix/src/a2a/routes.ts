@@ -3,7 +3,7 @@ import type { Logger } from "@openclaw-bundle/shared";
 import type { ClawmatrixConfig } from "../config-schema.ts";
 import type { MeshService } from "../service.ts";
 import { A2A_MESH_CARD_PATH, A2A_MESH_PATH } from "./card.ts";
-import { type EndpointDeps, serveCard, serveRpc } from "./endpoint.ts";
+import type { EndpointDeps } from "./endpoint.ts";
 import { a2aPeers, ConcurrencyLimit, RateLimiter } from "./peers.ts";
 
 /**
@@ -31,6 +31,9 @@ function requestOrigin(req: IncomingMessage): string {
   }
 }
 
+/** The HTTP side and the SDK it runs on load at the first A2A request, not at registration. */
+const endpoint = () => import("./endpoint.ts");
+
 export function registerA2aRoutes(
   host: A2aRouteHost,
   config: ClawmatrixConfig["a2a"],
@@ -54,12 +57,12 @@ export function registerA2aRoutes(
     path: A2A_MESH_CARD_PATH,
     auth: "plugin",
     match: "exact",
-    handler: (req, res) => serveCard(req, res, deps),
+    handler: async (req, res) => (await endpoint()).serveCard(req, res, deps),
   });
   host.registerHttpRoute?.({
     path: A2A_MESH_PATH,
     auth: "plugin",
     match: "exact",
-    handler: (req, res) => serveRpc(req, res, deps),
+    handler: async (req, res) => (await endpoint()).serveRpc(req, res, deps),
   });
 }
