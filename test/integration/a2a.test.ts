@@ -20,6 +20,7 @@ import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
 const GATEWAY_TOKEN = "a2a-gateway-token-0123456789";
 const PEER_TOKEN = "outsider-peer-token-0123456789abcdef";
 const SECRET = "a2a-mesh-secret-0123456789";
+const NODE_B_TOKEN = "node-b-as-a2a-peer-0123456789";
 const CARD_PATH = "/bundle/a2a/agent-card.json";
 
 const RUN_DIR = path.join(REPO_ROOT, ".tmp/a2a", `${Date.now()}-${process.pid}`);
@@ -65,29 +66,41 @@ async function node(
 beforeAll(async () => {
   llm = await startMockLlm({ name: "a2a-llm" });
   const meshPort = await freePort();
-  const specs = [
-    await node("node-a", {
-      CLAWMATRIX_LISTEN: "true",
-      CLAWMATRIX_LISTEN_PORT: String(meshPort),
-      A2A_ENABLED: "true",
-      A2A_PEERS: "outsider",
-      A2A_PEER_OUTSIDER_TOKEN: PEER_TOKEN,
-      A2A_REPLY_TIMEOUT_MS: "120000",
-      CLAWMATRIX_A2A: "true",
-    }),
-    await node("node-b", {
-      CLAWMATRIX_PEERS: `node-a=ws://127.0.0.1:${meshPort}`,
-      CLAWMATRIX_AGENTS: '[{"id":"main","description":"node-b\'s assistant","tags":["helper"]}]',
-    }),
-  ];
+  const nodeA = await node("node-a", {
+    CLAWMATRIX_LISTEN: "true",
+    CLAWMATRIX_LISTEN_PORT: String(meshPort),
+    A2A_ENABLED: "true",
+    A2A_PEERS: "outsider,nodeb",
+    A2A_PEER_OUTSIDER_TOKEN: PEER_TOKEN,
+    A2A_PEER_NODEB_TOKEN: NODE_B_TOKEN,
+    A2A_REPLY_TIMEOUT_MS: "120000",
+    CLAWMATRIX_A2A: "true",
+    CLAWMATRIX_A2A_DEFAULT_AGENT: "main",
+  });
+  // node-b knows node-a's mesh endpoint as an outside A2A peer: cluster_handoff to a2a:nodea.
+  const nodeB = await node("node-b", {
+    CLAWMATRIX_PEERS: `node-a=ws://127.0.0.1:${meshPort}`,
+    CLAWMATRIX_AGENTS: '[{"id":"main","description":"node-b\'s assistant","tags":["helper"]}]',
+    A2A_ENABLED: "true",
+    A2A_PEERS: `nodea=http://127.0.0.1:${nodeA.port}/bundle/a2a/v1`,
+    A2A_PEER_NODEA_TOKEN: "inbound-from-nodea-0123456789",
+    A2A_PEER_NODEA_OUTBOUND_TOKEN: NODE_B_TOKEN,
+  });
+  const specs = [nodeA, nodeB];
   [a, b] = (await startGateways(specs)) as [GatewayProcess, GatewayProcess];
-  // node-b's agent is known to node-a once gossip has run.
-  await waitFor(
+  await meshUp();
+}, 900_000);
+
+/** node-b's agent is known to node-a once gossip has run. */
+const meshUp = () =>
+  waitFor(
     "node-a to learn node-b's agent",
     () => a.call<any>("clawmatrix.status"),
-    (s) => s.peers?.some((p: any) => p.nodeId === "node-b" && p.status !== "unreachable"),
+    (s) =>
+      s.peers?.some(
+        (p: any) => p.nodeId === "node-b" && p.status !== "unreachable" && p.agents?.includes("main"),
+      ),
   );
-}, 900_000);
 
 afterAll(async () => {
   await stopGateways([a, b].filter(Boolean));
@@ -146,7 +159,10 @@ describe("the host's A2A channel on node-a, configured from env", () => {
     expect(c.channels.a2a).toEqual({
       enabled: true,
       replyTimeoutMs: 120000,
-      peers: { outsider: { token: "${A2A_PEER_OUTSIDER_TOKEN}" } },
+      peers: {
+        outsider: { token: "${A2A_PEER_OUTSIDER_TOKEN}" },
+        nodeb: { token: "${A2A_PEER_NODEB_TOKEN}" },
+      },
     });
     expect(c.plugins.allow).toContain("a2a");
   });
@@ -282,7 +298,7 @@ describe("node-a's mesh A2A endpoint, with the official A2A SDK as the outside c
     );
   });
 
-  it("refuses a wrong token, and a message with no agent, without reaching a model", async () => {
+  it("refuses a wrong token, and a message for an agent no node serves, without reaching a model", async () => {
     const res = await fetch(`${a.url}/bundle/a2a/v1`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: "Bearer wrong-wrong-wrong-wrong" },
@@ -291,10 +307,22 @@ describe("node-a's mesh A2A endpoint, with the official A2A SDK as the outside c
     expect(res.status).toBe(401);
     const before = llm.requests.length;
     const c = await sdkClient();
-    const unnamed = request("hi", "main");
-    if (unnamed.message) unnamed.message.metadata = undefined;
-    const r = (await c.sendMessage(unnamed)) as any;
+    const r = (await c.sendMessage(request("hi", "nobody"))) as any;
     expect(r.status?.state).toBe(TaskState.TASK_STATE_REJECTED);
     expect(llm.requests.length).toBe(before);
+  });
+
+  it("takes node-b's cluster_handoff to a2a:nodea (the A2A client) and streams back what the peer returns", async () => {
+    // node-b -> node-a's endpoint over A2A (node-b's outbound token) -> the default agent "main",
+    // which node-a reaches on node-b through the mesh: the SDK client and server, end to end.
+    await meshUp(); // node-a restarted in the test before: it learns node-b's agent again
+    const r = await b.post("/tools/invoke", {
+      tool: "cluster_handoff",
+      args: { target: "a2a:nodea", task: "loop back" },
+    });
+    const j = (await r.json()) as any;
+    const out = String(j.result?.content?.[0]?.text ?? JSON.stringify(j));
+    expect(out).toContain("loop back");
+    expect(out).toMatch(/^\[a2a-llm\] /);
   });
 });
