@@ -1,6 +1,8 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read deep paths of plain JSON
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 import { type Message, Role, type SendMessageRequest, TaskState } from "@a2a-js/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { a2aClient } from "../harness/a2a-client.ts";
@@ -324,5 +326,33 @@ describe("node-a's mesh A2A endpoint, with the official A2A SDK as the outside c
     const out = String(j.result?.content?.[0]?.text ?? JSON.stringify(j));
     expect(out).toContain("loop back");
     expect(out).toMatch(/^\[a2a-llm\] /);
+  });
+
+  it("takes the host's own A2A channel on node-b as a peer: its outbound message reaches the mesh", async () => {
+    await meshUp();
+    // `openclaw message send --channel a2a` on node-b: the host's bundled channel sends
+    // SendMessage to its peer nodea (node-a's mesh endpoint) with node-b's outbound token; the
+    // endpoint routes it to the default agent, which runs on node-b.
+    const sent = await promisify(execFile)(
+      findNode24(),
+      [
+        openclawEntry(),
+        "message",
+        "send",
+        "--channel",
+        "a2a",
+        "--target",
+        "nodea",
+        "--message",
+        "from the host channel",
+      ],
+      { env: { ...process.env, ...b.env }, timeout: 300_000 },
+    ).catch((err: { stdout?: string; stderr?: string; message: string }) => err);
+    const seen = await waitFor(
+      "the host channel's message to reach a model through node-a's mesh endpoint",
+      async () => llm.requests.filter((q) => q.lastUserText.includes("from the host channel")),
+      (qs) => qs.length > 0,
+    ).catch(() => []);
+    expect(seen.length, JSON.stringify(sent).slice(0, 2000)).toBeGreaterThan(0);
   });
 });
