@@ -1,5 +1,4 @@
 import net from "node:net";
-import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { NodeState } from "../protocol/frames.ts";
@@ -7,51 +6,16 @@ import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.ts";
 import { type GossipProof, signGossip } from "../protocol/gossip-sign.ts";
 import { NodeKey } from "../protocol/identity.ts";
 import { signRouted } from "../protocol/origin-sign.ts";
-import { MeshNode, type MeshNodeOptions } from "./node.ts";
 import type { Handler } from "./requests.ts";
+import { meshFixture, TEST_SECRET, until } from "./test-fixture.ts";
 
 // Real nodes over real WebSockets on loopback (PROTOCOL §1-7), no gateway.
 
-const SECRET = "mesh-secret-0123456789abcdef";
-const nodes: MeshNode[] = [];
-const lines: string[] = [];
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-  lines.length = 0;
-});
-
-const sink = {
-  debug: (m: string) => lines.push(m),
-  info: (m: string) => lines.push(m),
-  warn: (m: string) => lines.push(m),
-  error: (m: string) => lines.push(m),
-};
-
 const echo: Handler = async (body, ctx) => ({ echoed: body, by: ctx.src });
-
-async function node(id: string, opts: Partial<MeshNodeOptions> = {}): Promise<MeshNode> {
-  const n = new MeshNode({
-    nodeId: id,
-    secret: SECRET,
-    peers: [],
-    state: { agents: [], models: [], tags: [], toolProxy: false },
-    handlers: { chat: echo },
-    logger: createLogger({ extension: `clawmatrix-${id}`, sink, level: "debug" }),
-    ...opts,
-  });
-  nodes.push(n);
-  await n.start();
-  return n;
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const mesh = meshFixture({ handlers: { chat: echo } });
+const { node, lines } = mesh;
+const SECRET = TEST_SECRET;
+afterEach(mesh.reset);
 
 async function triangle(cKey?: NodeKey) {
   const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
@@ -161,13 +125,12 @@ describe("mesh node", () => {
   });
 
   it("notices a killed node at once, fails its requests clearly, and retries on the next candidate", async () => {
-    const { a, c, url } = await triangle();
+    const { a, b, c, url } = await triangle();
     const b2 = await node("node-b2", {
       peers: [{ nodeId: "node-a", url }],
       state: { agents: [{ id: "coder2", tags: ["coding"] }], models: [], tags: [], toolProxy: false },
     });
     await until(() => c.table.candidates("tags:coding").length === 2);
-    const b = nodes.find((n) => n.id === "node-b") as MeshNode;
     // Simulated SIGKILL: sockets cut, no leaving gossip.
     for (const l of b.links.values()) l.ws.terminate();
     await until(() => c.table.route("node-b") === undefined, 2000);

@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
+import type { Socket } from "node:net";
 import { Backoff, BoundedSet, type Logger, Periodic } from "@openclaw-bundle/shared";
 import WebSocket, { WebSocketServer } from "ws";
 import { dropReason, meshMetrics } from "../metrics.ts";
@@ -38,6 +40,7 @@ import {
   type LinkEvents,
 } from "./link.ts";
 import { type Handler, MAX_SERVING, MAX_SERVING_PER_PEER, Requests } from "./requests.ts";
+import { dialOptions, type ListenerTls, TlsPinError } from "./tls.ts";
 
 /**
  * A mesh node: accepts (when listening) and dials authenticated links, floods gossip, relays
@@ -53,7 +56,12 @@ export interface MeshNodeOptions {
   nodeId: string;
   secret: string;
   listen?: { host: string; port: number };
-  peers: Array<{ nodeId: string; url: string }>;
+  /** `fingerprint`: the SHA-256 of a `wss://` peer's certificate, pinned (PROTOCOL §2a). */
+  peers: Array<{ nodeId: string; url: string; fingerprint?: string }>;
+  /** Serve `wss://` with this certificate (PROTOCOL §2a); plain `ws://` without it. */
+  tls?: ListenerTls;
+  /** PEM CA certificates that verify `wss://` peers without a pinned fingerprint. */
+  tlsCa?: string;
   state: Omit<NodeState, "links">;
   handlers: Partial<Record<RequestKind, Handler>>;
   logger: Logger;
@@ -171,7 +179,7 @@ export class MeshNode {
       );
     if (this.#opts.listen) await this.#listen(this.#opts.listen.host, this.#opts.listen.port);
     // A StatefulSet gives every replica the same peer list, its own entry included: never dial it.
-    for (const p of this.#opts.peers) if (p.nodeId !== this.id) this.#dial(p.nodeId, p.url);
+    for (const p of this.#opts.peers) if (p.nodeId !== this.id) this.#dial(p.nodeId, p.url, p.fingerprint);
     this.#refresh.start();
     this.#refusals.start();
   }
@@ -259,6 +267,7 @@ export class MeshNode {
     return {
       nodeId: this.id,
       publicKey: this.#auth.key.publicKey,
+      tlsFingerprint: this.#opts.tls?.fingerprint,
       listenPort: this.#listenPort,
       links: [...this.links.keys()],
       pendingHandshakes: this.#admission.pending,
@@ -283,15 +292,23 @@ export class MeshNode {
     // Our own HTTP server, so bytes that are not HTTP and slow headers are cut off, not held.
     const deadline = this.#limits.handshakeTimeoutMs;
     // Node checks header/request deadlines every connectionsCheckingInterval (30 s by default).
-    const http = createServer({ connectionsCheckingInterval: Math.min(1000, deadline) }, (_req, res) => {
+    const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
       res.writeHead(426, { "content-type": "text/plain" }).end("a ClawMatrix mesh port: WebSocket only\n");
-    });
+    };
+    const checking = { connectionsCheckingInterval: Math.min(1000, deadline) };
+    const tls = this.#opts.tls;
+    const http: Server = tls
+      ? createTlsServer({ ...checking, cert: tls.cert, key: tls.key, handshakeTimeout: deadline }, onRequest)
+      : createServer(checking, onRequest);
     http.headersTimeout = deadline;
     http.requestTimeout = deadline;
     http.on("clientError", (_err, socket) => socket.destroy());
-    // Every TCP connection holds a pending-handshake slot until it becomes a link or closes.
-    const slots = new WeakMap<object, () => void>();
-    http.on("connection", (socket) => {
+    // Every TCP connection holds a pending-handshake slot until it becomes a link or closes. Keyed
+    // by the remote address and port: under TLS the upgrade's socket wraps the raw TCP one.
+    const slots = new Map<string, { release: () => void; raw: Socket }>();
+    const slotKey = (s: { remoteAddress?: string; remotePort?: number }) =>
+      `${s.remoteAddress}|${s.remotePort}`;
+    http.on("connection", (socket: Socket) => {
       const a = this.#admission.admit(socket);
       if ("refused" in a) {
         this.counters.authFailures++;
@@ -300,10 +317,14 @@ export class MeshNode {
         socket.destroy();
         return;
       }
-      slots.set(socket, a.release);
+      const key = slotKey(socket);
+      slots.set(key, { release: a.release, raw: socket });
+      socket.once("close", () => {
+        if (slots.get(key)?.raw === socket) slots.delete(key);
+      });
       // Slow or silent before the upgrade: the HTTP timeouts above cut it; this covers the rest.
       socket.setTimeout(deadline, () => {
-        if (slots.has(socket)) socket.destroy();
+        if (slots.get(key)?.raw === socket) socket.destroy();
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -323,7 +344,10 @@ export class MeshNode {
     this.#http = http;
     const addr = http.address();
     this.#listenPort = typeof addr === "object" && addr ? addr.port : port;
-    this.#log.info(`mesh listening on ${host}:${this.#listenPort}`);
+    this.#log.info(
+      `mesh listening on ${tls ? "wss" : "ws"}://${host}:${this.#listenPort}` +
+        (tls ? ` (certificate sha256=${tls.fingerprint}: peers pin it as #sha256=<that>)` : ""),
+    );
     server.on("connection", (ws, req: IncomingMessage) => {
       const socket = req.socket;
       ws.on("error", () => {}); // reported through the handshake or the link
@@ -332,9 +356,10 @@ export class MeshNode {
         this.#auth,
         this.#nonces,
         (peer, keys) => {
-          slots.get(socket)?.();
-          slots.delete(socket);
-          socket.setTimeout(0);
+          const slot = slots.get(slotKey(socket));
+          slots.delete(slotKey(socket));
+          slot?.release();
+          slot?.raw.setTimeout(0);
           this.#adopt(ws, peer, "in", keys);
         },
         this.#limits.handshakeTimeoutMs,
@@ -350,13 +375,21 @@ export class MeshNode {
     });
   }
 
-  #dial(peer: string, url: string): void {
+  #dial(peer: string, url: string, pin?: string): void {
     const d = this.#dialers.get(peer) ?? {
       backoff: new Backoff({ initialMs: RECONNECT_MIN_MS, maxMs: RECONNECT_MAX_MS, jitter: 0.2 }),
     };
     this.#dialers.set(peer, d);
     if (this.#stopped) return;
+    const how = dialOptions(url, pin, this.#opts.tlsCa);
+    if (!how.ok) {
+      // A configuration problem: retrying cannot fix it. Said once; the status shows it.
+      d.lastError = how.reason;
+      this.#log.error(`mesh link to ${peer} not dialed: ${how.reason}`);
+      return;
+    }
     const ws = new WebSocket(url, {
+      ...how.options,
       maxPayload: HANDSHAKE_MAX_FRAME_BYTES,
       handshakeTimeout: this.#limits.handshakeTimeoutMs,
     });
@@ -372,10 +405,16 @@ export class MeshNode {
           `mesh link to ${peer} (${url}) failed: ${d.lastError}; retrying in ${Math.round(delay / 100) / 10} s`,
         );
       clearTimeout(d.timer);
-      d.timer = setTimeout(() => this.#dial(peer, url), delay);
+      d.timer = setTimeout(() => this.#dial(peer, url, pin), delay);
       d.timer.unref();
     };
-    ws.once("error", (err) => retry(err.message));
+    ws.once("error", (err) => {
+      if (err instanceof TlsPinError) {
+        this.counters.authFailures++;
+        meshMetrics.authFailure("tls pin mismatch");
+      }
+      retry(err.message);
+    });
     ws.once("open", () => {
       dialHandshake(
         ws,
