@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { createLogger } from "@openclaw-bundle/shared";
 import WebSocket, { WebSocketServer } from "ws";
@@ -140,6 +141,7 @@ async function modelProxy(): Promise<void> {
       config,
       gateway: () => llmEndpoint,
       provider: () => llmEndpoint,
+      workspace: () => os.tmpdir(),
       log: quiet,
     }),
   });

@@ -7,6 +7,7 @@ import { loadListenerTls } from "./mesh/tls.ts";
 import { createHandlers } from "./serve/handlers.ts";
 import { type LocalGateway, localGatewayFrom, providerEndpoint } from "./serve/local-gateway.ts";
 import { ModelProxy } from "./serve/model-proxy.ts";
+import { workspaceOf } from "./serve/workspace.ts";
 
 /**
  * The mesh as a gateway service: the node (links, gossip, relay, serving) and the local model
@@ -64,6 +65,7 @@ export class MeshService {
         config,
         gateway,
         provider: (id) => providerEndpoint(hostConfig(), id),
+        workspace: () => workspaceOf(hostConfig()),
         log,
       }),
       logger: log,
