@@ -368,6 +368,104 @@ describe("mesh node", () => {
     });
   });
 
+  it("PROTOCOL §6a: a request that arrives before its origin's gossip is held and served, not dropped", async () => {
+    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+    const url = `ws://127.0.0.1:${a.listenPort}`;
+    const b = await node("node-b", { peers: [{ nodeId: "node-a", url }], limits: { originHoldMs: 1500 } });
+    const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => x.table.route("node-b") !== undefined && b.table.route("node-x") !== undefined);
+    const toA = x.links.get("node-a");
+    if (!toA) throw new Error("setup");
+    const q = NodeKey.generate();
+    const req = {
+      t: "req",
+      src: "node-q",
+      dst: "node-b",
+      ttl: 8,
+      kind: "chat",
+      body: "first contact",
+    } as const;
+    toA.send(signRouted(q, { ...req, id: "early-req-0123456789" }));
+    await until(() => b.counters.heldForKey === 1);
+    expect(b.counters.served).toBe(0);
+    // node-q's gossip comes after its request (another path, a slower queue).
+    const state = { agents: [], models: [], tags: [], links: [{ node: "node-x", rtt: 1 }], toolProxy: false };
+    const seq = Date.now();
+    const proof = signGossip(q, "node-q", seq, state, false);
+    toA.send({ t: "gossip", id: "q-gossip-0123456789", origin: "node-q", seq, ttl: 8, state, ...proof });
+    await until(() => b.counters.served === 1);
+    expect(b.counters.forgedOrigin).toBe(0);
+    // Held, then checked against the key that came: signed by another key, it is refused.
+    toA.send(signRouted(NodeKey.generate(), { ...req, src: "node-z", id: "never-known-0123456789" }));
+    const z = NodeKey.generate();
+    toA.send(signRouted(NodeKey.generate(), { ...req, src: "node-w", id: "wrong-key-0123456789" }));
+    const wState = { ...state };
+    const wProof = signGossip(z, "node-w", seq, wState, false);
+    toA.send({
+      t: "gossip",
+      id: "w-gossip-0123456789",
+      origin: "node-w",
+      seq,
+      ttl: 8,
+      state: wState,
+      ...wProof,
+    });
+    // node-w's request fails at once against node-w's key; node-z's after the hold.
+    await until(() => b.counters.forgedOrigin === 1);
+    await until(() => b.counters.forgedOrigin === 2, 4000);
+    expect(b.counters.served).toBe(1);
+  });
+
+  it("PROTOCOL §6a: a member cannot forge the answer to a request it saw pass", async () => {
+    let release: (() => void) | undefined;
+    const slow: Handler = () =>
+      new Promise((r) => {
+        release = () => r({ real: true });
+      });
+    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+    const url = `ws://127.0.0.1:${a.listenPort}`;
+    await node("node-b", { peers: [{ nodeId: "node-a", url }], handlers: { chat: slow } });
+    const c = await node("node-c", { peers: [{ nodeId: "node-a", url }] });
+    const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => c.table.route("node-b") !== undefined && x.table.route("node-c") !== undefined);
+    const sent: string[] = [];
+    const route = c.route.bind(c);
+    c.route = (f) => {
+      if (f.t === "req") sent.push(f.id);
+      return route(f);
+    };
+    const answer = c.requests.send("node-b", "chat", "q");
+    await until(() => release !== undefined && sent.length === 1);
+    const toA = x.links.get("node-a");
+    const re = sent[0] as string;
+    const forged = {
+      t: "res",
+      src: "node-b",
+      dst: "node-c",
+      ttl: 8,
+      re,
+      ok: true,
+      body: { forged: true },
+    } as const;
+    toA?.send({ ...forged, id: "forged-res-0123456789" }); // unsigned
+    toA?.send(signRouted(NodeKey.generate(), { ...forged, id: "forged-res-1123456789" })); // another key
+    toA?.send(
+      signRouted(NodeKey.generate(), {
+        t: "end",
+        id: "forged-end-0123456789",
+        src: "node-b",
+        dst: "node-c",
+        ttl: 8,
+        re,
+        ok: false,
+        error: { code: "UPSTREAM", message: "forged" },
+      }),
+    );
+    await until(() => c.counters.forgedOrigin >= 3);
+    release?.();
+    expect(await answer).toEqual({ real: true });
+  });
+
   it("PROTOCOL §5: a member's burst of 2,000 fake nodes (~40 MB) cuts no legitimate link", async () => {
     const { a, b, c, url } = await triangle();
     const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });

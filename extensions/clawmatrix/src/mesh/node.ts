@@ -39,6 +39,7 @@ import {
   Link,
   type LinkEvents,
 } from "./link.ts";
+import { MAX_HELD_FRAMES, MAX_HELD_PER_ORIGIN, ORIGIN_HOLD_MS, OriginHold } from "./origin-hold.ts";
 import { type Handler, MAX_SERVING, MAX_SERVING_PER_PEER, Requests } from "./requests.ts";
 import { dialOptions, type ListenerTls, TlsPinError } from "./tls.ts";
 
@@ -84,6 +85,8 @@ interface MeshLimits {
   maxPending: number;
   maxPendingPerAddress: number;
   refusalLogIntervalMs: number;
+  /** How long a frame from an origin whose key is not known yet is held (PROTOCOL §6a). */
+  originHoldMs: number;
 }
 
 const DEFAULT_PRE_AUTH_LIMITS: MeshLimits = {
@@ -93,6 +96,7 @@ const DEFAULT_PRE_AUTH_LIMITS: MeshLimits = {
   maxPending: MAX_PENDING_HANDSHAKES,
   maxPendingPerAddress: MAX_PENDING_PER_ADDRESS,
   refusalLogIntervalMs: REFUSAL_LOG_INTERVAL_MS,
+  originHoldMs: ORIGIN_HOLD_MS,
 };
 
 interface MeshCounters {
@@ -103,8 +107,10 @@ interface MeshCounters {
   overloaded: number;
   /** Gossip refused by the origin rule (PROTOCOL §5a): a wrong key or signature. */
   gossipForged: number;
-  /** Requests or cancels dropped at their destination: not signed by their `src` (PROTOCOL §6a). */
+  /** Routed frames dropped at their destination: not signed by their `src` (PROTOCOL §6a). */
   forgedOrigin: number;
+  /** Routed frames whose origin's key was not known on arrival, held until it was (PROTOCOL §6a). */
+  heldForKey: number;
 }
 
 export class MeshNode {
@@ -119,6 +125,7 @@ export class MeshNode {
     overloaded: 0,
     gossipForged: 0,
     forgedOrigin: 0,
+    heldForKey: 0,
   };
   readonly requests: Requests;
   readonly #opts: MeshNodeOptions;
@@ -135,6 +142,7 @@ export class MeshNode {
   readonly #refusals: RefusalLog;
   readonly #auth: HandshakeAuth;
   readonly #gossipKeys: GossipKeys;
+  readonly #held: OriginHold;
   #server: WebSocketServer | undefined;
   #http: Server | undefined;
   #stopped = true;
@@ -155,6 +163,13 @@ export class MeshNode {
       pins: opts.pins ?? new KeyPins(),
     };
     this.#gossipKeys = new GossipKeys((origin) => this.#auth.pins.keysOf(origin));
+    this.#held = new OriginHold(
+      (frames) => {
+        // The origin's key never came: nothing can show these frames are its own.
+        for (const f of frames) this.#refuseOrigin(f, "origin key unknown after the hold");
+      },
+      { holdMs: this.#limits.originHoldMs, maxHeld: MAX_HELD_FRAMES, maxPerOrigin: MAX_HELD_PER_ORIGIN },
+    );
     this.requests = new Requests(this, opts.handlers, opts.logger, this.#limits);
     this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
       for (const gone of this.table.expire()) {
@@ -190,6 +205,7 @@ export class MeshNode {
     await this.#refresh.stop();
     await this.#refusals.stop();
     this.requests.cancelAll("the mesh is stopping");
+    this.#held.clear();
     // PROTOCOL §5: a leaving node says so, so others drop it at once instead of timing it out.
     this.table.setOwn({ ...this.#opts.state, links: [] });
     this.#flood(this.#ownGossip(true));
@@ -224,9 +240,8 @@ export class MeshNode {
       this.requests.deliver(frame);
       return true;
     }
-    // This node's own requests and cancels leave signed (PROTOCOL §6a).
-    if (frame.src === this.id && (frame.t === "req" || frame.t === "cancel") && !frame.sig)
-      frame = signRouted(this.#auth.key, frame);
+    // Every routed frame this node originates leaves signed (PROTOCOL §6a).
+    if (frame.src === this.id && !frame.sig) frame = signRouted(this.#auth.key, frame);
     const r = this.table.route(frame.dst);
     const link = r ? this.links.get(r.via) : undefined;
     if (!link?.open) return false;
@@ -459,6 +474,7 @@ export class MeshNode {
     this.links.set(peer, link);
     this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
     this.#announce();
+    this.#keyKnown(peer); // pinned by the handshake
     // Catch the newcomer up on everything known, so it routes before the next refresh.
     for (const id of this.table.nodeIds()) {
       const k = this.table.known(id);
@@ -497,9 +513,35 @@ export class MeshNode {
     this.#flood(this.#ownGossip(false));
   }
 
-  #fromSrc(f: FrameOf<"req"> | FrameOf<"cancel">): boolean {
-    const learned = this.#gossipKeys.learnedOf(f.src);
-    return routedSignedBy(this.#auth.pins.keysOf(f.src) ?? (learned ? [learned] : undefined), f);
+  /** The keys `node` may sign with: pinned or trusted, else learned from its gossip. */
+  #keysOf(node: string): readonly string[] | undefined {
+    const learned = this.#gossipKeys.learnedOf(node);
+    return this.#auth.pins.keysOf(node) ?? (learned ? [learned] : undefined);
+  }
+
+  /**
+   * A routed frame addressed here: handled only in the name of the node that signed it
+   * (PROTOCOL §6a); held while that node's key is not known yet.
+   */
+  #atDestination(f: RoutedFrame, via: string): void {
+    const keys = this.#keysOf(f.src);
+    if (!keys) {
+      if (this.#held.hold(f)) this.counters.heldForKey++;
+      else this.#refuseOrigin(f, `from ${via}: no key known for the origin and the hold is full`);
+      return;
+    }
+    if (routedSignedBy(keys, f)) this.requests.deliver(f);
+    else this.#refuseOrigin(f, `from ${via}: not signed by its src`);
+  }
+
+  #refuseOrigin(f: RoutedFrame, why: string): void {
+    this.counters.forgedOrigin++;
+    this.#refusals.count("unsigned or forged routed frame", `${f.t} claiming src ${f.src}, ${why}`);
+  }
+
+  /** `node`'s key became known (gossip or a handshake): what was held for it is checked now. */
+  #keyKnown(node: string): void {
+    for (const f of this.#held.take(node)) this.#atDestination(f, "the hold");
   }
 
   /** This node's current state as a gossip frame, signed by its key (PROTOCOL §5a). */
@@ -544,6 +586,8 @@ export class MeshNode {
         this.#log.info(`node ${f.origin} left the mesh`);
       }
       if (f.ttl > 1) this.#flood({ ...f, ttl: f.ttl - 1 }, link.peer);
+      // Its key and a route back are known now: frames that came first are checked (PROTOCOL §6a).
+      if (!f.leaving) this.#keyKnown(f.origin);
       return;
     }
     if (!isRouted(f)) {
@@ -554,13 +598,7 @@ export class MeshNode {
     // PROTOCOL §6: each routed frame is handled once, whatever path it came by.
     if (!this.#seen.add(f.id)) return;
     if (f.dst === this.id) {
-      // Served or cancelled only in the name of the node that signed it (PROTOCOL §6a).
-      if ((f.t === "req" || f.t === "cancel") && !this.#fromSrc(f)) {
-        this.counters.forgedOrigin++;
-        this.#refusals.count("unsigned or forged request", `from ${link.peer}: ${f.t} claiming src ${f.src}`);
-        return;
-      }
-      this.requests.deliver(f);
+      this.#atDestination(f, link.peer);
       return;
     }
     if (f.ttl <= 1) {
