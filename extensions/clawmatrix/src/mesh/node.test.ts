@@ -7,7 +7,7 @@ import { type GossipProof, signGossip } from "../protocol/gossip-sign.ts";
 import { NodeKey } from "../protocol/identity.ts";
 import { signRouted } from "../protocol/origin-sign.ts";
 import type { Handler } from "./requests.ts";
-import { meshFixture, TEST_SECRET, until } from "./test-fixture.ts";
+import { freezableProxy, meshFixture, TEST_SECRET, until } from "./test-fixture.ts";
 
 // Real nodes over real WebSockets on loopback (PROTOCOL §1-7), no gateway.
 
@@ -496,6 +496,35 @@ describe("mesh node", () => {
     expect((await c.requests.call(["node-b"], "chat", 1)).node).toBe("node-b");
     expect(b.links.get("node-a")?.open).toBe(true);
   }, 90_000);
+
+  it("PROTOCOL §1: a peer whose packets stop (no FIN, no RST) is cut, and its requests fail over", async () => {
+    let started = false;
+    const hang: Handler = (_b, ctx) =>
+      new Promise((_r, reject) => {
+        started = true;
+        ctx.signal.addEventListener("abort", () => reject(new Error("aborted")));
+      });
+    const b1 = await node("node-b1", { listen: { host: "127.0.0.1", port: 0 }, handlers: { chat: hang } });
+    const b2 = await node("node-b2", { listen: { host: "127.0.0.1", port: 0 } });
+    const proxy = await freezableProxy(b1.listenPort as number);
+    try {
+      const c = await node("node-c", {
+        peers: [
+          { nodeId: "node-b1", url: `ws://127.0.0.1:${proxy.port}` },
+          { nodeId: "node-b2", url: `ws://127.0.0.1:${b2.listenPort}` },
+        ],
+      });
+      await until(() => c.links.get("node-b1")?.open === true && c.links.get("node-b2")?.open === true);
+      const answer = c.requests.call(["node-b1", "node-b2"], "chat", "q");
+      await until(() => started);
+      proxy.freeze();
+      expect(await answer).toEqual({ node: "node-b2", body: { echoed: "q", by: "node-c" } });
+      expect(c.links.has("node-b1")).toBe(false);
+      expect(lines.some((l) => /mesh link down: node-b1 \(nothing heard for \d+ ms/.test(l))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  }, 20_000);
 
   it("a leaving node is dropped at once by the others", async () => {
     const { b, c } = await triangle();

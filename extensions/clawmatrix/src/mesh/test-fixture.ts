@@ -1,3 +1,4 @@
+import net from "node:net";
 import { createLogger } from "@openclaw-bundle/shared";
 import { MeshNode, type MeshNodeOptions } from "./node.ts";
 
@@ -48,4 +49,39 @@ export async function until(cond: () => boolean, ms = 5000): Promise<void> {
     if (Date.now() > end) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * A loopback TCP proxy to `port` that can freeze: from then on it forwards nothing and closes
+ * nothing, in either direction, like a cable cut or a frozen host (no FIN, no RST).
+ */
+export async function freezableProxy(port: number) {
+  const sockets = new Set<net.Socket>();
+  let frozen = false;
+  const server = net.createServer((client) => {
+    const up = net.connect(port, "127.0.0.1");
+    sockets.add(client).add(up);
+    const pipe = (from: net.Socket, to: net.Socket) => {
+      from.on("data", (d) => {
+        if (!frozen) to.write(d);
+      });
+      from.on("close", () => {
+        if (!frozen) to.destroy();
+      });
+      from.on("error", () => {});
+    };
+    pipe(client, up);
+    pipe(up, client);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    freeze(): void {
+      frozen = true;
+    },
+    async close(): Promise<void> {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
