@@ -16,7 +16,7 @@ import { silentFailure, strangers, tlsRoundTrips } from "./mesh-hostile.ts";
 // endpoint directly; time to notice a SIGKILLed node; gossip convergence of 100 real nodes.
 
 /** Mean round trip (ms) of N sequential echo messages over a bare ws connection. */
-async function rawEcho(n: number): Promise<number> {
+export async function rawEcho(n: number): Promise<number> {
   const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   await new Promise((r) => server.once("listening", r));
   server.on("connection", (ws) => ws.on("message", (d) => ws.send(JSON.stringify(JSON.parse(String(d))))));
@@ -42,7 +42,7 @@ async function meshEcho(from: MeshNode, to: string, n: number): Promise<number> 
   return (performance.now() - t0) / n;
 }
 
-async function roundTrips(): Promise<void> {
+export async function roundTrips(): Promise<void> {
   const a = await meshNode("node-a", { listen: { host: "127.0.0.1", port: 0 } });
   const url = `ws://127.0.0.1:${a.listenPort}`;
   const b = await meshNode("node-b", { peers: [{ nodeId: "node-a", url }] });

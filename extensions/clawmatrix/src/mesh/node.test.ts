@@ -341,7 +341,7 @@ describe("mesh node", () => {
   });
 
   it("PROTOCOL §6a: a member cannot ask in another node's name (src bound by signature)", async () => {
-    const { b, url } = await triangle();
+    const { a, b, url } = await triangle();
     const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
     await until(() => x.table.route("node-b") !== undefined && b.table.route("node-x") !== undefined);
     const toA = x.links.get("node-a");
@@ -361,6 +361,10 @@ describe("mesh node", () => {
     );
     await until(() => b.counters.forgedOrigin >= 3);
     expect(b.counters.served).toBe(0);
+    // An unsigned frame is taken only straight from its src's own link, not from node-x's.
+    toA?.send({ ...req("direct-unsigned-0123"), dst: "node-a" });
+    await until(() => a.counters.forgedOrigin >= 1);
+    expect(a.counters.served).toBe(0);
     // Its own requests, in its own name, are served as before.
     expect(await x.requests.call(["node-b"], "chat", 1)).toMatchObject({
       node: "node-b",

@@ -240,11 +240,13 @@ export class MeshNode {
       this.requests.deliver(frame);
       return true;
     }
-    // Every routed frame this node originates leaves signed (PROTOCOL §6a).
-    if (frame.src === this.id && !frame.sig) frame = signRouted(this.#auth.key, frame);
     const r = this.table.route(frame.dst);
     const link = r ? this.links.get(r.via) : undefined;
     if (!link?.open) return false;
+    // A routed frame this node originates is signed when it will be relayed (PROTOCOL §6a); on
+    // the link to its dst, the link's sealing already proves who sent it.
+    if (frame.src === this.id && !frame.sig && link.peer !== frame.dst)
+      frame = signRouted(this.#auth.key, frame);
     return link.send(frame);
   }
 
@@ -524,6 +526,11 @@ export class MeshNode {
    * (PROTOCOL §6a); held while that node's key is not known yet.
    */
   #atDestination(f: RoutedFrame, via: string): void {
+    // Straight from its origin over that origin's own sealed link: authenticated by the link.
+    if (via === f.src) {
+      this.requests.deliver(f);
+      return;
+    }
     const keys = this.#keysOf(f.src);
     if (!keys) {
       if (this.#held.hold(f)) this.counters.heldForKey++;
