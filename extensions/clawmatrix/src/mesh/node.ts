@@ -1,8 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createTlsServer } from "node:https";
-import type { Socket } from "node:net";
-import { Backoff, BoundedSet, type Logger, Periodic } from "@openclaw-bundle/shared";
-import WebSocket, { WebSocketServer } from "ws";
+import { BoundedSet, type Logger, Periodic } from "@openclaw-bundle/shared";
+import type WebSocket from "ws";
 import { dropReason, meshMetrics } from "../metrics.ts";
 import {
   type Frame,
@@ -22,26 +19,18 @@ import type { SessionKeys } from "../protocol/session.ts";
 import { MAX_STATE_BYTES, MeshTable } from "../protocol/table.ts";
 import {
   Admission,
-  escapeText,
   MAX_PENDING_HANDSHAKES,
   MAX_PENDING_PER_ADDRESS,
   REFUSAL_LOG_INTERVAL_MS,
   RefusalLog,
-  reasonKey,
 } from "./admission.ts";
+import { Dialers } from "./dialer.ts";
 import { newId } from "./ids.ts";
-import {
-  acceptHandshake,
-  CLOSE,
-  dialHandshake,
-  HANDSHAKE_MAX_FRAME_BYTES,
-  type HandshakeError,
-  Link,
-  type LinkEvents,
-} from "./link.ts";
+import { CLOSE, Link, type LinkEvents } from "./link.ts";
+import { MeshListener } from "./listener.ts";
 import { MAX_HELD_FRAMES, MAX_HELD_PER_ORIGIN, ORIGIN_HOLD_MS, OriginHold } from "./origin-hold.ts";
 import { type Handler, MAX_SERVING, MAX_SERVING_PER_PEER, Requests } from "./requests.ts";
-import { dialOptions, type ListenerTls, TlsPinError } from "./tls.ts";
+import type { ListenerTls } from "./tls.ts";
 
 /**
  * A mesh node: accepts (when listening) and dials authenticated links, floods gossip, relays
@@ -50,8 +39,8 @@ import { dialOptions, type ListenerTls, TlsPinError } from "./tls.ts";
 
 const GOSSIP_INTERVAL_MS = 15_000;
 const DEDUP_SIZE = 8192;
-const RECONNECT_MIN_MS = 1_000;
-const RECONNECT_MAX_MS = 60_000;
+const _RECONNECT_MIN_MS = 1_000;
+const _RECONNECT_MAX_MS = 60_000;
 
 export interface MeshNodeOptions {
   nodeId: string;
@@ -132,10 +121,8 @@ export class MeshNode {
   readonly #log: Logger;
   readonly #nonces = new NonceMemory();
   readonly #seen = new BoundedSet<string>(DEDUP_SIZE);
-  readonly #dialers = new Map<
-    string,
-    { backoff: Backoff; timer?: NodeJS.Timeout; ws?: WebSocket; lastError?: string }
-  >();
+  readonly #dialers: Dialers;
+
   readonly #refresh: Periodic;
   readonly #limits: MeshLimits;
   readonly #admission: Admission;
@@ -143,8 +130,7 @@ export class MeshNode {
   readonly #auth: HandshakeAuth;
   readonly #gossipKeys: GossipKeys;
   readonly #held: OriginHold;
-  #server: WebSocketServer | undefined;
-  #http: Server | undefined;
+  readonly #listener: MeshListener;
   #stopped = true;
   #listenPort: number | undefined;
 
@@ -171,6 +157,27 @@ export class MeshNode {
       { holdMs: this.#limits.originHoldMs, maxHeld: MAX_HELD_FRAMES, maxPerOrigin: MAX_HELD_PER_ORIGIN },
     );
     this.requests = new Requests(this, opts.handlers, opts.logger, this.#limits);
+    this.#dialers = new Dialers({
+      auth: this.#auth,
+      handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
+      ...(opts.tlsCa ? { tlsCa: opts.tlsCa } : {}),
+      log: opts.logger,
+      refusals: this.#refusals,
+      stopped: () => this.#stopped,
+      onRefused: (reason) => this.#refused(reason),
+      onAuthenticated: (ws, peer, keys) => this.#adopt(ws, peer, "out", keys),
+    });
+    this.#listener = new MeshListener({
+      auth: this.#auth,
+      nonces: this.#nonces,
+      admission: this.#admission,
+      refusals: this.#refusals,
+      handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      log: opts.logger,
+      onRefused: (reason) => this.#refused(reason),
+      onAuthenticated: (ws, peer, keys) => this.#adopt(ws, peer, "in", keys),
+    });
     this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
       for (const gone of this.table.expire()) {
         this.#gossipKeys.forget(gone);
@@ -192,9 +199,11 @@ export class MeshNode {
       this.#log.warn(
         `this node's gossiped state is ${own} bytes; peers refuse states over ${MAX_STATE_BYTES} (shorten agent or model descriptions)`,
       );
-    if (this.#opts.listen) await this.#listen(this.#opts.listen.host, this.#opts.listen.port);
+    if (this.#opts.listen)
+      this.#listenPort = await this.#listener.start(this.#opts.listen.host, this.#opts.listen.port);
     // A StatefulSet gives every replica the same peer list, its own entry included: never dial it.
-    for (const p of this.#opts.peers) if (p.nodeId !== this.id) this.#dial(p.nodeId, p.url, p.fingerprint);
+    for (const p of this.#opts.peers)
+      if (p.nodeId !== this.id) this.#dialers.dial(p.nodeId, p.url, p.fingerprint);
     this.#refresh.start();
     this.#refusals.start();
   }
@@ -215,23 +224,8 @@ export class MeshNode {
       l.close(CLOSE.LEAVING, "leaving");
     }
     this.links.clear();
-    for (const d of this.#dialers.values()) {
-      clearTimeout(d.timer);
-      if (d.ws && !linked.has(d.ws)) d.ws.terminate();
-    }
-    this.#dialers.clear();
-    const server = this.#server;
-    this.#server = undefined;
-    if (server) {
-      for (const c of server.clients) c.terminate();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
-    const http = this.#http;
-    this.#http = undefined;
-    if (http) {
-      http.closeAllConnections();
-      await new Promise<void>((r) => http.close(() => r()));
-    }
+    this.#dialers.stop(linked);
+    await this.#listener.stop();
   }
 
   /** Sends a routed frame toward its `dst` (or handles it here). False when there is no route. */
@@ -267,7 +261,7 @@ export class MeshNode {
         toolProxy: s?.toolProxy ?? false,
       };
     });
-    for (const [id, d] of this.#dialers)
+    for (const [id, lastError] of this.#dialers.peers())
       if (!this.links.has(id) && !peers.some((p) => p.nodeId === id))
         peers.push({
           nodeId: id,
@@ -279,7 +273,7 @@ export class MeshNode {
           agents: [],
           models: [],
           toolProxy: false,
-          ...(d.lastError ? { lastError: d.lastError } : {}),
+          ...(lastError ? { lastError } : {}),
         });
     return {
       nodeId: this.id,
@@ -304,157 +298,6 @@ export class MeshNode {
       this.#log.debug(`dropped a frame ${reason}`);
     },
   };
-
-  async #listen(host: string, port: number): Promise<void> {
-    // Our own HTTP server, so bytes that are not HTTP and slow headers are cut off, not held.
-    const deadline = this.#limits.handshakeTimeoutMs;
-    // Node checks header/request deadlines every connectionsCheckingInterval (30 s by default).
-    const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
-      res.writeHead(426, { "content-type": "text/plain" }).end("a ClawMatrix mesh port: WebSocket only\n");
-    };
-    const checking = { connectionsCheckingInterval: Math.min(1000, deadline) };
-    const tls = this.#opts.tls;
-    const http: Server = tls
-      ? createTlsServer({ ...checking, cert: tls.cert, key: tls.key, handshakeTimeout: deadline }, onRequest)
-      : createServer(checking, onRequest);
-    http.headersTimeout = deadline;
-    http.requestTimeout = deadline;
-    http.on("clientError", (_err, socket) => socket.destroy());
-    // Every TCP connection holds a pending-handshake slot until it becomes a link or closes. Keyed
-    // by the remote address and port: under TLS the upgrade's socket wraps the raw TCP one.
-    const slots = new Map<string, { release: () => void; raw: Socket }>();
-    const slotKey = (s: { remoteAddress?: string; remotePort?: number }) =>
-      `${s.remoteAddress}|${s.remotePort}`;
-    http.on("connection", (socket: Socket) => {
-      const a = this.#admission.admit(socket);
-      if ("refused" in a) {
-        this.counters.authFailures++;
-        meshMetrics.authFailure("admission");
-        this.#refusals.count(a.refused, socket.remoteAddress);
-        socket.destroy();
-        return;
-      }
-      const key = slotKey(socket);
-      slots.set(key, { release: a.release, raw: socket });
-      socket.once("close", () => {
-        if (slots.get(key)?.raw === socket) slots.delete(key);
-      });
-      // Slow or silent before the upgrade: the HTTP timeouts above cut it; this covers the rest.
-      socket.setTimeout(deadline, () => {
-        if (slots.get(key)?.raw === socket) socket.destroy();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      http.once("error", reject);
-      http.listen(port, host, () => {
-        http.off("error", reject);
-        resolve();
-      });
-    });
-    // Attached only once listening: ws re-emits its server's errors on itself, and a port already
-    // taken must fail start() (the service reports it), not become an uncaught exception. Until a
-    // peer is authenticated its messages are capped at a few KiB (PROTOCOL §1).
-    const server = new WebSocketServer({ server: http, maxPayload: HANDSHAKE_MAX_FRAME_BYTES });
-    server.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
-    http.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
-    this.#server = server;
-    this.#http = http;
-    const addr = http.address();
-    this.#listenPort = typeof addr === "object" && addr ? addr.port : port;
-    this.#log.info(
-      `mesh listening on ${tls ? "wss" : "ws"}://${host}:${this.#listenPort}` +
-        (tls ? ` (certificate sha256=${tls.fingerprint}: peers pin it as #sha256=<that>)` : ""),
-    );
-    server.on("connection", (ws, req: IncomingMessage) => {
-      const socket = req.socket;
-      ws.on("error", () => {}); // reported through the handshake or the link
-      acceptHandshake(
-        ws,
-        this.#auth,
-        this.#nonces,
-        (peer, keys) => {
-          const slot = slots.get(slotKey(socket));
-          slots.delete(slotKey(socket));
-          slot?.release();
-          slot?.raw.setTimeout(0);
-          this.#adopt(ws, peer, "in", keys);
-        },
-        this.#limits.handshakeTimeoutMs,
-      ).catch((err: HandshakeError) => {
-        this.counters.authFailures++;
-        meshMetrics.authFailure(reasonKey(err.message));
-        // One summary line per interval (PROTOCOL §1), not a line per stranger.
-        this.#refusals.count(
-          `${err.code}: ${reasonKey(err.message)}`,
-          `${socket.remoteAddress}: ${err.message}`,
-        );
-      });
-    });
-  }
-
-  #dial(peer: string, url: string, pin?: string): void {
-    const d = this.#dialers.get(peer) ?? {
-      backoff: new Backoff({ initialMs: RECONNECT_MIN_MS, maxMs: RECONNECT_MAX_MS, jitter: 0.2 }),
-    };
-    this.#dialers.set(peer, d);
-    if (this.#stopped) return;
-    const how = dialOptions(url, pin, this.#opts.tlsCa);
-    if (!how.ok) {
-      // A configuration problem: retrying cannot fix it. Said once; the status shows it.
-      d.lastError = how.reason;
-      this.#log.error(`mesh link to ${peer} not dialed: ${how.reason}`);
-      return;
-    }
-    const ws = new WebSocket(url, {
-      ...how.options,
-      maxPayload: HANDSHAKE_MAX_FRAME_BYTES,
-      handshakeTimeout: this.#limits.handshakeTimeoutMs,
-    });
-    d.ws = ws;
-    const retry = (why: string, quiet = false) => {
-      if (this.#stopped || d.ws !== ws) return;
-      d.ws = undefined;
-      d.lastError = escapeText(why);
-      meshMetrics.reconnect(peer);
-      const delay = d.backoff.next();
-      if (!quiet)
-        this.#log.warn(
-          `mesh link to ${peer} (${url}) failed: ${d.lastError}; retrying in ${Math.round(delay / 100) / 10} s`,
-        );
-      clearTimeout(d.timer);
-      d.timer = setTimeout(() => this.#dial(peer, url, pin), delay);
-      d.timer.unref();
-    };
-    ws.once("error", (err) => {
-      if (err instanceof TlsPinError) {
-        this.counters.authFailures++;
-        meshMetrics.authFailure("tls pin mismatch");
-      }
-      retry(err.message);
-    });
-    ws.once("open", () => {
-      dialHandshake(
-        ws,
-        this.#auth,
-        peer,
-        (p, keys) => {
-          d.backoff.reset();
-          d.lastError = undefined;
-          const link = this.#adopt(ws, p, "out", keys);
-          // When the link later drops, dial again.
-          ws.once("close", () => retry(`link closed${link ? "" : " (duplicate)"}`));
-        },
-        this.#limits.handshakeTimeoutMs,
-      ).catch((err: HandshakeError) => {
-        this.counters.authFailures++;
-        meshMetrics.authFailure(reasonKey(err.message));
-        // A refused key repeats on every retry: one summary line per interval, not one per attempt.
-        if (err.code === "KEY_REFUSED")
-          this.#refusals.count(`${err.code}: ${reasonKey(err.message)}`, err.message);
-        retry(`handshake: ${err.message}`, err.code === "KEY_REFUSED");
-      });
-    });
-  }
 
   #adopt(ws: WebSocket, peer: string, direction: "in" | "out", keys: SessionKeys): Link | undefined {
     if (this.#stopped) {
@@ -493,6 +336,11 @@ export class MeshNode {
         });
     }
     return link;
+  }
+
+  #refused(reason: string): void {
+    this.counters.authFailures++;
+    meshMetrics.authFailure(reason);
   }
 
   #onLinkClosed(link: Link, why: string): void {
