@@ -46,6 +46,8 @@ export class Link {
   readonly direction: "in" | "out";
   rtt = 0;
   #closed = false;
+  /** When this side last sent a frame: a ping is only needed on a link that is otherwise quiet. */
+  #lastSent = Number.NEGATIVE_INFINITY;
   readonly #liveness: LinkLiveness;
   readonly #events: LinkEvents;
   readonly #sealer: FrameSealer;
@@ -67,7 +69,11 @@ export class Link {
     this.#events = events;
     this.#liveness = new LinkLiveness({
       intervalMs: heartbeatMs,
-      ping: () => this.send({ t: "ping", ts: performance.now() }),
+      // Any frame tells the peer this side is alive: pings fill only the quiet intervals.
+      ping: () => {
+        const now = performance.now();
+        if (now - this.#lastSent >= heartbeatMs) this.send({ t: "ping", ts: now });
+      },
       onDead: (silent) => this.terminate(`nothing heard for ${silent} ms (peer silent)`),
     });
     ws.on("message", (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
@@ -100,6 +106,7 @@ export class Link {
       return false;
     }
     const sealed = this.#sealer.seal(plain);
+    this.#lastSent = performance.now();
     meshMetrics.bytes(this.peer, "out", sealed.length);
     this.ws.send(sealed);
     return true;

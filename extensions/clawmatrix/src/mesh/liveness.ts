@@ -1,8 +1,9 @@
 /**
  * PROTOCOL §1 "Liveness": a peer whose packets stop without a FIN or RST (a cut cable, a frozen
  * host, a middlebox that drops the flow) is noticed within SILENCE_LIMIT_MS + PING_INTERVAL_MS
- * (3 s). Each side pings every PING_INTERVAL_MS (a sealed frame of ~80 bytes: with its pong,
- * about 4 frames/s per link, whatever the traffic), and any frame heard counts as life.
+ * (3 s). Each side pings on every PING_INTERVAL_MS tick in which it sent nothing else (the
+ * link decides; on an idle link ~4 sealed frames of ~80 bytes per second with the pongs, none
+ * extra on a busy one), and any frame heard counts as life.
  * The decision is pure (SilenceDetector, with the clock passed in); LinkLiveness runs it on a timer.
  */
 
