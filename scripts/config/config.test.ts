@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { BUNDLE_EXTENSIONS } from "@openclaw-bundle/shared";
 import { describe, expect, it } from "vitest";
+import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
 import { desiredConfig } from "./patch.ts";
 import { type PlatformConfig, platformConfigSchema } from "./platform.ts";
 import { readSettings, type Settings } from "./settings.ts";
@@ -58,6 +59,26 @@ describe("readSettings", () => {
       [
         { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_PEERS: "a=http://x:1" },
         /^CLAWMATRIX_PEERS: entry "a=http:\/\/x:1"/,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_PEERS: "a=wss://x:1#sha256=abc" },
+        /^CLAWMATRIX_PEERS: entry "a=wss:\/\/x:1#sha256=abc" has a bad fingerprint; expected sha256=<64 hex digits>/,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_PEERS: "a=wss://x:1" },
+        /^CLAWMATRIX_PEERS: entry "a=wss:\/\/x:1" is wss:\/\/ with no pinned fingerprint and CLAWMATRIX_TLS_CA_FILE is not set; expected #sha256=/,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_PEERS: `a=ws://x:1#sha256=${"a".repeat(64)}` },
+        /^CLAWMATRIX_PEERS: entry "a=ws:\/\/x:1#sha256=a+\.\.\." pins a fingerprint on ws:\/\/; expected wss:\/\//,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_TLS_CERT_FILE: "/certs/mesh.pem" },
+        /^CLAWMATRIX_TLS_KEY_FILE: not set while its pair is; expected CLAWMATRIX_TLS_CERT_FILE and CLAWMATRIX_TLS_KEY_FILE together/,
+      ],
+      [
+        { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_TLS_CA_FILE: "relative/ca.pem" },
+        /^CLAWMATRIX_TLS_CA_FILE: "relative\/ca.pem" is not valid; expected an absolute path/,
       ],
       [
         { CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_TRUSTED_KEYS: "node-a=short" },
@@ -190,7 +211,7 @@ describe("readSettings", () => {
   it("writes secrets as ${VAR} references and defaults ids to the hostname", () => {
     const s = settings({
       CLAWMATRIX_SECRET: SECRET,
-      CLAWMATRIX_PEERS: "node-a=ws://a:19000, node-b=wss://b:443/mesh",
+      CLAWMATRIX_PEERS: `node-a=ws://a:19000, node-b=wss://b:443/mesh#sha256=${"AB:".repeat(31)}AB`,
       CLAWMATRIX_TRUSTED_KEYS: `node-a=${"A".repeat(43)}`,
       CLAWMATRIX_LISTEN_HOST: "127.0.0.1",
       CLAWMATRIX_TOOL_PROXY: "allow=read,exec;deny=write",
@@ -198,12 +219,13 @@ describe("readSettings", () => {
       AUTH_MANAGER_INTERNAL_API_TOKEN: TOKEN,
     });
     expect(s.gateway.tokenRef).toBe("${OPENCLAW_GATEWAY_TOKEN}");
+    expect(clawmatrixConfig.safeParse(s.extensions.clawmatrix.config, "env").ok).toBe(true);
     expect(s.extensions.clawmatrix.config).toMatchObject({
       nodeId: "box-1",
       secret: "${CLAWMATRIX_SECRET}",
       peers: [
         { nodeId: "node-a", url: "ws://a:19000" },
-        { nodeId: "node-b", url: "wss://b:443/mesh" },
+        { nodeId: "node-b", url: "wss://b:443/mesh", fingerprint: "ab".repeat(32) },
       ],
       trustedKeys: [{ nodeId: "node-a", key: "A".repeat(43) }],
       listenHost: "127.0.0.1",
@@ -216,6 +238,35 @@ describe("readSettings", () => {
     });
     expect(JSON.stringify(s)).not.toContain(SECRET);
     expect(JSON.stringify(s)).not.toContain(TOKEN);
+  });
+
+  it("writes the mesh TLS files and lets a CA stand in for pins (PROTOCOL §2a)", () => {
+    const s = settings({
+      CLAWMATRIX_SECRET: SECRET,
+      CLAWMATRIX_TLS_CERT_FILE: "/certs/mesh.pem",
+      CLAWMATRIX_TLS_KEY_FILE: "/certs/mesh.key",
+      CLAWMATRIX_TLS_CA_FILE: "/certs/ca.pem",
+      CLAWMATRIX_PEERS: "node-b=wss://b:443",
+    });
+    const config = s.extensions.clawmatrix.config;
+    expect(config.tls).toEqual({
+      certFile: "/certs/mesh.pem",
+      keyFile: "/certs/mesh.key",
+      selfSigned: false,
+      caFile: "/certs/ca.pem",
+    });
+    expect(clawmatrixConfig.safeParse(config, "env").ok).toBe(true);
+    expect(
+      settings({ CLAWMATRIX_SECRET: SECRET, CLAWMATRIX_TLS_SELF_SIGNED: "true" }).extensions.clawmatrix.config
+        .tls,
+    ).toEqual({
+      selfSigned: true,
+    });
+    // The plugin's own schema refuses the same unverifiable peer, for configs written by hand.
+    const r = clawmatrixConfig.safeParse({ secret: SECRET, peers: [{ nodeId: "b", url: "wss://b:1" }] }, "x");
+    expect(r.ok ? "" : r.message).toMatch(
+      /peers\[0\]\.fingerprint.*wss:\/\/b:1 is wss:\/\/ with no pinned fingerprint and no tls\.caFile/,
+    );
   });
 
   it("defaults every id to the kept identity, not the hostname, and says where each came from", () => {

@@ -5,6 +5,10 @@ import { pilotHostname } from "../../extensions/agent-registry/src/pilot/hostnam
 import { ROTATION_POLICIES } from "../../extensions/auth-manager/src/config-schema.ts";
 import { isLocalHost } from "../../extensions/auth-manager/src/status.ts";
 import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
+import {
+  FINGERPRINT_EXPECTED,
+  normalizeFingerprint,
+} from "../../extensions/clawmatrix/src/protocol/tls-cert.ts";
 import { type A2aSettings, readA2a, readMeshA2a } from "./a2a.ts";
 import { type Env, EnvReader } from "./env-fields.ts";
 import type { Identity } from "./identity.ts";
@@ -99,14 +103,56 @@ function readIdPairs(
   return out;
 }
 
-/** `id=ws://host:port,id2=wss://...` */
-function readPeers(r: EnvReader): Array<{ nodeId: string; url: string }> | undefined {
-  return readIdPairs(
-    r,
-    "CLAWMATRIX_PEERS",
-    /^wss?:\/\/[^\s,]+$/,
-    "id=ws://host:port[,id=wss://host:port...]",
-  )?.map(([nodeId, url]) => ({ nodeId, url }));
+const PEERS_EXPECTED = `id=ws://host:port[,id=wss://host:port#${FINGERPRINT_EXPECTED}...]`;
+
+/**
+ * `id=ws://host:port,id2=wss://host:port#sha256=<hex>`: a wss:// peer's certificate fingerprint
+ * rides in the URL's fragment (never sent on the wire), pinned by the dialer (PROTOCOL §2a).
+ */
+function readPeers(
+  r: EnvReader,
+  hasCa: boolean,
+): Array<{ nodeId: string; url: string; fingerprint?: string }> | undefined {
+  const pairs = readIdPairs(r, "CLAWMATRIX_PEERS", /^wss?:\/\/[^\s,#]+(#[^\s,]*)?$/, PEERS_EXPECTED);
+  if (!pairs) return undefined;
+  const out: Array<{ nodeId: string; url: string; fingerprint?: string }> = [];
+  for (const [nodeId, value] of pairs) {
+    const hash = value.indexOf("#");
+    const url = hash < 0 ? value : value.slice(0, hash);
+    const fragment = hash < 0 ? undefined : value.slice(hash + 1);
+    const fingerprint = fragment?.startsWith("sha256=") ? normalizeFingerprint(fragment.slice(7)) : undefined;
+    const shown = EnvReader.shown(`${nodeId}=${value}`);
+    if (fragment !== undefined && !fingerprint)
+      return r.problem("CLAWMATRIX_PEERS", `entry ${shown} has a bad fingerprint`, FINGERPRINT_EXPECTED);
+    if (fingerprint && !url.startsWith("wss://"))
+      return r.problem("CLAWMATRIX_PEERS", `entry ${shown} pins a fingerprint on ws://`, "wss:// with a pin");
+    if (url.startsWith("wss://") && !fingerprint && !hasCa)
+      return r.problem(
+        "CLAWMATRIX_PEERS",
+        `entry ${shown} is wss:// with no pinned fingerprint and CLAWMATRIX_TLS_CA_FILE is not set`,
+        `#${FINGERPRINT_EXPECTED} after the URL, or a CA file`,
+      );
+    out.push({ nodeId, url, ...(fingerprint ? { fingerprint } : {}) });
+  }
+  return out;
+}
+
+/** The listener's certificate and the CA for wss:// dialing (PROTOCOL §2a). */
+function readTls(r: EnvReader): Record<string, unknown> {
+  const file = (name: string) =>
+    r.string(name, { pattern: ABSOLUTE_PATH, max: 1024, expected: "an absolute path" });
+  const certFile = file("CLAWMATRIX_TLS_CERT_FILE");
+  const keyFile = file("CLAWMATRIX_TLS_KEY_FILE");
+  const selfSigned = r.bool("CLAWMATRIX_TLS_SELF_SIGNED");
+  if ((certFile === undefined) !== (keyFile === undefined))
+    r.problem(
+      certFile ? "CLAWMATRIX_TLS_KEY_FILE" : "CLAWMATRIX_TLS_CERT_FILE",
+      "not set while its pair is",
+      "CLAWMATRIX_TLS_CERT_FILE and CLAWMATRIX_TLS_KEY_FILE together",
+    );
+  if (certFile && selfSigned)
+    r.problem("CLAWMATRIX_TLS_SELF_SIGNED", "set together with certificate files", "one or the other");
+  return { certFile, keyFile, selfSigned: selfSigned ?? false, caFile: file("CLAWMATRIX_TLS_CA_FILE") };
 }
 
 /** `id=<Ed25519 public key, base64url>,...`: keys those nodes must present (PROTOCOL §3b). */
@@ -168,7 +214,8 @@ function mesh(
   const shape = (clawmatrixConfig.schema as unknown as z.ZodObject<z.ZodRawShape>).shape;
   const element = (key: string) => (shape[key] as z.ZodDefault<z.ZodArray<z.ZodType>>).unwrap().element;
   const listenPort = r.port("CLAWMATRIX_LISTEN_PORT");
-  const explicitPeers = readPeers(r);
+  const tls = readTls(r);
+  const explicitPeers = readPeers(r, tls.caFile !== undefined);
   // The pod name, not the identity: it is the name the other replicas dial and expect.
   const set = readStatefulSet(r, r.env.HOSTNAME?.trim() || os.hostname(), listenPort);
   const config: Record<string, unknown> = {
@@ -178,6 +225,7 @@ function mesh(
     listenHost: r.string("CLAWMATRIX_LISTEN_HOST", { pattern: LISTEN_HOST, expected: LISTEN_HOST_EXPECTED }),
     listenPort,
     peers: set ? mergePeers(set.peers, explicitPeers) : explicitPeers,
+    tls,
     trustedKeys: readTrustedKeys(r),
     tags: r.list("CLAWMATRIX_TAGS"),
     agents: r.jsonArray("CLAWMATRIX_AGENTS", element("agents"), '[{"id":"main","tags":["review"]}]'),

@@ -69,14 +69,14 @@ describe("the StatefulSet mesh", () => {
       HOSTNAME: "openclaw-1",
       CLAWMATRIX_LISTEN_PORT: "19500",
       CLAWMATRIX_CLUSTER_DOMAIN: "corp.example",
-      CLAWMATRIX_PEERS: "edge=wss://edge.example:443,openclaw-0=ws://elsewhere:1",
+      CLAWMATRIX_PEERS: `edge=wss://edge.example:443#sha256=${"c".repeat(64)},openclaw-0=ws://elsewhere:1`,
       CLAWMATRIX_LISTEN: "true",
     });
     expect(m.listen).toBe(true);
     expect(m.listenPort).toBe(19500);
     expect(m.peers).toEqual([
       { nodeId: "openclaw-0", url: url(0, 19500, "corp.example") },
-      { nodeId: "edge", url: "wss://edge.example:443" },
+      { nodeId: "edge", url: "wss://edge.example:443", fingerprint: "c".repeat(64) },
     ]);
   });
 

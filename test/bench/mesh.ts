@@ -1,50 +1,22 @@
 import { spawn } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
-import { createLogger } from "@openclaw-bundle/shared";
 import WebSocket, { WebSocketServer } from "ws";
 import type { ClawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
-import { MeshNode, type MeshNodeOptions } from "../../extensions/clawmatrix/src/mesh/node.ts";
+import { MeshNode } from "../../extensions/clawmatrix/src/mesh/node.ts";
 import { createHandlers } from "../../extensions/clawmatrix/src/serve/handlers.ts";
 import { ModelProxy } from "../../extensions/clawmatrix/src/serve/model-proxy.ts";
 import { findNode24 } from "../harness/node24.ts";
 import { startMockLlm } from "../mocks/llm/server.ts";
+import { fmt, median, meshNode, N_RTT, quiet, ROUNDS, SECRET, until } from "./lib/mesh-common.ts";
+import { silentFailure, strangers, tlsRoundTrips } from "./mesh-hostile.ts";
 
-// Mesh benchmarks (issue 3), each against a baseline measured in the same run:
+// Mesh benchmarks (issues 3 and 16; issue 16's in mesh-hostile.ts), each against a baseline measured in the same run:
 // 1-hop and 2-hop request/response vs a raw ws echo; model-proxy streaming vs calling the model
 // endpoint directly; time to notice a SIGKILLed node; gossip convergence of 100 real nodes.
 
-const SECRET = "bench-mesh-secret-0123456789";
-const quiet = createLogger({ extension: "bench", sink: { info() {}, warn() {}, error() {}, debug() {} } });
-const ROUNDS = 3;
-const N_RTT = 2000;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const fmt = (x: number) => (x < 10 ? x.toFixed(3) : x.toFixed(1));
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("bench setup: condition not met");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
-async function meshNode(id: string, o: Partial<MeshNodeOptions> = {}): Promise<MeshNode> {
-  const n = new MeshNode({
-    nodeId: id,
-    secret: SECRET,
-    peers: [],
-    state: { agents: [], models: [], tags: [], toolProxy: false },
-    // `echo` is gone from the protocol (issue 16); an echoing `chat` handler measures the same.
-    handlers: { chat: async (b) => b },
-    logger: quiet,
-    ...o,
-  });
-  await n.start();
-  return n;
-}
-
 /** Mean round trip (ms) of N sequential echo messages over a bare ws connection. */
-async function rawEcho(n: number): Promise<number> {
+export async function rawEcho(n: number): Promise<number> {
   const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   await new Promise((r) => server.once("listening", r));
   server.on("connection", (ws) => ws.on("message", (d) => ws.send(JSON.stringify(JSON.parse(String(d))))));
@@ -70,7 +42,7 @@ async function meshEcho(from: MeshNode, to: string, n: number): Promise<number> 
   return (performance.now() - t0) / n;
 }
 
-async function roundTrips(): Promise<void> {
+export async function roundTrips(): Promise<void> {
   const a = await meshNode("node-a", { listen: { host: "127.0.0.1", port: 0 } });
   const url = `ws://127.0.0.1:${a.listenPort}`;
   const b = await meshNode("node-b", { peers: [{ nodeId: "node-a", url }] });
@@ -140,6 +112,7 @@ async function modelProxy(): Promise<void> {
       config,
       gateway: () => llmEndpoint,
       provider: () => llmEndpoint,
+      workspace: () => os.tmpdir(),
       log: quiet,
     }),
   });
@@ -264,6 +237,9 @@ async function convergence(): Promise<void> {
 
 export async function run(): Promise<void> {
   await roundTrips();
+  await tlsRoundTrips(rawEcho);
+  await strangers();
+  await silentFailure();
   await modelProxy();
   await killDetection();
   await convergence();

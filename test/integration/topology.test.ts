@@ -174,6 +174,13 @@ describe("npm start topology", () => {
     expect(denied.text).toBe(
       `error MESH_ERR_TOOL_DENIED: node-b: tool "exec" is denied by node-b's toolProxy.deny`,
     );
+    // File tools reach only node-b's workspace (PROTOCOL §7): resolved there, refused outside it.
+    const outside = await invoke("cluster_read", { target: "node-b", path: "/etc/hostname" });
+    expect(outside.text).toMatch(
+      /^error MESH_ERR_OUTSIDE_WORKSPACE: node-b: path "\/etc\/hostname" resolves outside/,
+    );
+    const inside = await invoke("cluster_read", { target: "node-b", path: "no-such-file.txt" });
+    expect(inside.text).not.toMatch(/OUTSIDE_WORKSPACE/);
     const off = await invoke("cluster_read", { target: "node-a", path: "/etc/hostname" });
     expect(off.text).toMatch(/tool proxy is off on node-a/);
   });

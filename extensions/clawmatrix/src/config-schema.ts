@@ -3,6 +3,7 @@ import { z } from "zod";
 import { MAX_FRAME_BYTES } from "./protocol/frames.ts";
 import { publicKeyText } from "./protocol/identity.ts";
 import { MAX_TOOL_OUTPUT_BYTES } from "./protocol/sizes.ts";
+import { tlsFingerprint } from "./protocol/tls-cert.ts";
 
 /** Defaults of the ClawMatrix 0.1.8 config this bundle stays compatible with. */
 const DEFAULT_LISTEN_HOST = "0.0.0.0";
@@ -20,9 +21,28 @@ const peer = z
     /** The peer's node id, as it announces itself in the handshake. */
     nodeId: id,
     /** ws:// or wss:// URL the peer listens on. */
-    url: z.string().regex(/^wss?:\/\/[^\s]+$/, "expected a ws:// or wss:// URL"),
+    url: z.string().regex(/^wss?:\/\/[^\s#]+$/, "expected a ws:// or wss:// URL (no #fragment)"),
+    /** SHA-256 of a wss:// peer's certificate, pinned (PROTOCOL §2a): 64 lowercase hex digits. */
+    fingerprint: tlsFingerprint.optional(),
   })
   .strict();
+
+const absolutePath = z.string().regex(/^\/[^\0]{0,1023}$/, "expected an absolute file path");
+
+const tls = z
+  .object({
+    /** PEM certificate and key the listener serves (`wss://`); both or neither. */
+    certFile: absolutePath.optional(),
+    keyFile: absolutePath.optional(),
+    /** Without files: serve a self-signed certificate kept in the state volume. */
+    selfSigned: z.boolean().default(false),
+    /** PEM CA certificates that verify wss:// peers that have no pinned fingerprint. */
+    caFile: absolutePath.optional(),
+  })
+  .strict()
+  .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+    message: "certFile and keyFile go together: set both or neither",
+  });
 
 const trustedKey = z
   .object({
@@ -125,6 +145,8 @@ export const clawmatrixConfig = defineConfigSchema(
       listenPort: port.default(DEFAULT_LISTEN_PORT),
       /** Nodes to dial. */
       peers: z.array(peer).max(256).default([]),
+      /** TLS of the listener and of wss:// dialing (PROTOCOL §2a); plain ws:// without it. */
+      tls: tls.default({ selfSigned: false }),
       /**
        * Keys the listed nodes must present (several per node allowed, for a rotation); other nodes'
        * keys are pinned at first sight in the state volume (PROTOCOL §3b).
@@ -150,7 +172,18 @@ export const clawmatrixConfig = defineConfigSchema(
       }),
       a2a: a2a.default({ enabled: false, rateLimitPerMinute: 30, maxConcurrentPerPeer: 4, maxTasks: 500 }),
     })
-    .strict(),
+    .strict()
+    .superRefine((c, ctx) => {
+      // A wss:// peer nobody can verify would be encrypted to whoever answers: refused up front.
+      c.peers.forEach((p, i) => {
+        if (p.url.startsWith("wss://") && !p.fingerprint && !c.tls.caFile)
+          ctx.addIssue({
+            code: "custom",
+            path: ["peers", i, "fingerprint"],
+            message: `${p.url} is wss:// with no pinned fingerprint and no tls.caFile; expected one of them`,
+          });
+      });
+    }),
 );
 
 export type ClawmatrixConfig = z.infer<typeof clawmatrixConfig.schema>;

@@ -1,11 +1,14 @@
+import { readFileSync } from "node:fs";
 import type { Logger } from "@openclaw-bundle/shared";
 import type { MeshA2a } from "./a2a/service.ts";
 import type { ClawmatrixConfig } from "./config-schema.ts";
 import { MeshIdentity } from "./mesh/identity-store.ts";
 import { MeshNode } from "./mesh/node.ts";
+import { loadListenerTls } from "./mesh/tls.ts";
 import { createHandlers } from "./serve/handlers.ts";
 import { type LocalGateway, localGatewayFrom, providerEndpoint } from "./serve/local-gateway.ts";
 import { ModelProxy } from "./serve/model-proxy.ts";
+import { workspaceOf } from "./serve/workspace.ts";
 
 /** The version the mesh's Agent Card gives (the extension's). */
 const A2A_CARD_VERSION = "0.1.0";
@@ -25,6 +28,9 @@ export class MeshService {
   readonly #log: Logger;
   #state: "starting" | "running" | "stopped" | "error" = "starting";
   #error: string | undefined;
+  /** Why the TLS files cannot be used; start() fails with it. */
+  readonly #tlsProblem: string | undefined;
+  readonly #tlsCreated: boolean;
 
   constructor(
     config: ClawmatrixConfig & { nodeId: string; secret: string },
@@ -33,13 +39,28 @@ export class MeshService {
     stateDir: string,
   ) {
     this.config = config;
+    this.#log = log;
     this.identity = new MeshIdentity(stateDir, config.trustedKeys, log);
     const gateway = (): LocalGateway => localGatewayFrom(hostConfig());
+    // Read now (the constructor is synchronous); a problem fails start(), naming the file.
+    let listenerTls: ReturnType<typeof loadListenerTls>;
+    let ca: string | undefined;
+    let tlsProblem: string | undefined;
+    try {
+      listenerTls = config.listen ? loadListenerTls(config.tls, stateDir, config.nodeId) : undefined;
+      if (config.tls.caFile) ca = readCa(config.tls.caFile);
+    } catch (err) {
+      tlsProblem = (err as Error).message;
+    }
+    this.#tlsProblem = tlsProblem;
+    this.#tlsCreated = listenerTls?.created ?? false;
     this.node = new MeshNode({
       nodeId: config.nodeId,
       secret: config.secret,
       listen: config.listen ? { host: config.listenHost, port: config.listenPort } : undefined,
       peers: config.peers,
+      ...(listenerTls ? { tls: listenerTls.tls } : {}),
+      ...(ca ? { tlsCa: ca } : {}),
       state: {
         agents: config.agents,
         models: config.models.map((m) => ({ id: m.id, description: m.description })),
@@ -51,6 +72,7 @@ export class MeshService {
         config,
         gateway,
         provider: (id) => providerEndpoint(hostConfig(), id),
+        workspace: () => workspaceOf(hostConfig()),
         log,
       }),
       logger: log,
@@ -78,6 +100,11 @@ export class MeshService {
 
   async start(): Promise<void> {
     try {
+      if (this.#tlsProblem) throw new Error(this.#tlsProblem);
+      if (this.#tlsCreated)
+        this.#log.info(
+          "mesh TLS: made a self-signed certificate in the state volume (clawmatrix/tls-cert.pem)",
+        );
       await this.identity.save();
       await this.node.start();
       await this.#startA2a();
@@ -117,4 +144,18 @@ export class MeshService {
     await this.identity.flushed();
     if (this.#state !== "error") this.#state = "stopped";
   }
+}
+
+function readCa(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(
+      `cannot read the mesh TLS CA file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----"))
+    throw new Error(`${file} holds no PEM certificate; expected -----BEGIN CERTIFICATE----- blocks`);
+  return text;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, realpathSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -30,6 +30,8 @@ interface Seen {
 }
 const seen: Seen[] = [];
 let gateway: Server;
+// node-b's workspace: the only place its file tools reach (PROTOCOL §7).
+const workspace = realpathSync(mkdtempSync(path.join(tmpdir(), "clawmatrix-ws-")));
 let a: MeshService;
 let b: MeshService;
 
@@ -70,6 +72,7 @@ beforeAll(async () => {
   gateway = await startGateway();
   const hostConfig = () => ({
     gateway: { port: (gateway.address() as AddressInfo).port, auth: { token: "gw-token" } },
+    agents: { defaults: { workspace } },
   });
   a = new MeshService(
     meshConfig("node-a", { listen: true, agents: [{ id: "main" }] }),
@@ -204,18 +207,22 @@ describe("mesh tools: handoff and send", () => {
 });
 
 describe("mesh tools: remote tools", () => {
-  it("runs read, write and any tool through node-b's gateway", async () => {
+  it("runs read, write and any tool through node-b's gateway, files only in its workspace", async () => {
     seen.length = 0;
-    expect(await run("cluster_read", { target: "node-b", path: "/etc/hostname" })).toEqual({
-      text: JSON.stringify({ ran: "read", args: { path: "/etc/hostname" } }),
+    const notes = path.join(workspace, "notes.txt");
+    expect(await run("cluster_read", { target: "node-b", path: "notes.txt" })).toEqual({
+      text: JSON.stringify({ ran: "read", args: { path: notes } }),
       details: { node: "node-b", truncated: false },
     });
-    await run("cluster_write", { target: "node-b", path: "/tmp/x" });
+    expect((await run("cluster_read", { target: "node-b", path: "/etc/hostname" })).text).toMatch(
+      /^error MESH_ERR_OUTSIDE_WORKSPACE: node-b: path "\/etc\/hostname" resolves outside the workspace/,
+    );
+    await run("cluster_write", { target: "node-b", path: "out/x" });
     await run("cluster_tool", { target: "coder", tool: "search", args: { q: "mesh" } });
     await run("cluster_tool", { target: "coder", tool: "list" });
     expect(seen.map((s) => [s.path, s.body])).toEqual([
-      ["/tools/invoke", { tool: "read", args: { path: "/etc/hostname" } }],
-      ["/tools/invoke", { tool: "write", args: { path: "/tmp/x", content: "" } }],
+      ["/tools/invoke", { tool: "read", args: { path: notes } }],
+      ["/tools/invoke", { tool: "write", args: { path: path.join(workspace, "out", "x"), content: "" } }],
       ["/tools/invoke", { tool: "search", args: { q: "mesh" } }],
       ["/tools/invoke", { tool: "list", args: {} }],
     ]);

@@ -1,4 +1,3 @@
-import { Heartbeat } from "@openclaw-bundle/shared";
 import WebSocket from "ws";
 import { meshMetrics } from "../metrics.ts";
 import { decodeFrame, encodeFrame, type Frame, MAX_FRAME_BYTES } from "../protocol/frames.ts";
@@ -11,12 +10,13 @@ import {
   type Step,
 } from "../protocol/handshake.ts";
 import { FrameOpener, FrameSealer, MAX_PLAINTEXT_BYTES, type SessionKeys } from "../protocol/session.ts";
+import { LinkLiveness, PING_INTERVAL_MS } from "./liveness.ts";
 
 /**
  * PROTOCOL §1, §3: one authenticated WebSocket to a peer. The handshake runs the pure machines of
  * protocol/handshake.ts over the socket; after it, every frame is sealed with the session keys
  * (protocol/session.ts) and a frame that fails to open closes the link, the send queue is bounded,
- * and a heartbeat measures rtt and declares the link dead after missed pongs.
+ * and frequent pings measure rtt and declare a silent peer dead within 3 s (liveness.ts).
  */
 
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -24,8 +24,6 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 export const HANDSHAKE_MAX_FRAME_BYTES = 4 * 1024;
 /** After a refusal, how long the peer gets to read the close frame before the socket is destroyed. */
 const CLOSE_GRACE_MS = 500;
-const HEARTBEAT_INTERVAL_MS = 5_000;
-const HEARTBEAT_MAX_MISSED = 2;
 
 export const CLOSE = {
   AUTH_FAILED: 4001,
@@ -48,7 +46,9 @@ export class Link {
   readonly direction: "in" | "out";
   rtt = 0;
   #closed = false;
-  readonly #heartbeat: Heartbeat;
+  /** When this side last sent a frame: a ping is only needed on a link that is otherwise quiet. */
+  #lastSent = Number.NEGATIVE_INFINITY;
+  readonly #liveness: LinkLiveness;
   readonly #events: LinkEvents;
   readonly #sealer: FrameSealer;
   readonly #opener: FrameOpener;
@@ -59,7 +59,7 @@ export class Link {
     direction: "in" | "out",
     keys: SessionKeys,
     events: LinkEvents,
-    heartbeatMs = HEARTBEAT_INTERVAL_MS,
+    heartbeatMs = PING_INTERVAL_MS,
   ) {
     this.ws = ws;
     this.#sealer = new FrameSealer(keys.send);
@@ -67,18 +67,21 @@ export class Link {
     this.peer = peer;
     this.direction = direction;
     this.#events = events;
-    this.#heartbeat = new Heartbeat({
+    this.#liveness = new LinkLiveness({
       intervalMs: heartbeatMs,
-      maxMissed: HEARTBEAT_MAX_MISSED,
-      ping: () => this.send({ t: "ping", ts: performance.now() }),
-      onStale: (missed) => this.terminate(`no pong for ${missed} heartbeats`),
+      // Any frame tells the peer this side is alive: pings fill only the quiet intervals.
+      ping: () => {
+        const now = performance.now();
+        if (now - this.#lastSent >= heartbeatMs) this.send({ t: "ping", ts: now });
+      },
+      onDead: (silent) => this.terminate(`nothing heard for ${silent} ms (peer silent)`),
     });
     ws.on("message", (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     ws.on("close", (code, reason) =>
       this.#closedBy(`socket closed (${code}${reason.length ? ` ${reason}` : ""})`),
     );
     ws.on("error", (err) => this.#closedBy(`socket error: ${err.message}`));
-    this.#heartbeat.start();
+    this.#liveness.start();
   }
 
   get open(): boolean {
@@ -103,6 +106,7 @@ export class Link {
       return false;
     }
     const sealed = this.#sealer.seal(plain);
+    this.#lastSent = performance.now();
     meshMetrics.bytes(this.peer, "out", sealed.length);
     this.ws.send(sealed);
     return true;
@@ -131,7 +135,7 @@ export class Link {
       if (r.fatal) this.terminate(r.reason);
       return;
     }
-    this.#heartbeat.ack();
+    this.#liveness.heard();
     const f = r.frame;
     if (f.t === "ping") {
       this.send({ t: "pong", ts: f.ts });
@@ -149,7 +153,7 @@ export class Link {
   #closedBy(why: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#heartbeat.stop();
+    this.#liveness.stop();
     this.#events.onClose(this, why);
   }
 }

@@ -1,5 +1,4 @@
 import net from "node:net";
-import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { NodeState } from "../protocol/frames.ts";
@@ -7,51 +6,16 @@ import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.ts";
 import { type GossipProof, signGossip } from "../protocol/gossip-sign.ts";
 import { NodeKey } from "../protocol/identity.ts";
 import { signRouted } from "../protocol/origin-sign.ts";
-import { MeshNode, type MeshNodeOptions } from "./node.ts";
 import type { Handler } from "./requests.ts";
+import { freezableProxy, meshFixture, TEST_SECRET, until } from "./test-fixture.ts";
 
 // Real nodes over real WebSockets on loopback (PROTOCOL §1-7), no gateway.
 
-const SECRET = "mesh-secret-0123456789abcdef";
-const nodes: MeshNode[] = [];
-const lines: string[] = [];
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-  lines.length = 0;
-});
-
-const sink = {
-  debug: (m: string) => lines.push(m),
-  info: (m: string) => lines.push(m),
-  warn: (m: string) => lines.push(m),
-  error: (m: string) => lines.push(m),
-};
-
 const echo: Handler = async (body, ctx) => ({ echoed: body, by: ctx.src });
-
-async function node(id: string, opts: Partial<MeshNodeOptions> = {}): Promise<MeshNode> {
-  const n = new MeshNode({
-    nodeId: id,
-    secret: SECRET,
-    peers: [],
-    state: { agents: [], models: [], tags: [], toolProxy: false },
-    handlers: { chat: echo },
-    logger: createLogger({ extension: `clawmatrix-${id}`, sink, level: "debug" }),
-    ...opts,
-  });
-  nodes.push(n);
-  await n.start();
-  return n;
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const mesh = meshFixture({ handlers: { chat: echo } });
+const { node, lines } = mesh;
+const SECRET = TEST_SECRET;
+afterEach(mesh.reset);
 
 async function triangle(cKey?: NodeKey) {
   const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
@@ -161,13 +125,12 @@ describe("mesh node", () => {
   });
 
   it("notices a killed node at once, fails its requests clearly, and retries on the next candidate", async () => {
-    const { a, c, url } = await triangle();
+    const { a, b, c, url } = await triangle();
     const b2 = await node("node-b2", {
       peers: [{ nodeId: "node-a", url }],
       state: { agents: [{ id: "coder2", tags: ["coding"] }], models: [], tags: [], toolProxy: false },
     });
     await until(() => c.table.candidates("tags:coding").length === 2);
-    const b = nodes.find((n) => n.id === "node-b") as MeshNode;
     // Simulated SIGKILL: sockets cut, no leaving gossip.
     for (const l of b.links.values()) l.ws.terminate();
     await until(() => c.table.route("node-b") === undefined, 2000);
@@ -378,7 +341,7 @@ describe("mesh node", () => {
   });
 
   it("PROTOCOL §6a: a member cannot ask in another node's name (src bound by signature)", async () => {
-    const { b, url } = await triangle();
+    const { a, b, url } = await triangle();
     const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
     await until(() => x.table.route("node-b") !== undefined && b.table.route("node-x") !== undefined);
     const toA = x.links.get("node-a");
@@ -398,11 +361,113 @@ describe("mesh node", () => {
     );
     await until(() => b.counters.forgedOrigin >= 3);
     expect(b.counters.served).toBe(0);
+    // An unsigned frame is taken only straight from its src's own link, not from node-x's.
+    toA?.send({ ...req("direct-unsigned-0123"), dst: "node-a" });
+    await until(() => a.counters.forgedOrigin >= 1);
+    expect(a.counters.served).toBe(0);
     // Its own requests, in its own name, are served as before.
     expect(await x.requests.call(["node-b"], "chat", 1)).toMatchObject({
       node: "node-b",
       body: { by: "node-x" },
     });
+  });
+
+  it("PROTOCOL §6a: a request that arrives before its origin's gossip is held and served, not dropped", async () => {
+    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+    const url = `ws://127.0.0.1:${a.listenPort}`;
+    const b = await node("node-b", { peers: [{ nodeId: "node-a", url }], limits: { originHoldMs: 1500 } });
+    const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => x.table.route("node-b") !== undefined && b.table.route("node-x") !== undefined);
+    const toA = x.links.get("node-a");
+    if (!toA) throw new Error("setup");
+    const q = NodeKey.generate();
+    const req = {
+      t: "req",
+      src: "node-q",
+      dst: "node-b",
+      ttl: 8,
+      kind: "chat",
+      body: "first contact",
+    } as const;
+    toA.send(signRouted(q, { ...req, id: "early-req-0123456789" }));
+    await until(() => b.counters.heldForKey === 1);
+    expect(b.counters.served).toBe(0);
+    // node-q's gossip comes after its request (another path, a slower queue).
+    const state = { agents: [], models: [], tags: [], links: [{ node: "node-x", rtt: 1 }], toolProxy: false };
+    const seq = Date.now();
+    const proof = signGossip(q, "node-q", seq, state, false);
+    toA.send({ t: "gossip", id: "q-gossip-0123456789", origin: "node-q", seq, ttl: 8, state, ...proof });
+    await until(() => b.counters.served === 1);
+    expect(b.counters.forgedOrigin).toBe(0);
+    // Held, then checked against the key that came: signed by another key, it is refused.
+    toA.send(signRouted(NodeKey.generate(), { ...req, src: "node-z", id: "never-known-0123456789" }));
+    const z = NodeKey.generate();
+    toA.send(signRouted(NodeKey.generate(), { ...req, src: "node-w", id: "wrong-key-0123456789" }));
+    const wState = { ...state };
+    const wProof = signGossip(z, "node-w", seq, wState, false);
+    toA.send({
+      t: "gossip",
+      id: "w-gossip-0123456789",
+      origin: "node-w",
+      seq,
+      ttl: 8,
+      state: wState,
+      ...wProof,
+    });
+    // node-w's request fails at once against node-w's key; node-z's after the hold.
+    await until(() => b.counters.forgedOrigin === 1);
+    await until(() => b.counters.forgedOrigin === 2, 4000);
+    expect(b.counters.served).toBe(1);
+  });
+
+  it("PROTOCOL §6a: a member cannot forge the answer to a request it saw pass", async () => {
+    let release: (() => void) | undefined;
+    const slow: Handler = () =>
+      new Promise((r) => {
+        release = () => r({ real: true });
+      });
+    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+    const url = `ws://127.0.0.1:${a.listenPort}`;
+    await node("node-b", { peers: [{ nodeId: "node-a", url }], handlers: { chat: slow } });
+    const c = await node("node-c", { peers: [{ nodeId: "node-a", url }] });
+    const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => c.table.route("node-b") !== undefined && x.table.route("node-c") !== undefined);
+    const sent: string[] = [];
+    const route = c.route.bind(c);
+    c.route = (f) => {
+      if (f.t === "req") sent.push(f.id);
+      return route(f);
+    };
+    const answer = c.requests.send("node-b", "chat", "q");
+    await until(() => release !== undefined && sent.length === 1);
+    const toA = x.links.get("node-a");
+    const re = sent[0] as string;
+    const forged = {
+      t: "res",
+      src: "node-b",
+      dst: "node-c",
+      ttl: 8,
+      re,
+      ok: true,
+      body: { forged: true },
+    } as const;
+    toA?.send({ ...forged, id: "forged-res-0123456789" }); // unsigned
+    toA?.send(signRouted(NodeKey.generate(), { ...forged, id: "forged-res-1123456789" })); // another key
+    toA?.send(
+      signRouted(NodeKey.generate(), {
+        t: "end",
+        id: "forged-end-0123456789",
+        src: "node-b",
+        dst: "node-c",
+        ttl: 8,
+        re,
+        ok: false,
+        error: { code: "UPSTREAM", message: "forged" },
+      }),
+    );
+    await until(() => c.counters.forgedOrigin >= 3);
+    release?.();
+    expect(await answer).toEqual({ real: true });
   });
 
   it("PROTOCOL §5: a member's burst of 2,000 fake nodes (~40 MB) cuts no legitimate link", async () => {
@@ -435,6 +500,35 @@ describe("mesh node", () => {
     expect((await c.requests.call(["node-b"], "chat", 1)).node).toBe("node-b");
     expect(b.links.get("node-a")?.open).toBe(true);
   }, 90_000);
+
+  it("PROTOCOL §1: a peer whose packets stop (no FIN, no RST) is cut, and its requests fail over", async () => {
+    let started = false;
+    const hang: Handler = (_b, ctx) =>
+      new Promise((_r, reject) => {
+        started = true;
+        ctx.signal.addEventListener("abort", () => reject(new Error("aborted")));
+      });
+    const b1 = await node("node-b1", { listen: { host: "127.0.0.1", port: 0 }, handlers: { chat: hang } });
+    const b2 = await node("node-b2", { listen: { host: "127.0.0.1", port: 0 } });
+    const proxy = await freezableProxy(b1.listenPort as number);
+    try {
+      const c = await node("node-c", {
+        peers: [
+          { nodeId: "node-b1", url: `ws://127.0.0.1:${proxy.port}` },
+          { nodeId: "node-b2", url: `ws://127.0.0.1:${b2.listenPort}` },
+        ],
+      });
+      await until(() => c.links.get("node-b1")?.open === true && c.links.get("node-b2")?.open === true);
+      const answer = c.requests.call(["node-b1", "node-b2"], "chat", "q");
+      await until(() => started);
+      proxy.freeze();
+      expect(await answer).toEqual({ node: "node-b2", body: { echoed: "q", by: "node-c" } });
+      expect(c.links.has("node-b1")).toBe(false);
+      expect(lines.some((l) => /mesh link down: node-b1 \(nothing heard for \d+ ms/.test(l))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  }, 20_000);
 
   it("a leaving node is dropped at once by the others", async () => {
     const { b, c } = await triangle();

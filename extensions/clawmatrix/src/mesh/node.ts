@@ -1,6 +1,5 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import { Backoff, BoundedSet, type Logger, Periodic } from "@openclaw-bundle/shared";
-import WebSocket, { WebSocketServer } from "ws";
+import { BoundedSet, type Logger, Periodic } from "@openclaw-bundle/shared";
+import type WebSocket from "ws";
 import { dropReason, meshMetrics } from "../metrics.ts";
 import {
   type Frame,
@@ -20,24 +19,18 @@ import type { SessionKeys } from "../protocol/session.ts";
 import { MAX_STATE_BYTES, MeshTable } from "../protocol/table.ts";
 import {
   Admission,
-  escapeText,
   MAX_PENDING_HANDSHAKES,
   MAX_PENDING_PER_ADDRESS,
   REFUSAL_LOG_INTERVAL_MS,
   RefusalLog,
-  reasonKey,
 } from "./admission.ts";
+import { Dialers } from "./dialer.ts";
 import { newId } from "./ids.ts";
-import {
-  acceptHandshake,
-  CLOSE,
-  dialHandshake,
-  HANDSHAKE_MAX_FRAME_BYTES,
-  type HandshakeError,
-  Link,
-  type LinkEvents,
-} from "./link.ts";
+import { CLOSE, Link, type LinkEvents } from "./link.ts";
+import { MeshListener } from "./listener.ts";
+import { MAX_HELD_FRAMES, MAX_HELD_PER_ORIGIN, ORIGIN_HOLD_MS, OriginHold } from "./origin-hold.ts";
 import { type Handler, MAX_SERVING, MAX_SERVING_PER_PEER, Requests } from "./requests.ts";
+import type { ListenerTls } from "./tls.ts";
 
 /**
  * A mesh node: accepts (when listening) and dials authenticated links, floods gossip, relays
@@ -46,14 +39,19 @@ import { type Handler, MAX_SERVING, MAX_SERVING_PER_PEER, Requests } from "./req
 
 const GOSSIP_INTERVAL_MS = 15_000;
 const DEDUP_SIZE = 8192;
-const RECONNECT_MIN_MS = 1_000;
-const RECONNECT_MAX_MS = 60_000;
+const _RECONNECT_MIN_MS = 1_000;
+const _RECONNECT_MAX_MS = 60_000;
 
 export interface MeshNodeOptions {
   nodeId: string;
   secret: string;
   listen?: { host: string; port: number };
-  peers: Array<{ nodeId: string; url: string }>;
+  /** `fingerprint`: the SHA-256 of a `wss://` peer's certificate, pinned (PROTOCOL §2a). */
+  peers: Array<{ nodeId: string; url: string; fingerprint?: string }>;
+  /** Serve `wss://` with this certificate (PROTOCOL §2a); plain `ws://` without it. */
+  tls?: ListenerTls;
+  /** PEM CA certificates that verify `wss://` peers without a pinned fingerprint. */
+  tlsCa?: string;
   state: Omit<NodeState, "links">;
   handlers: Partial<Record<RequestKind, Handler>>;
   logger: Logger;
@@ -76,6 +74,8 @@ interface MeshLimits {
   maxPending: number;
   maxPendingPerAddress: number;
   refusalLogIntervalMs: number;
+  /** How long a frame from an origin whose key is not known yet is held (PROTOCOL §6a). */
+  originHoldMs: number;
 }
 
 const DEFAULT_PRE_AUTH_LIMITS: MeshLimits = {
@@ -85,6 +85,7 @@ const DEFAULT_PRE_AUTH_LIMITS: MeshLimits = {
   maxPending: MAX_PENDING_HANDSHAKES,
   maxPendingPerAddress: MAX_PENDING_PER_ADDRESS,
   refusalLogIntervalMs: REFUSAL_LOG_INTERVAL_MS,
+  originHoldMs: ORIGIN_HOLD_MS,
 };
 
 interface MeshCounters {
@@ -95,8 +96,10 @@ interface MeshCounters {
   overloaded: number;
   /** Gossip refused by the origin rule (PROTOCOL §5a): a wrong key or signature. */
   gossipForged: number;
-  /** Requests or cancels dropped at their destination: not signed by their `src` (PROTOCOL §6a). */
+  /** Routed frames dropped at their destination: not signed by their `src` (PROTOCOL §6a). */
   forgedOrigin: number;
+  /** Routed frames whose origin's key was not known on arrival, held until it was (PROTOCOL §6a). */
+  heldForKey: number;
 }
 
 export class MeshNode {
@@ -111,24 +114,23 @@ export class MeshNode {
     overloaded: 0,
     gossipForged: 0,
     forgedOrigin: 0,
+    heldForKey: 0,
   };
   readonly requests: Requests;
   readonly #opts: MeshNodeOptions;
   readonly #log: Logger;
   readonly #nonces = new NonceMemory();
   readonly #seen = new BoundedSet<string>(DEDUP_SIZE);
-  readonly #dialers = new Map<
-    string,
-    { backoff: Backoff; timer?: NodeJS.Timeout; ws?: WebSocket; lastError?: string }
-  >();
+  readonly #dialers: Dialers;
+
   readonly #refresh: Periodic;
   readonly #limits: MeshLimits;
   readonly #admission: Admission;
   readonly #refusals: RefusalLog;
   readonly #auth: HandshakeAuth;
   readonly #gossipKeys: GossipKeys;
-  #server: WebSocketServer | undefined;
-  #http: Server | undefined;
+  readonly #held: OriginHold;
+  readonly #listener: MeshListener;
   #stopped = true;
   #listenPort: number | undefined;
 
@@ -147,7 +149,35 @@ export class MeshNode {
       pins: opts.pins ?? new KeyPins(),
     };
     this.#gossipKeys = new GossipKeys((origin) => this.#auth.pins.keysOf(origin));
+    this.#held = new OriginHold(
+      (frames) => {
+        // The origin's key never came: nothing can show these frames are its own.
+        for (const f of frames) this.#refuseOrigin(f, "origin key unknown after the hold");
+      },
+      { holdMs: this.#limits.originHoldMs, maxHeld: MAX_HELD_FRAMES, maxPerOrigin: MAX_HELD_PER_ORIGIN },
+    );
     this.requests = new Requests(this, opts.handlers, opts.logger, this.#limits);
+    this.#dialers = new Dialers({
+      auth: this.#auth,
+      handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
+      ...(opts.tlsCa ? { tlsCa: opts.tlsCa } : {}),
+      log: opts.logger,
+      refusals: this.#refusals,
+      stopped: () => this.#stopped,
+      onRefused: (reason) => this.#refused(reason),
+      onAuthenticated: (ws, peer, keys) => this.#adopt(ws, peer, "out", keys),
+    });
+    this.#listener = new MeshListener({
+      auth: this.#auth,
+      nonces: this.#nonces,
+      admission: this.#admission,
+      refusals: this.#refusals,
+      handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      log: opts.logger,
+      onRefused: (reason) => this.#refused(reason),
+      onAuthenticated: (ws, peer, keys) => this.#adopt(ws, peer, "in", keys),
+    });
     this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
       for (const gone of this.table.expire()) {
         this.#gossipKeys.forget(gone);
@@ -169,9 +199,11 @@ export class MeshNode {
       this.#log.warn(
         `this node's gossiped state is ${own} bytes; peers refuse states over ${MAX_STATE_BYTES} (shorten agent or model descriptions)`,
       );
-    if (this.#opts.listen) await this.#listen(this.#opts.listen.host, this.#opts.listen.port);
+    if (this.#opts.listen)
+      this.#listenPort = await this.#listener.start(this.#opts.listen.host, this.#opts.listen.port);
     // A StatefulSet gives every replica the same peer list, its own entry included: never dial it.
-    for (const p of this.#opts.peers) if (p.nodeId !== this.id) this.#dial(p.nodeId, p.url);
+    for (const p of this.#opts.peers)
+      if (p.nodeId !== this.id) this.#dialers.dial(p.nodeId, p.url, p.fingerprint);
     this.#refresh.start();
     this.#refusals.start();
   }
@@ -182,6 +214,7 @@ export class MeshNode {
     await this.#refresh.stop();
     await this.#refusals.stop();
     this.requests.cancelAll("the mesh is stopping");
+    this.#held.clear();
     // PROTOCOL §5: a leaving node says so, so others drop it at once instead of timing it out.
     this.table.setOwn({ ...this.#opts.state, links: [] });
     this.#flood(this.#ownGossip(true));
@@ -191,23 +224,8 @@ export class MeshNode {
       l.close(CLOSE.LEAVING, "leaving");
     }
     this.links.clear();
-    for (const d of this.#dialers.values()) {
-      clearTimeout(d.timer);
-      if (d.ws && !linked.has(d.ws)) d.ws.terminate();
-    }
-    this.#dialers.clear();
-    const server = this.#server;
-    this.#server = undefined;
-    if (server) {
-      for (const c of server.clients) c.terminate();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
-    const http = this.#http;
-    this.#http = undefined;
-    if (http) {
-      http.closeAllConnections();
-      await new Promise<void>((r) => http.close(() => r()));
-    }
+    this.#dialers.stop(linked);
+    await this.#listener.stop();
   }
 
   /** Sends a routed frame toward its `dst` (or handles it here). False when there is no route. */
@@ -216,12 +234,13 @@ export class MeshNode {
       this.requests.deliver(frame);
       return true;
     }
-    // This node's own requests and cancels leave signed (PROTOCOL §6a).
-    if (frame.src === this.id && (frame.t === "req" || frame.t === "cancel") && !frame.sig)
-      frame = signRouted(this.#auth.key, frame);
     const r = this.table.route(frame.dst);
     const link = r ? this.links.get(r.via) : undefined;
     if (!link?.open) return false;
+    // A routed frame this node originates is signed when it will be relayed (PROTOCOL §6a); on
+    // the link to its dst, the link's sealing already proves who sent it.
+    if (frame.src === this.id && !frame.sig && link.peer !== frame.dst)
+      frame = signRouted(this.#auth.key, frame);
     return link.send(frame);
   }
 
@@ -242,7 +261,7 @@ export class MeshNode {
         toolProxy: s?.toolProxy ?? false,
       };
     });
-    for (const [id, d] of this.#dialers)
+    for (const [id, lastError] of this.#dialers.peers())
       if (!this.links.has(id) && !peers.some((p) => p.nodeId === id))
         peers.push({
           nodeId: id,
@@ -254,11 +273,12 @@ export class MeshNode {
           agents: [],
           models: [],
           toolProxy: false,
-          ...(d.lastError ? { lastError: d.lastError } : {}),
+          ...(lastError ? { lastError } : {}),
         });
     return {
       nodeId: this.id,
       publicKey: this.#auth.key.publicKey,
+      tlsFingerprint: this.#opts.tls?.fingerprint,
       listenPort: this.#listenPort,
       links: [...this.links.keys()],
       pendingHandshakes: this.#admission.pending,
@@ -278,127 +298,6 @@ export class MeshNode {
       this.#log.debug(`dropped a frame ${reason}`);
     },
   };
-
-  async #listen(host: string, port: number): Promise<void> {
-    // Our own HTTP server, so bytes that are not HTTP and slow headers are cut off, not held.
-    const deadline = this.#limits.handshakeTimeoutMs;
-    // Node checks header/request deadlines every connectionsCheckingInterval (30 s by default).
-    const http = createServer({ connectionsCheckingInterval: Math.min(1000, deadline) }, (_req, res) => {
-      res.writeHead(426, { "content-type": "text/plain" }).end("a ClawMatrix mesh port: WebSocket only\n");
-    });
-    http.headersTimeout = deadline;
-    http.requestTimeout = deadline;
-    http.on("clientError", (_err, socket) => socket.destroy());
-    // Every TCP connection holds a pending-handshake slot until it becomes a link or closes.
-    const slots = new WeakMap<object, () => void>();
-    http.on("connection", (socket) => {
-      const a = this.#admission.admit(socket);
-      if ("refused" in a) {
-        this.counters.authFailures++;
-        meshMetrics.authFailure("admission");
-        this.#refusals.count(a.refused, socket.remoteAddress);
-        socket.destroy();
-        return;
-      }
-      slots.set(socket, a.release);
-      // Slow or silent before the upgrade: the HTTP timeouts above cut it; this covers the rest.
-      socket.setTimeout(deadline, () => {
-        if (slots.has(socket)) socket.destroy();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      http.once("error", reject);
-      http.listen(port, host, () => {
-        http.off("error", reject);
-        resolve();
-      });
-    });
-    // Attached only once listening: ws re-emits its server's errors on itself, and a port already
-    // taken must fail start() (the service reports it), not become an uncaught exception. Until a
-    // peer is authenticated its messages are capped at a few KiB (PROTOCOL §1).
-    const server = new WebSocketServer({ server: http, maxPayload: HANDSHAKE_MAX_FRAME_BYTES });
-    server.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
-    http.on("error", (err) => this.#log.error(`mesh listener error: ${err.message}`));
-    this.#server = server;
-    this.#http = http;
-    const addr = http.address();
-    this.#listenPort = typeof addr === "object" && addr ? addr.port : port;
-    this.#log.info(`mesh listening on ${host}:${this.#listenPort}`);
-    server.on("connection", (ws, req: IncomingMessage) => {
-      const socket = req.socket;
-      ws.on("error", () => {}); // reported through the handshake or the link
-      acceptHandshake(
-        ws,
-        this.#auth,
-        this.#nonces,
-        (peer, keys) => {
-          slots.get(socket)?.();
-          slots.delete(socket);
-          socket.setTimeout(0);
-          this.#adopt(ws, peer, "in", keys);
-        },
-        this.#limits.handshakeTimeoutMs,
-      ).catch((err: HandshakeError) => {
-        this.counters.authFailures++;
-        meshMetrics.authFailure(reasonKey(err.message));
-        // One summary line per interval (PROTOCOL §1), not a line per stranger.
-        this.#refusals.count(
-          `${err.code}: ${reasonKey(err.message)}`,
-          `${socket.remoteAddress}: ${err.message}`,
-        );
-      });
-    });
-  }
-
-  #dial(peer: string, url: string): void {
-    const d = this.#dialers.get(peer) ?? {
-      backoff: new Backoff({ initialMs: RECONNECT_MIN_MS, maxMs: RECONNECT_MAX_MS, jitter: 0.2 }),
-    };
-    this.#dialers.set(peer, d);
-    if (this.#stopped) return;
-    const ws = new WebSocket(url, {
-      maxPayload: HANDSHAKE_MAX_FRAME_BYTES,
-      handshakeTimeout: this.#limits.handshakeTimeoutMs,
-    });
-    d.ws = ws;
-    const retry = (why: string, quiet = false) => {
-      if (this.#stopped || d.ws !== ws) return;
-      d.ws = undefined;
-      d.lastError = escapeText(why);
-      meshMetrics.reconnect(peer);
-      const delay = d.backoff.next();
-      if (!quiet)
-        this.#log.warn(
-          `mesh link to ${peer} (${url}) failed: ${d.lastError}; retrying in ${Math.round(delay / 100) / 10} s`,
-        );
-      clearTimeout(d.timer);
-      d.timer = setTimeout(() => this.#dial(peer, url), delay);
-      d.timer.unref();
-    };
-    ws.once("error", (err) => retry(err.message));
-    ws.once("open", () => {
-      dialHandshake(
-        ws,
-        this.#auth,
-        peer,
-        (p, keys) => {
-          d.backoff.reset();
-          d.lastError = undefined;
-          const link = this.#adopt(ws, p, "out", keys);
-          // When the link later drops, dial again.
-          ws.once("close", () => retry(`link closed${link ? "" : " (duplicate)"}`));
-        },
-        this.#limits.handshakeTimeoutMs,
-      ).catch((err: HandshakeError) => {
-        this.counters.authFailures++;
-        meshMetrics.authFailure(reasonKey(err.message));
-        // A refused key repeats on every retry: one summary line per interval, not one per attempt.
-        if (err.code === "KEY_REFUSED")
-          this.#refusals.count(`${err.code}: ${reasonKey(err.message)}`, err.message);
-        retry(`handshake: ${err.message}`, err.code === "KEY_REFUSED");
-      });
-    });
-  }
 
   #adopt(ws: WebSocket, peer: string, direction: "in" | "out", keys: SessionKeys): Link | undefined {
     if (this.#stopped) {
@@ -420,6 +319,7 @@ export class MeshNode {
     this.links.set(peer, link);
     this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
     this.#announce();
+    this.#keyKnown(peer); // pinned by the handshake
     // Catch the newcomer up on everything known, so it routes before the next refresh.
     for (const id of this.table.nodeIds()) {
       const k = this.table.known(id);
@@ -436,6 +336,11 @@ export class MeshNode {
         });
     }
     return link;
+  }
+
+  #refused(reason: string): void {
+    this.counters.authFailures++;
+    meshMetrics.authFailure(reason);
   }
 
   #onLinkClosed(link: Link, why: string): void {
@@ -458,9 +363,40 @@ export class MeshNode {
     this.#flood(this.#ownGossip(false));
   }
 
-  #fromSrc(f: FrameOf<"req"> | FrameOf<"cancel">): boolean {
-    const learned = this.#gossipKeys.learnedOf(f.src);
-    return routedSignedBy(this.#auth.pins.keysOf(f.src) ?? (learned ? [learned] : undefined), f);
+  /** The keys `node` may sign with: pinned or trusted, else learned from its gossip. */
+  #keysOf(node: string): readonly string[] | undefined {
+    const learned = this.#gossipKeys.learnedOf(node);
+    return this.#auth.pins.keysOf(node) ?? (learned ? [learned] : undefined);
+  }
+
+  /**
+   * A routed frame addressed here: handled only in the name of the node that signed it
+   * (PROTOCOL §6a); held while that node's key is not known yet.
+   */
+  #atDestination(f: RoutedFrame, via: string): void {
+    // Straight from its origin over that origin's own sealed link: authenticated by the link.
+    if (via === f.src) {
+      this.requests.deliver(f);
+      return;
+    }
+    const keys = this.#keysOf(f.src);
+    if (!keys) {
+      if (this.#held.hold(f)) this.counters.heldForKey++;
+      else this.#refuseOrigin(f, `from ${via}: no key known for the origin and the hold is full`);
+      return;
+    }
+    if (routedSignedBy(keys, f)) this.requests.deliver(f);
+    else this.#refuseOrigin(f, `from ${via}: not signed by its src`);
+  }
+
+  #refuseOrigin(f: RoutedFrame, why: string): void {
+    this.counters.forgedOrigin++;
+    this.#refusals.count("unsigned or forged routed frame", `${f.t} claiming src ${f.src}, ${why}`);
+  }
+
+  /** `node`'s key became known (gossip or a handshake): what was held for it is checked now. */
+  #keyKnown(node: string): void {
+    for (const f of this.#held.take(node)) this.#atDestination(f, "the hold");
   }
 
   /** This node's current state as a gossip frame, signed by its key (PROTOCOL §5a). */
@@ -505,6 +441,8 @@ export class MeshNode {
         this.#log.info(`node ${f.origin} left the mesh`);
       }
       if (f.ttl > 1) this.#flood({ ...f, ttl: f.ttl - 1 }, link.peer);
+      // Its key and a route back are known now: frames that came first are checked (PROTOCOL §6a).
+      if (!f.leaving) this.#keyKnown(f.origin);
       return;
     }
     if (!isRouted(f)) {
@@ -515,13 +453,7 @@ export class MeshNode {
     // PROTOCOL §6: each routed frame is handled once, whatever path it came by.
     if (!this.#seen.add(f.id)) return;
     if (f.dst === this.id) {
-      // Served or cancelled only in the name of the node that signed it (PROTOCOL §6a).
-      if ((f.t === "req" || f.t === "cancel") && !this.#fromSrc(f)) {
-        this.counters.forgedOrigin++;
-        this.#refusals.count("unsigned or forged request", `from ${link.peer}: ${f.t} claiming src ${f.src}`);
-        return;
-      }
-      this.requests.deliver(f);
+      this.#atDestination(f, link.peer);
       return;
     }
     if (f.ttl <= 1) {

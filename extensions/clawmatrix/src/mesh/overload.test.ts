@@ -1,41 +1,13 @@
-import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
-import { MeshNode, type MeshNodeOptions } from "./node.ts";
 import type { Handler } from "./requests.ts";
+import { meshFixture, until } from "./test-fixture.ts";
 
 // PROTOCOL §6-7 overload control on loopback: caps on served requests, lost callers cancel
 // their work, and kinds with effects are not run twice.
 
-const SECRET = "mesh-secret-0123456789abcdef";
-const nodes: MeshNode[] = [];
-const quiet = createLogger({ extension: "test", sink: { debug() {}, info() {}, warn() {}, error() {} } });
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
-
-async function node(id: string, opts: Partial<MeshNodeOptions> = {}): Promise<MeshNode> {
-  const n = new MeshNode({
-    nodeId: id,
-    secret: SECRET,
-    peers: [],
-    state: { agents: [], models: [], tags: [], toolProxy: false },
-    handlers: {},
-    logger: quiet,
-    ...opts,
-  });
-  nodes.push(n);
-  await n.start();
-  return n;
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const mesh = meshFixture();
+const node = mesh.node;
+afterEach(mesh.reset);
 
 /** A handler that holds every request until released, and records aborts. */
 function gate() {

@@ -1,6 +1,7 @@
 import { BundleError, errorFactory, type Logger } from "@openclaw-bundle/shared";
 import { meshMetrics } from "../metrics.ts";
 import { encodeFrame, MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
+import { ORIGIN_SIG_BYTES } from "../protocol/origin-sign.ts";
 import { MAX_PLAINTEXT_BYTES } from "../protocol/session.ts";
 import { splitEncoded } from "../protocol/sizes.ts";
 import { newId } from "./ids.ts";
@@ -164,7 +165,8 @@ export class Requests {
         settle(b);
       };
       const req: RoutedFrame = { t: "req", id, src: this.#node.id, dst, ttl: MAX_TTL, kind, body };
-      const size = Buffer.byteLength(encodeFrame(req));
+      // Sized as sent: the signature route() adds comes on top (PROTOCOL §1, §6a).
+      const size = Buffer.byteLength(encodeFrame(req)) + ORIGIN_SIG_BYTES;
       if (size > MAX_PLAINTEXT_BYTES)
         return reject(
           meshError(
@@ -280,7 +282,7 @@ export class Requests {
       if (n > 0) this.#node.route({ ...reply, t: "end", id: newId(), ok: true });
       else {
         const res: RoutedFrame = { ...reply, t: "res", id: newId(), ok: true, body };
-        const size = Buffer.byteLength(encodeFrame(res));
+        const size = Buffer.byteLength(encodeFrame(res)) + ORIGIN_SIG_BYTES;
         // PROTOCOL §1: an answer the caller would have to refuse becomes an error answer.
         if (size > MAX_PLAINTEXT_BYTES)
           throw meshError(

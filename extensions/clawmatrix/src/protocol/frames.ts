@@ -96,6 +96,8 @@ const frameSchema = z.discriminatedUnion("t", [
     ok: z.boolean(),
     body: z.unknown().optional(),
     error: errorBody.optional(),
+    /** `src`'s signature (PROTOCOL §6a), as on every routed frame. */
+    sig: signatureText.optional(),
   }),
   z.object({
     t: z.literal("chunk"),
@@ -103,8 +105,16 @@ const frameSchema = z.discriminatedUnion("t", [
     re: frameId,
     n: z.number().int().min(0),
     data: z.string().max(MAX_FRAME_BYTES),
+    sig: signatureText.optional(),
   }),
-  z.object({ t: z.literal("end"), ...routed, re: frameId, ok: z.boolean(), error: errorBody.optional() }),
+  z.object({
+    t: z.literal("end"),
+    ...routed,
+    re: frameId,
+    ok: z.boolean(),
+    error: errorBody.optional(),
+    sig: signatureText.optional(),
+  }),
   z.object({ t: z.literal("cancel"), ...routed, re: frameId, sig: signatureText.optional() }),
 ]);
 

@@ -71,13 +71,27 @@ export class NodeKey {
   }
 }
 
+/** Imported public keys, by their text: importing costs about as much as a verification. */
+const KEY_CACHE_SIZE = 2048;
+const keyObjects = new Map<string, KeyObject>();
+
+function publicKeyObject(publicKey: string): KeyObject {
+  let key = keyObjects.get(publicKey);
+  if (!key) {
+    key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: publicKey }, format: "jwk" });
+    // Bounded: keys come from the network (gossip, requests); past the cap, start over.
+    if (keyObjects.size >= KEY_CACHE_SIZE) keyObjects.clear();
+    keyObjects.set(publicKey, key);
+  }
+  return key;
+}
+
 /** True only when `signature` is `publicKey`'s valid signature of `data`; never throws. */
 export function verifySignature(publicKey: string, data: string, signature: string): boolean {
   if (!publicKeyText.safeParse(publicKey).success || !signatureText.safeParse(signature).success)
     return false;
   try {
-    const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: publicKey }, format: "jwk" });
-    return verify(null, Buffer.from(data), key, Buffer.from(signature, "base64url"));
+    return verify(null, Buffer.from(data), publicKeyObject(publicKey), Buffer.from(signature, "base64url"));
   } catch {
     return false;
   }

@@ -1,30 +1,51 @@
 import { createHash } from "node:crypto";
-import type { FrameOf } from "./frames.ts";
+import type { RoutedFrame } from "./frames.ts";
 import { type NodeKey, verifySignature } from "./identity.ts";
 
 /**
- * PROTOCOL §6a: a routed request and its cancel are signed by the node in `src`, and the node in
- * `dst` checks the signature before serving or cancelling, so no member (a relay included) can
- * ask in another node's name or send work's answers to a node that never asked. Pure.
+ * PROTOCOL §6a: every routed frame (request, cancel, answer, chunk, end) is signed by the node in
+ * `src`, and the node in `dst` checks the signature before acting on it, so no member (a relay
+ * included) can ask in another node's name, send work's answers to a node that never asked, or
+ * forge an answer to a request it saw pass. Pure.
  */
 
-type Signed = FrameOf<"req"> | FrameOf<"cancel">;
+/** What a signature adds to a frame's JSON at most (`,"sig":"<86 base64url>"`), for size checks. */
+export const ORIGIN_SIG_BYTES = 96;
 
-/** What `src` signs: the frame's identity and, for a request, a SHA-256 of its body's JSON. */
-export function routedPayload(f: Signed): string {
-  if (f.t === "cancel") return `clawmatrix/3|cancel|${f.id}|${f.src}|${f.dst}|${f.re}`;
-  const body = createHash("sha256")
-    .update(JSON.stringify(f.body) ?? "null")
+const digest = (v: unknown) =>
+  createHash("sha256")
+    .update(JSON.stringify(v) ?? "null")
     .digest("base64url");
-  return `clawmatrix/3|req|${f.id}|${f.src}|${f.dst}|${f.kind}|${body}`;
+
+/**
+ * What `src` signs: the frame's type, identity and routing fields, and SHA-256 digests of its
+ * content (a body as its JSON, chunk data as its JSON string, an error as `code|message`).
+ * `ttl` is left out: relays lower it.
+ */
+export function routedPayload(f: RoutedFrame): string {
+  const head = `clawmatrix/3|${f.t}|${f.id}|${f.src}|${f.dst}`;
+  const error = (e: { code: string; message: string } | undefined) =>
+    e ? digest(`${e.code}|${e.message}`) : "-";
+  switch (f.t) {
+    case "req":
+      return `${head}|${f.kind}|${digest(f.body)}`;
+    case "cancel":
+      return `${head}|${f.re}`;
+    case "res":
+      return `${head}|${f.re}|${f.ok ? 1 : 0}|${digest(f.body)}|${error(f.error)}`;
+    case "chunk":
+      return `${head}|${f.re}|${f.n}|${digest(f.data)}`;
+    case "end":
+      return `${head}|${f.re}|${f.ok ? 1 : 0}|${error(f.error)}`;
+  }
 }
 
-export function signRouted<F extends Signed>(key: NodeKey, f: F): F {
+export function signRouted<F extends RoutedFrame>(key: NodeKey, f: F): F {
   return { ...f, sig: key.sign(routedPayload(f)) };
 }
 
 /** True when `f.sig` verifies under one of `keys` (the keys `f.src` is known by). */
-export function routedSignedBy(keys: readonly string[] | undefined, f: Signed): boolean {
+export function routedSignedBy(keys: readonly string[] | undefined, f: RoutedFrame): boolean {
   if (!keys || !f.sig) return false;
   const data = routedPayload(f);
   const sig = f.sig;

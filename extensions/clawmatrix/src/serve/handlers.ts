@@ -5,6 +5,7 @@ import { type Handler, meshError } from "../mesh/requests.ts";
 import type { RequestKind } from "../protocol/frames.ts";
 import { chatCompletions, invokeTool, type LocalGateway } from "./local-gateway.ts";
 import { capOutput, normalizeToolName, toolRefusal } from "./tool-policy.ts";
+import { confineToolArgs } from "./workspace.ts";
 
 /** PROTOCOL §7: what this node does for requests from the mesh, through its own gateway. */
 
@@ -49,6 +50,8 @@ interface HandlerDeps {
   gateway: () => LocalGateway;
   /** The endpoint of an OpenAI-compatible provider of this node, if it is one. */
   provider: (id: string) => LocalGateway | undefined;
+  /** This gateway's workspace: the only place a peer's file tools reach (PROTOCOL §7). */
+  workspace: () => string;
   log: Logger;
 }
 
@@ -119,7 +122,9 @@ export function createHandlers(d: HandlerDeps): Partial<Record<RequestKind, Hand
       const b = parse(toolBody, raw, "tool");
       const refusal = toolRefusal(d.nodeId, d.config.toolProxy, b.tool);
       if (refusal) throw meshError("TOOL_DENIED", refusal);
-      const answer = await invokeTool(d.gateway(), normalizeToolName(b.tool), b.args, ctx.signal);
+      const name = normalizeToolName(b.tool);
+      const args = await confineToolArgs(d.workspace(), name, b.args);
+      const answer = await invokeTool(d.gateway(), name, args, ctx.signal);
       const text = typeof answer === "string" ? answer : JSON.stringify(answer);
       return capOutput(text, d.config.toolProxy.maxOutputBytes);
     },
