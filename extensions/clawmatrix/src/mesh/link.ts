@@ -16,7 +16,7 @@ import { LinkLiveness, PING_INTERVAL_MS } from "./liveness.ts";
  * PROTOCOL §1, §3: one authenticated WebSocket to a peer. The handshake runs the pure machines of
  * protocol/handshake.ts over the socket; after it, every frame is sealed with the session keys
  * (protocol/session.ts) and a frame that fails to open closes the link, the send queue is bounded,
- * and frequent pings measure rtt and declare a silent peer dead within 3 s (liveness.ts).
+ * and frequent pings measure rtt and declare a silent peer dead after 15 s (liveness.ts).
  */
 
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -60,6 +60,7 @@ export class Link {
     keys: SessionKeys,
     events: LinkEvents,
     heartbeatMs = PING_INTERVAL_MS,
+    silenceMs?: number,
   ) {
     this.ws = ws;
     this.#sealer = new FrameSealer(keys.send);
@@ -69,6 +70,7 @@ export class Link {
     this.#events = events;
     this.#liveness = new LinkLiveness({
       intervalMs: heartbeatMs,
+      ...(silenceMs !== undefined ? { silenceMs } : {}),
       // Any frame tells the peer this side is alive: pings fill only the quiet intervals.
       ping: () => {
         const now = performance.now();

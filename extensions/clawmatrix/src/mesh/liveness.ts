@@ -1,14 +1,21 @@
 /**
  * PROTOCOL §1 "Liveness": a peer whose packets stop without a FIN or RST (a cut cable, a frozen
  * host, a middlebox that drops the flow) is noticed within SILENCE_LIMIT_MS + PING_INTERVAL_MS
- * (3 s). Each side pings on every PING_INTERVAL_MS tick in which it sent nothing else (the
+ * (16 s). Each side pings on every PING_INTERVAL_MS tick in which it sent nothing else (the
  * link decides; on an idle link ~4 sealed frames of ~80 bytes per second with the pongs, none
  * extra on a busy one), and any frame heard counts as life.
  * The decision is pure (SilenceDetector, with the clock passed in); LinkLiveness runs it on a timer.
  */
 
-export const PING_INTERVAL_MS = 500;
-export const SILENCE_LIMIT_MS = 2_500;
+export const PING_INTERVAL_MS = 1_000;
+/**
+ * 15 s, not the 2.5 s first tried: a gateway's main thread stalls for seconds while it loads and
+ * prepares agent turns, and a peer cannot tell that from a dead path (the kernel of a stalled
+ * process still ACKs). In the compose mesh a 2.5 s limit cut live links ("nothing heard for
+ * 2896 ms" at startup) and failed a handoff and a contact in flight. Faster detection needs a
+ * suspect state that routes around a quiet peer without cutting it (issue 17).
+ */
+export const SILENCE_LIMIT_MS = 15_000;
 
 export type Verdict = "alive" | "dead" | "late";
 

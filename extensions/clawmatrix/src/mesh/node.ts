@@ -62,6 +62,8 @@ export interface MeshNodeOptions {
   key?: NodeKey;
   pins?: KeyPins;
   heartbeatMs?: number;
+  /** How long a link may stay silent before it is cut (liveness.ts); tests and benches shrink it. */
+  silenceMs?: number;
   /** Limits (PROTOCOL §1, §7); the defaults suit production, tests shrink them. */
   limits?: Partial<MeshLimits>;
 }
@@ -315,7 +317,15 @@ export class MeshNode {
       }
       old.close(CLOSE.DUPLICATE, "DUPLICATE");
     }
-    const link = new Link(ws, peer, direction, keys, this.#events, this.#opts.heartbeatMs);
+    const link = new Link(
+      ws,
+      peer,
+      direction,
+      keys,
+      this.#events,
+      this.#opts.heartbeatMs,
+      this.#opts.silenceMs,
+    );
     this.links.set(peer, link);
     this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
     this.#announce();
