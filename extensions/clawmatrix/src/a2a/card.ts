@@ -5,6 +5,8 @@
  * (`/a2a/v1`), and are not repeated here. Pure: the mesh's state in, the card out.
  */
 
+import type { AgentCard } from "@a2a-js/sdk";
+
 export const A2A_MESH_PATH = "/bundle/a2a/v1";
 export const A2A_MESH_CARD_PATH = "/bundle/a2a/agent-card.json";
 
@@ -14,26 +16,8 @@ export interface MeshAgentView {
   agents: Array<{ id: string; description?: string; tags: string[] }>;
 }
 
-export interface CardSkill {
-  id: string;
-  name: string;
-  description: string;
-  tags: string[];
-  examples: string[];
-  inputModes: string[];
-  outputModes: string[];
-}
-
-export interface MeshCard {
-  name: string;
-  description: string;
-  supportedInterfaces: Array<{ url: string; protocolBinding: "JSONRPC"; protocolVersion: string }>;
-  version: string;
-  capabilities: { streaming: boolean; pushNotifications: boolean };
-  defaultInputModes: string[];
-  defaultOutputModes: string[];
-  skills: CardSkill[];
-}
+/** The card in the SDK's own model; served as its JSON, as the SDK's own card handler does. */
+export type MeshCard = AgentCard;
 
 const INPUT_MODES = ["text/plain", "application/json"];
 const OUTPUT_MODES = ["text/plain"];
@@ -67,6 +51,7 @@ export function meshCard(opts: {
       examples: [],
       inputModes: INPUT_MODES,
       outputModes: OUTPUT_MODES,
+      securityRequirements: [],
     }));
   return {
     name: `${opts.selfId} (OpenClaw mesh)`,
@@ -78,13 +63,18 @@ export function meshCard(opts: {
       {
         url: `${opts.origin.replace(/\/+$/, "")}${A2A_MESH_PATH}`,
         protocolBinding: "JSONRPC",
+        tenant: "",
         protocolVersion: "1.0",
       },
     ],
+    provider: undefined,
     version: opts.version,
-    capabilities: { streaming: true, pushNotifications: false },
+    capabilities: { streaming: true, pushNotifications: false, extensions: [] },
+    securitySchemes: {},
+    securityRequirements: [],
     defaultInputModes: INPUT_MODES,
     defaultOutputModes: OUTPUT_MODES,
     skills,
+    signatures: [],
   };
 }

@@ -3,8 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import type { AgentCard } from "@a2a-js/sdk";
-import { type Message, Role, type SendMessageRequest, TaskState } from "@a2a-js/sdk";
+import { type Artifact, type Message, Role, type SendMessageRequest, TaskState } from "@a2a-js/sdk";
 import { DefaultRequestHandler, JsonRpcTransportHandler } from "@a2a-js/sdk/server";
 import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -12,6 +11,7 @@ import { a2aClient } from "../../../../test/harness/a2a-client.ts";
 import { A2A_MESH_CARD_PATH, A2A_MESH_PATH, meshCard } from "./card.ts";
 import { type EndpointDeps, MAX_BODY_BYTES, serveCard, serveRpc } from "./endpoint.ts";
 import { type HandoffRoute, MeshAgentExecutor } from "./executor.ts";
+import { textOfParts } from "./parts.ts";
 import { ConcurrencyLimit, RateLimiter } from "./peers.ts";
 import { PersistentTaskStore } from "./task-store.ts";
 
@@ -61,7 +61,7 @@ function deps(store: PersistentTaskStore, over: Partial<EndpointDeps> = {}): End
       nodes: [{ nodeId: "node-b", tags: ["gpu"], agents: [{ id: "helper", tags: ["review"] }] }],
     });
   const handler = new DefaultRequestHandler(
-    card("http://127.0.0.1") as unknown as AgentCard,
+    card("http://127.0.0.1"),
     store,
     new MeshAgentExecutor({ route: mesh, defaultAgent: undefined }),
   );
@@ -109,12 +109,7 @@ function request(text: string, agent?: string): SendMessageRequest {
   return { tenant: "", message, configuration: undefined, metadata: undefined };
 }
 
-const textOf = (t: {
-  artifacts: Array<{ parts: Array<{ content?: { $case: string; value?: unknown } }> }>;
-}) =>
-  t.artifacts
-    .flatMap((a) => a.parts.map((p) => (p.content?.$case === "text" ? String(p.content.value) : "")))
-    .join("");
+const textOf = (artifacts: readonly Artifact[]) => artifacts.map((a) => textOfParts(a.parts)).join("");
 
 beforeEach(async () => {
   mesh = new FakeMesh();
@@ -135,7 +130,7 @@ describe("the mesh A2A endpoint, driven by the official A2A SDK", () => {
     expect(card.skills[0]?.tags).toEqual(["gpu", "review", "node:node-b"]);
     const r = await c.sendMessage(request("summarise this", "helper"));
     expect("status" in r && r.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
-    expect(textOf(r as never)).toBe("hello from node-b");
+    expect("artifacts" in r && textOf(r.artifacts)).toBe("hello from node-b");
     expect(mesh.tasks).toEqual([{ agent: "helper", task: "summarise this" }]);
   });
 
@@ -144,7 +139,7 @@ describe("the mesh A2A endpoint, driven by the official A2A SDK", () => {
     const seen: string[] = [];
     for await (const e of c.sendMessageStream(request("stream it", "helper"))) {
       const p = e.payload;
-      if (p?.$case === "artifactUpdate") seen.push(textOf({ artifacts: [p.value.artifact as never] }));
+      if (p?.$case === "artifactUpdate") seen.push(textOf(p.value.artifact ? [p.value.artifact] : []));
       if (p?.$case === "statusUpdate") seen.push(`[${TaskState[p.value.status?.state ?? 0]}]`);
     }
     expect(seen).toEqual(["[TASK_STATE_WORKING]", "hello ", "from ", "node-b", "[TASK_STATE_COMPLETED]"]);

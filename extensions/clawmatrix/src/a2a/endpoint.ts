@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AgentCard } from "@a2a-js/sdk";
 import type { JsonRpcTransportHandler, User } from "@a2a-js/sdk/server";
 import { ServerCallContext, validateVersion } from "@a2a-js/sdk/server";
 import { errorMessage, type Logger } from "@openclaw-bundle/shared";
@@ -151,7 +150,7 @@ export async function serveRpc(req: IncomingMessage, res: ServerResponse, d: End
     if ("down" in s) return rpcError(res, id, RPC.OVERLOADED, s.down, 503);
     const version = String(req.headers["a2a-version"] ?? "1.0");
     try {
-      validateVersion(version, s.card(d.origin(req)) as unknown as AgentCard, "JSONRPC");
+      validateVersion(version, s.card(d.origin(req)), "JSONRPC");
     } catch {
       return rpcError(
         res,

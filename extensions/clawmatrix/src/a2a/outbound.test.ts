@@ -3,7 +3,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import type { AgentCard } from "@a2a-js/sdk";
 import { DefaultRequestHandler, JsonRpcTransportHandler } from "@a2a-js/sdk/server";
 import { createLogger } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
@@ -48,7 +47,7 @@ async function streamingPeer(seenAuth: string[]): Promise<string> {
   const card = (origin: string) => meshCard({ selfId: "x", origin, version: "1", nodes: [] });
   const rpc = new JsonRpcTransportHandler(
     new DefaultRequestHandler(
-      card("http://127.0.0.1") as unknown as AgentCard,
+      card("http://127.0.0.1"),
       new PersistentTaskStore({
         stateDir: mkdtempSync(path.join(os.tmpdir(), "a2a-out-")),
         maxTasks: 10,

@@ -67,16 +67,20 @@ export async function a2aHandoff(opts: {
     return fetch(input, { ...init, headers, redirect: "error" });
   };
   // The peer's URL is its endpoint: a card of our own making, so no lookup is ever redirected.
-  const card = {
+  const card: AgentCard = {
     name,
     description: "",
     supportedInterfaces: [{ url: peer.url, protocolBinding: "JSONRPC", tenant: "", protocolVersion: "1.0" }],
+    provider: undefined,
     version: "",
     capabilities: { streaming: true, pushNotifications: false, extensions: [] },
+    securitySchemes: {},
+    securityRequirements: [],
     defaultInputModes: ["text/plain"],
     defaultOutputModes: ["text/plain"],
     skills: [],
-  } as unknown as AgentCard;
+    signatures: [],
+  };
   const client = await new ClientFactory({
     ...ClientFactoryOptions.default,
     transports: [new JsonRpcTransportFactory({ fetchImpl: authFetch })],

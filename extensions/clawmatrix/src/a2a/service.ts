@@ -1,4 +1,3 @@
-import type { AgentCard } from "@a2a-js/sdk";
 import { DefaultRequestHandler, JsonRpcTransportHandler } from "@a2a-js/sdk/server";
 import type { Logger } from "@openclaw-bundle/shared";
 import type { MeshNode } from "../mesh/node.ts";
@@ -55,7 +54,7 @@ export class MeshA2a {
     });
     const handler = new DefaultRequestHandler(
       // The handler reads the card only for its interfaces and capabilities; any origin will do.
-      this.card("http://127.0.0.1") as unknown as AgentCard,
+      this.card("http://127.0.0.1"),
       this.store,
       this.executor,
     );
