@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import WebSocket, { WebSocketServer } from "ws";
-import type { ClawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
+import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
 import { MeshNode } from "../../extensions/clawmatrix/src/mesh/node.ts";
 import { createHandlers } from "../../extensions/clawmatrix/src/serve/handlers.ts";
 import { ModelProxy } from "../../extensions/clawmatrix/src/serve/model-proxy.ts";
@@ -97,11 +97,7 @@ async function streamOnce(
 
 async function modelProxy(): Promise<void> {
   const llm = await startMockLlm({ name: "bench-llm", models: ["mock-model"] });
-  const config = {
-    models: [{ id: "mock-model", provider: "llm" }],
-    agents: [],
-    toolProxy: { enabled: false, allow: [], deny: [], maxOutputBytes: 1 << 20 },
-  } as unknown as ClawmatrixConfig;
+  const config = clawmatrixConfig.schema.parse({ models: [{ id: "mock-model", provider: "llm" }] });
   const llmEndpoint = { url: llm.url.replace(/\/+$/, ""), token: undefined };
   const a = await meshNode("node-a", { listen: { host: "127.0.0.1", port: 0 } });
   const b = await meshNode("node-b", {

@@ -3,8 +3,9 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { type Message, Role, type SendMessageRequest, TaskState } from "@a2a-js/sdk";
+import { Role, type SendMessageRequest, TaskState } from "@a2a-js/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { textMessage } from "../../extensions/clawmatrix/src/a2a/parts.ts";
 import { a2aClient } from "../harness/a2a-client.ts";
 import { type GatewayProcess, startGateways, stopGateways } from "../harness/gateway.ts";
 import { findNode24, openclawEntry, REPO_ROOT } from "../harness/node24.ts";
@@ -126,18 +127,7 @@ const wire = (text: string) => ({
 const sdkClient = () => a2aClient(a.url, CARD_PATH, PEER_TOKEN);
 
 function request(text: string, agent: string, returnImmediately = false): SendMessageRequest {
-  const message: Message = {
-    messageId: `m-${Math.random().toString(36).slice(2)}`,
-    contextId: "",
-    taskId: "",
-    role: Role.ROLE_USER,
-    parts: [
-      { content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" },
-    ],
-    metadata: { agent },
-    extensions: [],
-    referenceTaskIds: [],
-  };
+  const message = textMessage(Role.ROLE_USER, text, {}, { agent });
   return {
     tenant: "",
     message,

@@ -11,7 +11,7 @@ import { a2aClient } from "../../../../test/harness/a2a-client.ts";
 import { A2A_MESH_CARD_PATH, A2A_MESH_PATH, meshCard } from "./card.ts";
 import { type EndpointDeps, MAX_BODY_BYTES, serveCard, serveRpc } from "./endpoint.ts";
 import { type HandoffRoute, MeshAgentExecutor } from "./executor.ts";
-import { textOfParts } from "./parts.ts";
+import { textMessage, textOfParts } from "./parts.ts";
 import { ConcurrencyLimit, RateLimiter } from "./peers.ts";
 import { PersistentTaskStore } from "./task-store.ts";
 
@@ -94,18 +94,7 @@ async function listen(d: EndpointDeps): Promise<void> {
 const client = (token = TOKEN) => a2aClient(base, A2A_MESH_CARD_PATH, token);
 
 function request(text: string, agent?: string): SendMessageRequest {
-  const message: Message = {
-    messageId: `m-${Math.random().toString(36).slice(2)}`,
-    contextId: "",
-    taskId: "",
-    role: Role.ROLE_USER,
-    parts: [
-      { content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" },
-    ],
-    metadata: agent ? { agent } : undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  };
+  const message = textMessage(Role.ROLE_USER, text, {}, agent ? { agent } : undefined);
   return { tenant: "", message, configuration: undefined, metadata: undefined };
 }
 

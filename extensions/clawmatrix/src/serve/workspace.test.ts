@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { createLogger } from "@openclaw-bundle/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ClawmatrixConfig } from "../config-schema.ts";
+import { clawmatrixConfig } from "../config-schema.ts";
 import { createHandlers } from "./handlers.ts";
 import { confine, confineToolArgs, workspaceOf } from "./workspace.ts";
 
@@ -145,9 +145,7 @@ describe("the tool handler", () => {
     const url = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
     const tool = createHandlers({
       nodeId: "node-b",
-      config: {
-        toolProxy: { enabled: true, allow: [], deny: [], maxOutputBytes: 4096 },
-      } as unknown as ClawmatrixConfig,
+      config: clawmatrixConfig.schema.parse({ toolProxy: { enabled: true, maxOutputBytes: 4096 } }),
       gateway: () => ({ url, token: undefined }),
       provider: () => undefined,
       workspace: () => ws,
@@ -155,16 +153,14 @@ describe("the tool handler", () => {
     }).tool;
     if (!tool) throw new Error("no tool handler");
     const ctx = { src: "node-c", signal: new AbortController().signal, chunk: () => {} };
-    await expect(tool({ tool: "read", args: { path: "escape-file" } }, ctx as never)).rejects.toMatchObject({
+    await expect(tool({ tool: "read", args: { path: "escape-file" } }, ctx)).rejects.toMatchObject({
       code: "MESH_ERR_OUTSIDE_WORKSPACE",
     });
-    await expect(
-      tool({ tool: " Read", args: { path: "../outside.txt" } }, ctx as never),
-    ).rejects.toMatchObject({
+    await expect(tool({ tool: " Read", args: { path: "../outside.txt" } }, ctx)).rejects.toMatchObject({
       code: "MESH_ERR_OUTSIDE_WORKSPACE",
     });
     expect(calls).toEqual([]);
-    expect(await tool({ tool: "read", args: { path: "sub/a.txt" } }, ctx as never)).toEqual({
+    expect(await tool({ tool: "read", args: { path: "sub/a.txt" } }, ctx)).toEqual({
       output: "ok",
       truncated: false,
     });
