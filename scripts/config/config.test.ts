@@ -252,7 +252,6 @@ describe("readSettings", () => {
     expect(config.tls).toEqual({
       certFile: "/certs/mesh.pem",
       keyFile: "/certs/mesh.key",
-      selfSigned: false,
       caFile: "/certs/ca.pem",
     });
     expect(clawmatrixConfig.safeParse(config, "env").ok).toBe(true);

@@ -30,18 +30,30 @@ const MANAGED_CONFIG_KEYS: Record<BundleExtensionId, string[]> = {
     "toolProxy.enabled",
     "toolProxy.allow",
     "toolProxy.deny",
+    "tls.certFile",
+    "tls.keyFile",
+    "tls.selfSigned",
+    "tls.caFile",
     "a2a.enabled",
     "a2a.defaultAgent",
     "a2a.advertisedUrl",
     "a2a.rateLimitPerMinute",
   ],
-  "agentrux-openclaw-plugin": ["baseUrl", "commandTopicId", "resultTopicId", "agentId"],
+  "agentrux-openclaw-plugin": [
+    "baseUrl",
+    "commandTopicId",
+    "resultTopicId",
+    "agentId",
+    "subagentTimeoutMs",
+    "apiGeneration",
+  ],
   "agent-registry": [
     "registryUrl",
     "registryApiKey",
     "hostname",
     "installationId",
     "capabilities",
+    "contactTimeoutSeconds",
     "pilot.port",
     "pilot.publicIp",
     "pilot.registry",
@@ -125,6 +137,7 @@ export function desiredConfig(
     const ext = s.extensions[id];
     const base = `plugins.entries.${id}`;
     setPath(config, `${base}.enabled`, ext.enabled);
+    assertManaged(id, ext.config);
     for (const key of MANAGED_CONFIG_KEYS[id]) {
       const v = getPath(ext.config, key);
       if (v === undefined) deletePath(config, `${base}.config.${key}`, 3);
@@ -154,6 +167,32 @@ export function desiredConfig(
   const owned = applyPlatform(config, s, platform, ctx, ctx.owned);
 
   return { config, changed: JSON.stringify(config) !== JSON.stringify(current), notes, owned };
+}
+
+/**
+ * Every key the env settings produce must be one the patch writes: a key missing from
+ * MANAGED_CONFIG_KEYS was silently dropped (AGENT_REGISTRY_CONTACT_TIMEOUT_SECONDS and the
+ * CLAWMATRIX_TLS_* variables were read, validated, and never reached openclaw.json). A
+ * programming error, so it fails every start and every test that sets the variable.
+ */
+export function unmanagedKeys(id: BundleExtensionId, config: Obj, prefix = ""): string[] {
+  const managed = MANAGED_CONFIG_KEYS[id];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(config)) {
+    if (v === undefined) continue;
+    const key = `${prefix}${k}`;
+    if (managed.includes(key)) continue;
+    if (isObj(v) && managed.some((m) => m.startsWith(`${key}.`)))
+      out.push(...unmanagedKeys(id, v, `${key}.`));
+    else out.push(key);
+  }
+  return out;
+}
+
+function assertManaged(id: BundleExtensionId, config: Obj): void {
+  const lost = unmanagedKeys(id, config);
+  if (lost.length > 0)
+    throw new Error(`${id}: settings produce config keys the patch does not write: ${lost.join(", ")}`);
 }
 
 const MESH_PROVIDER_URL = /^http:\/\/127\.0\.0\.1:\d+\/(node\/[A-Za-z0-9._-]+\/)?v1$/;

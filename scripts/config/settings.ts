@@ -152,7 +152,7 @@ function readTls(r: EnvReader): Record<string, unknown> {
     );
   if (certFile && selfSigned)
     r.problem("CLAWMATRIX_TLS_SELF_SIGNED", "set together with certificate files", "one or the other");
-  return { certFile, keyFile, selfSigned: selfSigned ?? false, caFile: file("CLAWMATRIX_TLS_CA_FILE") };
+  return { certFile, keyFile, selfSigned, caFile: file("CLAWMATRIX_TLS_CA_FILE") };
 }
 
 /** `id=<Ed25519 public key, base64url>,...`: keys those nodes must present (PROTOCOL §3b). */
