@@ -6,7 +6,7 @@ import { type AgentruxApiOptions, parseGrants } from "../mocks/broker/agentrux-a
 import { type MockBroker, startMockBroker } from "../mocks/broker/server.ts";
 import { type MockLlm, startMockLlm } from "../mocks/llm/server.ts";
 import { type MockRegistry, startMockRegistry } from "../mocks/registry/server.ts";
-import { type GatewayProcess, runRoot, startGateways, stopGateways } from "./gateway.ts";
+import { type GatewayProcess, type GatewaySpec, runRoot, startGateways, stopGateways } from "./gateway.ts";
 import { findNode24, openclawEntry, REPO_ROOT } from "./node24.ts";
 import { freePort } from "./ports.ts";
 
@@ -68,6 +68,37 @@ export interface TopologyOptions {
   /** Environment for `${VAR}` interpolation (defaults to process.env). */
   env?: NodeJS.ProcessEnv;
   root?: string;
+}
+
+/**
+ * A gateway started as the image starts it: through entrypoint.sh, which writes openclaw.json from
+ * `env` (the node's variables), with its own HOME under `root` and Node 24 on PATH.
+ */
+export function entrypointSpec(
+  name: string,
+  env: Record<string, string>,
+  root: string,
+  hostname = name,
+): GatewaySpec & { port: number } {
+  const node = findNode24();
+  const home = path.join(root, name);
+  return {
+    name,
+    port: Number(env.OPENCLAW_GATEWAY_PORT ?? 18789),
+    launch: {
+      command: [path.join(REPO_ROOT, "entrypoint.sh")],
+      token: env.OPENCLAW_GATEWAY_TOKEN ?? "",
+      home,
+      env: {
+        ...env,
+        PATH: `${path.dirname(node)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+        HOME: home,
+        HOSTNAME: hostname,
+        OPENCLAW_BUNDLE_NODE: node,
+        OPENCLAW_COMMAND: `${node} ${openclawEntry()}`,
+      },
+    },
+  };
 }
 
 export class Topology {
@@ -170,30 +201,9 @@ export class Topology {
         apiKey: interpolate(String(registrySvc.environment?.MOCK_REGISTRY_API_KEY ?? ""), env) || undefined,
       });
     }
-    const node = findNode24();
     const specs = Object.entries(this.services)
       .filter(([, svc]) => this.isNode(svc))
-      .map(([name, svc]) => {
-        const env = this.nodeEnv(name);
-        const home = path.join(this.root, name);
-        return {
-          name,
-          port: Number(env.OPENCLAW_GATEWAY_PORT ?? 18789),
-          launch: {
-            command: [path.join(REPO_ROOT, "entrypoint.sh")],
-            token: env.OPENCLAW_GATEWAY_TOKEN ?? "",
-            home,
-            env: {
-              ...env,
-              PATH: `${path.dirname(node)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-              HOME: home,
-              HOSTNAME: svc.hostname ?? name,
-              OPENCLAW_BUNDLE_NODE: node,
-              OPENCLAW_COMMAND: `${node} ${openclawEntry()}`,
-            },
-          },
-        };
-      });
+      .map(([name, svc]) => entrypointSpec(name, this.nodeEnv(name), this.root, svc.hostname));
     try {
       this.nodes.push(...(await startGateways(specs, this.root)));
     } catch (err) {

@@ -28,6 +28,9 @@ export function formatStatus(s: Record<string, unknown>): string {
   const head = [
     `node ${String(s.nodeId ?? "?")}  state ${String(s.state ?? "?")}${s.reason ? ` (${String(s.reason)})` : ""}`,
     `tags ${list(s.tags)}  agents ${list(s.agents)}  models ${list(s.models)}`,
+    ...(typeof s.tlsPin === "string"
+      ? [`tls pin ${s.tlsPin}  (append to this node's wss:// URL in CLAWMATRIX_PEERS)`]
+      : []),
   ];
   const peers = (Array.isArray(s.peers) ? s.peers : []) as PeerRow[];
   const rows = [

@@ -125,6 +125,26 @@ describe("clawmatrix status", () => {
     });
   });
 
+  it("gives a TLS listener's pin, which a wss:// peer dials with, and the table prints it", async () => {
+    const a = resolvedService({ nodeId: "node-a", listen: true, tls: { selfSigned: true } });
+    await a.s.start();
+    const pin = clawmatrixStatus(a.resolved, a.s).tlsPin as string;
+    expect(pin).toMatch(/^#sha256=[0-9a-f]{64}$/);
+    expect(pin).toBe(`#sha256=${a.s.tlsFingerprint}`);
+    const b = resolvedService({
+      nodeId: "node-b",
+      // In the plugin config the pin is its own field; CLAWMATRIX_PEERS takes it as the URL's fragment.
+      peers: [{ nodeId: "node-a", url: `wss://127.0.0.1:${a.s.node.listenPort}`, fingerprint: pin.slice(8) }],
+    });
+    await b.s.start();
+    await expect.poll(() => b.s.node.links.has("node-a"), { timeout: 5000 }).toBe(true);
+    expect(clawmatrixStatus(b.resolved, b.s).tlsPin).toBeUndefined(); // it serves no TLS
+    const { formatStatus } = await import("./cli.ts");
+    expect(formatStatus({ nodeId: "node-a", state: "running", tlsPin: pin }).split("\n")[2]).toBe(
+      `tls pin ${pin}  (append to this node's wss:// URL in CLAWMATRIX_PEERS)`,
+    );
+  });
+
   it("says why the mesh failed to start, and that a stopped one is stopped", async () => {
     const holder = net.createServer();
     await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));

@@ -49,6 +49,8 @@ export function clawmatrixStatus(
       ? { reason: `not linked to configured peer(s): ${unreachable.join(", ")}` }
       : {}),
     publicKey: st.publicKey,
+    // What a dialer appends to this node's wss:// URL in CLAWMATRIX_PEERS to pin its certificate.
+    ...(live.tlsFingerprint ? { tlsPin: `#sha256=${live.tlsFingerprint}` } : {}),
     links: st.links,
     peers: st.peers,
     counters: st.counters,
