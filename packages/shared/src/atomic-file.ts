@@ -1,5 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import {
+  closeSync,
+  fchmodSync,
+  promises as fs,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { BundleError, SHARED_CODES } from "./errors.ts";
 
@@ -37,6 +47,47 @@ export async function writeFileAtomic(
     await syncDir(dir);
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => {});
+    throw new BundleError(SHARED_CODES.FILE_WRITE, `could not write ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * writeFileAtomic for code that must stay synchronous (a constructor reading its state): the same
+ * steps, the same guarantees, blocking the thread for one small file.
+ */
+export function writeFileAtomicSync(
+  file: string,
+  data: string | Uint8Array,
+  opts: AtomicWriteOptions = {},
+): void {
+  const mode = opts.mode ?? 0o644;
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: opts.dirMode ?? 0o700 });
+    const fd = openSync(tmp, "wx", mode);
+    try {
+      fchmodSync(fd, mode);
+      writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+    try {
+      const d = openSync(dir, "r");
+      try {
+        fsyncSync(d);
+      } finally {
+        closeSync(d);
+      }
+    } catch {}
+  } catch (err) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {}
     throw new BundleError(SHARED_CODES.FILE_WRITE, `could not write ${file}: ${(err as Error).message}`, {
       cause: err,
     });

@@ -2,16 +2,21 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readJsonFile, writeFileAtomic, writeJsonAtomic } from "./atomic-file.ts";
+import { readJsonFile, writeFileAtomic, writeFileAtomicSync, writeJsonAtomic } from "./atomic-file.ts";
 import { BoundedSet } from "./dedup.ts";
 import { SingleFlight } from "./single-flight.ts";
 
-describe("writeFileAtomic", () => {
+const writers = {
+  writeFileAtomic,
+  writeFileAtomicSync: async (...a: Parameters<typeof writeFileAtomicSync>) => writeFileAtomicSync(...a),
+};
+
+describe.each(Object.entries(writers))("%s", (_name, write) => {
   it("writes with the requested mode and leaves no temp file", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "atomic-"));
     const file = path.join(dir, "sub", "auth.json");
-    await writeJsonAtomic(file, { a: 1 }, { mode: 0o600 });
-    await writeJsonAtomic(file, { a: 2 }, { mode: 0o600 });
+    await write(file, '{"a":1}', { mode: 0o600 });
+    await write(file, '{"a":2}', { mode: 0o600 });
     expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ a: 2 });
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readdirSync(path.dirname(file))).toEqual(["auth.json"]);
@@ -23,10 +28,18 @@ describe("writeFileAtomic", () => {
     writeFileSync(file, "old");
     const blocker = path.join(dir, "file-not-dir");
     writeFileSync(blocker, "");
-    await expect(writeFileAtomic(path.join(blocker, "y"), "new")).rejects.toMatchObject({
+    await expect(write(path.join(blocker, "y"), "new")).rejects.toMatchObject({
       code: "FILE_ERR_WRITE",
     });
     expect(readFileSync(file, "utf8")).toBe("old");
+  });
+});
+
+describe("atomic JSON", () => {
+  it("writeJsonAtomic writes 2-space JSON with a trailing newline", async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "atomic-")), "v.json");
+    await writeJsonAtomic(file, { a: 1 });
+    expect(readFileSync(file, "utf8")).toBe('{\n  "a": 1\n}\n');
   });
 
   it("readJsonFile: undefined when missing, an error naming the file when broken", async () => {

@@ -1,4 +1,4 @@
-export { readJsonFile, writeFileAtomic, writeJsonAtomic } from "./atomic-file.ts";
+export { readJsonFile, writeFileAtomic, writeFileAtomicSync, writeJsonAtomic } from "./atomic-file.ts";
 export { Backoff, sleep } from "./backoff.ts";
 export { BUNDLE_EXTENSIONS, type BundleExtensionId } from "./bundle.ts";
 export {

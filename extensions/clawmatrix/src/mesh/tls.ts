@@ -1,8 +1,9 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import path from "node:path";
 import tls from "node:tls";
+import { writeFileAtomicSync } from "@openclaw-bundle/shared";
 import type { ClientOptions } from "ws";
 import { fingerprintOf, makeSelfSigned } from "../protocol/tls-cert.ts";
 
@@ -93,9 +94,10 @@ export function loadListenerTls(
     dnsNames: ["localhost", ...(/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(commonName) ? [commonName] : [])],
     ips: ["127.0.0.1"],
   });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(keyFile, made.key, { mode: 0o600 });
-  writeFileSync(certFile, made.cert, { mode: 0o644 });
+  // Each file whole or absent; the certificate last, as its presence means "made": a crash
+  // between the two leaves a key alone, and the next start makes both again.
+  writeFileAtomicSync(keyFile, made.key, { mode: 0o600 });
+  writeFileAtomicSync(certFile, made.cert, { mode: 0o644 });
   return { tls: made, created: true };
 }
 
