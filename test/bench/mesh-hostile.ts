@@ -169,7 +169,9 @@ export async function silentFailure(): Promise<void> {
       else await proxy.close();
       let detect = 0;
       const watch = setInterval(() => {
-        if (!detect && !c.links.has("node-b1")) detect = performance.now() - t0;
+        // Noticed: the link is quiet (routed around, movable requests moved) or cut.
+        if (!detect && (!c.links.has("node-b1") || c.links.get("node-b1")?.quiet))
+          detect = performance.now() - t0;
       }, 5);
       await answer;
       rows[mode].failover.push(performance.now() - t0);

@@ -22,8 +22,6 @@ export class MeshService {
   readonly proxy: ModelProxy;
   readonly config: ClawmatrixConfig;
   readonly identity: MeshIdentity;
-  /** The listener certificate's SHA-256 fingerprint (what dialers pin), when it serves TLS. */
-  readonly tlsFingerprint: string | undefined;
   /** The mesh's A2A endpoint, when `a2a.enabled` (made at start: its SDK loads only then). */
   a2a: MeshA2a | undefined;
   readonly #stateDir: string;
@@ -56,7 +54,6 @@ export class MeshService {
     }
     this.#tlsProblem = tlsProblem;
     this.#tlsCreated = listenerTls?.created ?? false;
-    this.tlsFingerprint = listenerTls?.tls.fingerprint;
     this.node = new MeshNode({
       nodeId: config.nodeId,
       secret: config.secret,

@@ -130,7 +130,7 @@ describe("clawmatrix status", () => {
     await a.s.start();
     const pin = clawmatrixStatus(a.resolved, a.s).tlsPin as string;
     expect(pin).toMatch(/^#sha256=[0-9a-f]{64}$/);
-    expect(pin).toBe(`#sha256=${a.s.tlsFingerprint}`);
+    expect(pin).toBe(`#sha256=${a.s.node.status().tlsFingerprint}`);
     const b = resolvedService({
       nodeId: "node-b",
       // In the plugin config the pin is its own field; CLAWMATRIX_PEERS takes it as the URL's fragment.

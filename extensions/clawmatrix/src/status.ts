@@ -50,7 +50,7 @@ export function clawmatrixStatus(
       : {}),
     publicKey: st.publicKey,
     // What a dialer appends to this node's wss:// URL in CLAWMATRIX_PEERS to pin its certificate.
-    ...(live.tlsFingerprint ? { tlsPin: `#sha256=${live.tlsFingerprint}` } : {}),
+    ...(st.tlsFingerprint ? { tlsPin: `#sha256=${st.tlsFingerprint}` } : {}),
     links: st.links,
     peers: st.peers,
     counters: st.counters,

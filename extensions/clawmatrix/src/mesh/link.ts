@@ -16,7 +16,7 @@ import { LinkLiveness, PING_INTERVAL_MS } from "./liveness.ts";
  * PROTOCOL §1, §3: one authenticated WebSocket to a peer. The handshake runs the pure machines of
  * protocol/handshake.ts over the socket; after it, every frame is sealed with the session keys
  * (protocol/session.ts) and a frame that fails to open closes the link, the send queue is bounded,
- * and frequent pings measure rtt and declare a silent peer dead after 15 s (liveness.ts).
+ * and frequent pings measure rtt, call a silent peer quiet after 2 s and dead after 15 s (liveness.ts).
  */
 
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -37,6 +37,10 @@ export interface LinkEvents {
   onFrame(link: Link, frame: Frame): void;
   onClose(link: Link, why: string): void;
   onDropped(reason: string): void;
+  /** Nothing heard for `silentMs` (liveness.ts QUIET_AFTER_MS); the link stays. */
+  onQuiet(link: Link, silentMs: number): void;
+  /** A quiet link's peer was heard again. */
+  onHeardAgain(link: Link): void;
 }
 
 export class Link {
@@ -61,6 +65,7 @@ export class Link {
     events: LinkEvents,
     heartbeatMs = PING_INTERVAL_MS,
     silenceMs?: number,
+    quietMs?: number,
   ) {
     this.ws = ws;
     this.#sealer = new FrameSealer(keys.send);
@@ -71,12 +76,15 @@ export class Link {
     this.#liveness = new LinkLiveness({
       intervalMs: heartbeatMs,
       ...(silenceMs !== undefined ? { silenceMs } : {}),
+      ...(quietMs !== undefined ? { quietMs } : {}),
       // Any frame tells the peer this side is alive: pings fill only the quiet intervals.
       ping: () => {
         const now = performance.now();
         if (now - this.#lastSent >= heartbeatMs) this.send({ t: "ping", ts: now });
       },
       onDead: (silent) => this.terminate(`nothing heard for ${silent} ms (peer silent)`),
+      onQuiet: (silent) => this.#events.onQuiet(this, silent),
+      onHeardAgain: () => this.#events.onHeardAgain(this),
     });
     ws.on("message", (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     ws.on("close", (code, reason) =>
@@ -84,6 +92,11 @@ export class Link {
     );
     ws.on("error", (err) => this.#closedBy(`socket error: ${err.message}`));
     this.#liveness.start();
+  }
+
+  /** Nothing heard from the peer for a while (liveness.ts): route new work elsewhere first. */
+  get quiet(): boolean {
+    return this.#liveness.quiet;
   }
 
   get open(): boolean {

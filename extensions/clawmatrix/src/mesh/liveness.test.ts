@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { LinkLiveness, PING_INTERVAL_MS, SILENCE_LIMIT_MS, SilenceDetector } from "./liveness.ts";
+import {
+  LinkLiveness,
+  PING_INTERVAL_MS,
+  QUIET_AFTER_MS,
+  SILENCE_LIMIT_MS,
+  SilenceDetector,
+} from "./liveness.ts";
 
 // PROTOCOL §1 liveness without sockets: the clock is passed in, or faked.
 
@@ -38,7 +44,25 @@ describe("SilenceDetector", () => {
     expect(e.tick(5000)).toBe("dead");
   });
 
+  it("calls a peer quiet after quietMs, dead after silenceMs, and alive again once heard", () => {
+    const d = new SilenceDetector({ intervalMs: 1000, silenceMs: 15_000, quietMs: 2000 }, 0);
+    d.heard(0);
+    expect(d.tick(1000)).toBe("alive");
+    expect(d.tick(2000)).toBe("quiet");
+    expect(d.tick(3000)).toBe("quiet");
+    d.heard(3100);
+    expect(d.tick(4000)).toBe("alive");
+    for (let t = 5000; t < 18_100; t += 1000) expect(d.tick(t), `at ${t}`).not.toBe("dead");
+    expect(d.tick(19_000)).toBe("dead");
+  });
+
   it("refuses settings that could not tell silence from one lost ping", () => {
+    expect(() => new SilenceDetector({ intervalMs: 500, silenceMs: 2500, quietMs: 900 }, 0)).toThrow(
+      /2 x intervalMs <= quietMs <= silenceMs/,
+    );
+    expect(() => new SilenceDetector({ intervalMs: 500, silenceMs: 2500, quietMs: 3000 }, 0)).toThrow(
+      RangeError,
+    );
     expect(() => new SilenceDetector({ intervalMs: 500, silenceMs: 900 }, 0)).toThrow(
       /silenceMs >= 2 x intervalMs/,
     );
@@ -72,5 +96,29 @@ describe("LinkLiveness", () => {
     m.stop();
     vi.advanceTimersByTime(10_000);
     expect(pings).toBe(before);
+  });
+
+  it("reports a quiet spell once, within a tick of QUIET_AFTER_MS, and its end when heard", () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "performance"] });
+    const events: string[] = [];
+    const l = new LinkLiveness({
+      ping: () => {},
+      onDead: () => events.push("dead"),
+      onQuiet: (ms) => events.push(`quiet ${ms}`),
+      onHeardAgain: () => events.push("heard"),
+    });
+    l.start();
+    vi.advanceTimersByTime(QUIET_AFTER_MS + PING_INTERVAL_MS);
+    expect(events).toEqual([expect.stringMatching(/^quiet \d+$/)]);
+    const ms = Number(events[0]?.split(" ")[1]);
+    expect(ms).toBeGreaterThanOrEqual(QUIET_AFTER_MS);
+    expect(ms).toBeLessThanOrEqual(QUIET_AFTER_MS + PING_INTERVAL_MS);
+    expect(l.quiet).toBe(true);
+    vi.advanceTimersByTime(3 * PING_INTERVAL_MS); // still quiet: reported once
+    l.heard();
+    expect(l.quiet).toBe(false);
+    l.heard();
+    expect(events.slice(1)).toEqual(["heard"]);
+    l.stop();
   });
 });

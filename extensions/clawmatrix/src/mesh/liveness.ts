@@ -1,7 +1,9 @@
 /**
  * PROTOCOL §1 "Liveness": a peer whose packets stop without a FIN or RST (a cut cable, a frozen
- * host, a middlebox that drops the flow) is noticed within SILENCE_LIMIT_MS + PING_INTERVAL_MS
- * (16 s). Each side pings on every PING_INTERVAL_MS tick in which it sent nothing else (the
+ * host, a middlebox that drops the flow) is noticed in two steps. After QUIET_AFTER_MS (2 s, so
+ * within 3 s of its last frame) the link is "quiet": new work goes to other nodes first and
+ * requests that are safe to move (no effect beyond their answer) move to the next candidate, but
+ * the link stays, and a frame heard clears it. After SILENCE_LIMIT_MS (15 s) the link is cut. Each side pings on every PING_INTERVAL_MS tick in which it sent nothing else (the
  * link decides; on an idle link ~4 sealed frames of ~80 bytes per second with the pongs, none
  * extra on a busy one), and any frame heard counts as life.
  * The decision is pure (SilenceDetector, with the clock passed in); LinkLiveness runs it on a timer.
@@ -16,22 +18,35 @@ export const PING_INTERVAL_MS = 1_000;
  * suspect state that routes around a quiet peer without cutting it (issue 17).
  */
 export const SILENCE_LIMIT_MS = 15_000;
+/**
+ * Two missed pings: a live peer answers each within its rtt. A peer whose thread stalls this long
+ * is routed around for a moment and loses nothing (the link stays; only movable requests move).
+ */
+export const QUIET_AFTER_MS = 2_000;
 
-export type Verdict = "alive" | "dead" | "late";
+export type Verdict = "alive" | "quiet" | "dead" | "late";
 
 export class SilenceDetector {
   readonly intervalMs: number;
   readonly silenceMs: number;
+  readonly quietMs: number;
   #lastHeard: number;
   #lastTick: number;
 
-  constructor(opts: { intervalMs: number; silenceMs: number }, now: number) {
-    if (!(opts.intervalMs > 0) || !(opts.silenceMs >= 2 * opts.intervalMs))
+  /** `quietMs` defaults to silenceMs: no quiet step. */
+  constructor(opts: { intervalMs: number; silenceMs: number; quietMs?: number }, now: number) {
+    const quietMs = opts.quietMs ?? opts.silenceMs;
+    if (
+      !(opts.intervalMs > 0) ||
+      !(opts.silenceMs >= 2 * opts.intervalMs) ||
+      !(quietMs >= 2 * opts.intervalMs && quietMs <= opts.silenceMs)
+    )
       throw new RangeError(
-        `liveness needs intervalMs > 0 and silenceMs >= 2 x intervalMs (got ${opts.intervalMs}, ${opts.silenceMs})`,
+        `liveness needs intervalMs > 0 and 2 x intervalMs <= quietMs <= silenceMs, silenceMs >= 2 x intervalMs (got ${opts.intervalMs}, ${quietMs}, ${opts.silenceMs})`,
       );
     this.intervalMs = opts.intervalMs;
     this.silenceMs = opts.silenceMs;
+    this.quietMs = quietMs;
     this.#lastHeard = now;
     this.#lastTick = now;
   }
@@ -49,7 +64,7 @@ export class SilenceDetector {
    * Called every interval. "late": this tick itself came more than an interval late (this
    * process stalled: a long GC, a busy event loop), so frames may be waiting unread in the socket;
    * the peer is not judged until the next tick, after they are read. Otherwise "dead" once
-   * nothing was heard for silenceMs.
+   * nothing was heard for silenceMs, "quiet" once nothing was heard for quietMs.
    */
   tick(now: number): Verdict {
     const late = now - this.#lastTick > 2 * this.intervalMs;
@@ -59,30 +74,46 @@ export class SilenceDetector {
       this.#lastHeard = Math.max(this.#lastHeard, now - this.silenceMs + this.intervalMs);
       return "late";
     }
-    return now - this.#lastHeard >= this.silenceMs ? "dead" : "alive";
+    const silent = now - this.#lastHeard;
+    return silent >= this.silenceMs ? "dead" : silent >= this.quietMs ? "quiet" : "alive";
   }
 }
 
-/** Pings on a timer and reports a dead peer once; stop() clears the timer. */
+/**
+ * Pings on a timer; reports a quiet peer once per quiet spell (and when it is heard again), a dead
+ * one once; stop() clears the timer.
+ */
 export class LinkLiveness {
   readonly #detector: SilenceDetector;
   readonly #ping: () => void;
   readonly #onDead: (silentMs: number) => void;
+  readonly #onQuiet: (silentMs: number) => void;
+  readonly #onHeardAgain: () => void;
+  #quiet = false;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(opts: {
     intervalMs?: number;
     silenceMs?: number;
+    quietMs?: number;
     ping: () => void;
     onDead: (silentMs: number) => void;
+    onQuiet?: (silentMs: number) => void;
+    onHeardAgain?: () => void;
   }) {
     const intervalMs = opts.intervalMs ?? PING_INTERVAL_MS;
-    this.#detector = new SilenceDetector(
-      { intervalMs, silenceMs: opts.silenceMs ?? Math.max(SILENCE_LIMIT_MS, 2 * intervalMs) },
-      performance.now(),
-    );
+    const silenceMs = opts.silenceMs ?? Math.max(SILENCE_LIMIT_MS, 2 * intervalMs);
+    const quietMs = Math.min(silenceMs, opts.quietMs ?? Math.max(QUIET_AFTER_MS, 2 * intervalMs));
+    this.#detector = new SilenceDetector({ intervalMs, silenceMs, quietMs }, performance.now());
     this.#ping = opts.ping;
     this.#onDead = opts.onDead;
+    this.#onQuiet = opts.onQuiet ?? (() => {});
+    this.#onHeardAgain = opts.onHeardAgain ?? (() => {});
+  }
+
+  /** Whether the peer is in a quiet spell now. */
+  get quiet(): boolean {
+    return this.#quiet;
   }
 
   start(): void {
@@ -93,6 +124,10 @@ export class LinkLiveness {
 
   heard(): void {
     this.#detector.heard(performance.now());
+    if (this.#quiet) {
+      this.#quiet = false;
+      this.#onHeardAgain();
+    }
   }
 
   stop(): void {
@@ -102,10 +137,15 @@ export class LinkLiveness {
 
   #tick(): void {
     const now = performance.now();
-    if (this.#detector.tick(now) === "dead") {
+    const verdict = this.#detector.tick(now);
+    if (verdict === "dead") {
       this.stop();
       this.#onDead(Math.round(this.#detector.silence(now)));
       return;
+    }
+    if (verdict === "quiet" && !this.#quiet) {
+      this.#quiet = true;
+      this.#onQuiet(Math.round(this.#detector.silence(now)));
     }
     this.#ping();
   }

@@ -512,10 +512,12 @@ describe("mesh node", () => {
     const b2 = await node("node-b2", { listen: { host: "127.0.0.1", port: 0 } });
     const proxy = await freezableProxy(b1.listenPort as number);
     try {
-      // The detection itself, at 0.5 s pings and a 2.5 s limit (production waits 15 s).
+      // The cut itself, at 0.5 s pings and a 2.5 s limit (production waits 15 s), with no quiet
+      // step before it (quiet.test.ts covers that one).
       const c = await node("node-c", {
         heartbeatMs: 500,
         silenceMs: 2_500,
+        quietMs: 2_500,
         peers: [
           { nodeId: "node-b1", url: `ws://127.0.0.1:${proxy.port}` },
           { nodeId: "node-b2", url: `ws://127.0.0.1:${b2.listenPort}` },

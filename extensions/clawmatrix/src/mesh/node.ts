@@ -64,6 +64,8 @@ export interface MeshNodeOptions {
   heartbeatMs?: number;
   /** How long a link may stay silent before it is cut (liveness.ts); tests and benches shrink it. */
   silenceMs?: number;
+  /** How long a link may stay silent before it counts as quiet (liveness.ts); tests shrink it. */
+  quietMs?: number;
   /** Limits (PROTOCOL §1, §7); the defaults suit production, tests shrink them. */
   limits?: Partial<MeshLimits>;
 }
@@ -255,6 +257,8 @@ export class MeshNode {
         nodeId: id,
         status: !r ? "unreachable" : r.hops === 1 ? "direct" : "relay",
         via: r && r.hops > 1 ? r.via : undefined,
+        // Reached through a link that has been silent for a while: routed around for now.
+        ...(r && this.links.get(r.via)?.quiet ? { quiet: true } : {}),
         hops: r?.hops,
         latencyMs: r ? Math.round(r.rtt * 10) / 10 : undefined,
         tags: s?.tags ?? [],
@@ -294,6 +298,19 @@ export class MeshNode {
   readonly #events: LinkEvents = {
     onFrame: (link, f) => this.#onFrame(link, f),
     onClose: (link, why) => this.#onLinkClosed(link, why),
+    onQuiet: (link, silentMs) => {
+      if (this.links.get(link.peer) !== link || this.#stopped) return;
+      this.#log.info(
+        `mesh link quiet: ${link.peer} (nothing heard for ${silentMs} ms); new work goes elsewhere first, movable requests move`,
+      );
+      this.table.setQuiet(link.peer, true);
+      this.requests.quietVia(link.peer);
+    },
+    onHeardAgain: (link) => {
+      if (this.links.get(link.peer) !== link) return;
+      this.#log.info(`mesh link ${link.peer} heard again`);
+      this.table.setQuiet(link.peer, false);
+    },
     onDropped: (reason) => {
       this.counters.framesDropped++;
       meshMetrics.dropped(dropReason(reason));
@@ -325,6 +342,7 @@ export class MeshNode {
       this.#events,
       this.#opts.heartbeatMs,
       this.#opts.silenceMs,
+      this.#opts.quietMs,
     );
     this.links.set(peer, link);
     this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
@@ -356,6 +374,7 @@ export class MeshNode {
   #onLinkClosed(link: Link, why: string): void {
     if (this.links.get(link.peer) !== link) return;
     this.links.delete(link.peer);
+    this.table.setQuiet(link.peer, false);
     if (this.#stopped) return;
     this.#log.warn(`mesh link down: ${link.peer} (${why})`);
     this.#announce();

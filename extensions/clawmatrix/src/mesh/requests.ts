@@ -19,7 +19,12 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 export const MAX_SERVING = 128;
 export const MAX_SERVING_PER_PEER = 32;
 const MAX_RETRIES = 2;
-const RETRYABLE = new Set(["MESH_ERR_UNREACHABLE", "MESH_ERR_TIMEOUT", "MESH_ERR_OVERLOADED"]);
+const RETRYABLE = new Set([
+  "MESH_ERR_UNREACHABLE",
+  "MESH_ERR_TIMEOUT",
+  "MESH_ERR_OVERLOADED",
+  "MESH_ERR_PEER_QUIET",
+]);
 /**
  * Kinds without an effect beyond their answer: retried even when the first try may have started.
  * A tool call, a send or a handoff may have acted already; they are retried only when the error
@@ -47,8 +52,14 @@ interface CallOptions {
   signal?: AbortSignal;
 }
 
+interface SendOptions extends CallOptions {
+  /** call() has another candidate for this request and it may run twice: a quiet route moves it. */
+  movable?: boolean;
+}
+
 interface Pending {
   dst: string;
+  movable: boolean;
   /** The request never reached a handler: no route here, a relay without a route, OVERLOADED. */
   notStarted?: boolean;
   timeoutMs: number;
@@ -103,7 +114,8 @@ export class Requests {
   ): Promise<{ node: string; body: unknown }> {
     if (candidates.length === 0) throw meshError("NO_CANDIDATE", "no reachable node serves this target");
     let last: unknown;
-    for (const node of candidates.slice(0, MAX_RETRIES + 1)) {
+    const tries = candidates.slice(0, MAX_RETRIES + 1);
+    for (const [i, node] of tries.entries()) {
       let streamed = false;
       try {
         const onChunk = opts.onChunk
@@ -112,7 +124,8 @@ export class Requests {
               opts.onChunk?.(d);
             }
           : undefined;
-        return { node, body: await this.send(node, kind, body, { ...opts, onChunk }) };
+        const movable = RETRY_AFTER_START.has(kind) && i < tries.length - 1;
+        return { node, body: await this.send(node, kind, body, { ...opts, onChunk, movable }) };
       } catch (err) {
         last = err;
         const code = err instanceof BundleError ? err.code : "";
@@ -125,7 +138,7 @@ export class Requests {
   }
 
   /** One request to one node. */
-  send(dst: string, kind: RequestKind, body: unknown, opts: CallOptions = {}): Promise<unknown> {
+  send(dst: string, kind: RequestKind, body: unknown, opts: SendOptions = {}): Promise<unknown> {
     const id = newId();
     const measured = meshMetrics.request(kind);
     return new Promise((settleOk, settleErr) => {
@@ -140,6 +153,7 @@ export class Requests {
       if (opts.signal?.aborted) return reject(meshError("CANCELLED", "cancelled before it was sent"));
       const p: Pending = {
         dst,
+        movable: opts.movable ?? false,
         timeoutMs: opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
         timer: undefined,
         chunks: 0,
@@ -208,6 +222,19 @@ export class Requests {
     for (const p of [...this.#pending.values()])
       if (!table.route(p.dst)) p.reject(meshError("UNREACHABLE", `${p.dst} became unreachable`));
     for (const s of this.#serving.values()) if (!table.route(s.src)) s.abort.abort();
+  }
+
+  /**
+   * The link to `peer` went quiet (liveness.ts): requests routed through it that may run twice
+   * and have another candidate, and have had no chunk yet, are cancelled there and move on
+   * (PEER_QUIET, retried by call()). The rest wait: a quiet peer may only be stalled.
+   */
+  quietVia(peer: string): void {
+    for (const [id, p] of [...this.#pending.entries()]) {
+      if (!p.movable || p.chunks > 0 || this.#node.table.route(p.dst)?.via !== peer) continue;
+      this.#node.route({ t: "cancel", id: newId(), src: this.#node.id, dst: p.dst, ttl: MAX_TTL, re: id });
+      p.reject(meshError("PEER_QUIET", `nothing heard from ${peer} (the way to ${p.dst}) for a while`));
+    }
   }
 
   cancelAll(reason: string): void {

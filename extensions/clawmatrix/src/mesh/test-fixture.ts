@@ -58,12 +58,15 @@ export async function until(cond: () => boolean, ms = 5000): Promise<void> {
 export async function freezableProxy(port: number) {
   const sockets = new Set<net.Socket>();
   let frozen = false;
+  // What arrives while frozen is held, in order, and delivered by thaw(): a stall, not a loss.
+  const held: Array<() => void> = [];
   const server = net.createServer((client) => {
     const up = net.connect(port, "127.0.0.1");
     sockets.add(client).add(up);
     const pipe = (from: net.Socket, to: net.Socket) => {
       from.on("data", (d) => {
-        if (!frozen) to.write(d);
+        if (frozen) held.push(() => to.write(d));
+        else to.write(d);
       });
       from.on("close", () => {
         if (!frozen) to.destroy();
@@ -78,6 +81,10 @@ export async function freezableProxy(port: number) {
     port: (server.address() as net.AddressInfo).port,
     freeze(): void {
       frozen = true;
+    },
+    thaw(): void {
+      frozen = false;
+      for (const write of held.splice(0)) write();
     },
     async close(): Promise<void> {
       for (const s of sockets) s.destroy();

@@ -48,6 +48,8 @@ export class MeshTable {
   #own: NodeState = EMPTY_STATE;
   #seq: number;
   #routes: Map<string, Route> | undefined;
+  /** Direct peers whose links are quiet (setQuiet); bounded by this node's links. */
+  readonly #quiet = new Set<string>();
 
   constructor(self: string, now: () => number = Date.now) {
     this.self = self;
@@ -231,7 +233,17 @@ export class MeshTable {
     );
   }
 
+  /**
+   * Marks a direct link quiet (nothing heard for a while, liveness.ts) or not. Routes stay as
+   * they are: a quiet peer may only be stalled. Candidates reached through it go last.
+   */
+  setQuiet(peer: string, quiet: boolean): void {
+    if (quiet) this.#quiet.add(peer);
+    else this.#quiet.delete(peer);
+  }
+
   #ordered(match: (id: string, s: NodeState) => boolean, routes: Map<string, Route>): string[] {
+    const quiet = (r: Route) => (r.hops > 0 && this.#quiet.has(r.via) ? 1 : 0);
     return [this.self, ...this.nodeIds()]
       .filter((id) => {
         const s = this.stateOf(id);
@@ -240,7 +252,7 @@ export class MeshTable {
       .sort((a, b) => {
         const ra = routes.get(a) as Route;
         const rb = routes.get(b) as Route;
-        return Math.min(ra.hops, 2) - Math.min(rb.hops, 2) || ra.rtt - rb.rtt;
+        return quiet(ra) - quiet(rb) || Math.min(ra.hops, 2) - Math.min(rb.hops, 2) || ra.rtt - rb.rtt;
       });
   }
 }
