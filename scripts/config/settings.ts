@@ -139,10 +139,9 @@ function readPeers(
 
 /** The listener's certificate and the CA for wss:// dialing (PROTOCOL §2a). */
 function readTls(r: EnvReader): Record<string, unknown> {
-  const file = (name: string) =>
-    r.string(name, { pattern: ABSOLUTE_PATH, max: 1024, expected: "an absolute path" });
-  const certFile = file("CLAWMATRIX_TLS_CERT_FILE");
-  const keyFile = file("CLAWMATRIX_TLS_KEY_FILE");
+  const file = { pattern: ABSOLUTE_PATH, max: 1024, expected: "an absolute path" };
+  const certFile = r.string("CLAWMATRIX_TLS_CERT_FILE", file);
+  const keyFile = r.string("CLAWMATRIX_TLS_KEY_FILE", file);
   const selfSigned = r.bool("CLAWMATRIX_TLS_SELF_SIGNED");
   if ((certFile === undefined) !== (keyFile === undefined))
     r.problem(
@@ -152,7 +151,7 @@ function readTls(r: EnvReader): Record<string, unknown> {
     );
   if (certFile && selfSigned)
     r.problem("CLAWMATRIX_TLS_SELF_SIGNED", "set together with certificate files", "one or the other");
-  return { certFile, keyFile, selfSigned, caFile: file("CLAWMATRIX_TLS_CA_FILE") };
+  return { certFile, keyFile, selfSigned, caFile: r.string("CLAWMATRIX_TLS_CA_FILE", file) };
 }
 
 /** `id=<Ed25519 public key, base64url>,...`: keys those nodes must present (PROTOCOL §3b). */
@@ -217,7 +216,7 @@ function mesh(
   const tls = readTls(r);
   const explicitPeers = readPeers(r, tls.caFile !== undefined);
   // The pod name, not the identity: it is the name the other replicas dial and expect.
-  const set = readStatefulSet(r, r.env.HOSTNAME?.trim() || os.hostname(), listenPort);
+  const set = readStatefulSet(r, r.env.HOSTNAME?.trim() || os.hostname(), listenPort, tls);
   const config: Record<string, unknown> = {
     nodeId: set?.nodeId ?? r.string("CLAWMATRIX_NODE_ID", { pattern: ID, expected: ID_EXPECTED }) ?? host,
     secret,

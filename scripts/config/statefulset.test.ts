@@ -27,6 +27,12 @@ function problems(env: Record<string, string | undefined>): string[] {
   return r.ok ? [] : r.problems;
 }
 
+const TLS_CONFIG = {
+  caFile: "/etc/openclaw/mesh-tls/ca.crt",
+  certFile: "/etc/openclaw/mesh-tls/tls.crt",
+  keyFile: "/etc/openclaw/mesh-tls/tls.key",
+};
+
 const url = (i: number, port = 19000, domain = "cluster.local") =>
   `ws://openclaw-${i}.openclaw-mesh.agents.svc.${domain}:${port}`;
 
@@ -96,6 +102,28 @@ describe("the StatefulSet mesh", () => {
       "openclaw-2",
     ]);
     expect(r.settings.ids[0]?.from).toBe("HOSTNAME, the StatefulSet pod name");
+  });
+
+  it("dials the relays as wss:// verified by the CA when one is mounted, and needs the relays' certificate", () => {
+    const TLS = {
+      CLAWMATRIX_TLS_CA_FILE: "/etc/openclaw/mesh-tls/ca.crt",
+      CLAWMATRIX_TLS_CERT_FILE: "/etc/openclaw/mesh-tls/tls.crt",
+      CLAWMATRIX_TLS_KEY_FILE: "/etc/openclaw/mesh-tls/tls.key",
+    };
+    expect(mesh({ ...TLS, HOSTNAME: "openclaw-2" }).peers).toEqual([
+      { nodeId: "openclaw-0", url: url(0).replace(/^ws:/, "wss:") },
+    ]);
+    // Pinned by no fingerprint: the CA and the host name vouch for the relay.
+    expect(mesh({ ...TLS, HOSTNAME: "openclaw-0" })).toMatchObject({ listen: true, tls: TLS_CONFIG });
+    expect(problems({ CLAWMATRIX_TLS_CA_FILE: TLS.CLAWMATRIX_TLS_CA_FILE, HOSTNAME: "openclaw-0" })).toEqual([
+      expect.stringMatching(
+        /^CLAWMATRIX_TLS_CERT_FILE: not set while CLAWMATRIX_TLS_CA_FILE makes the StatefulSet's peers wss:\/\/.*expected CLAWMATRIX_TLS_CERT_FILE and CLAWMATRIX_TLS_KEY_FILE/,
+      ),
+    ]);
+    // A replica that only dials needs no certificate of its own.
+    expect(problems({ CLAWMATRIX_TLS_CA_FILE: TLS.CLAWMATRIX_TLS_CA_FILE, HOSTNAME: "openclaw-1" })).toEqual(
+      [],
+    );
   });
 
   it("refuses bad values with one line naming the variable and what is expected", () => {

@@ -8,7 +8,9 @@ import { EnvReader } from "./env-fields.ts";
  * under the headless Service. Exactly one side of each pair dials (a replica dials only relays
  * with a lower ordinal than its own, or every relay when it is not one), so no two links race for
  * the same pair. Gossip carries the rest, as through the compose topology's relay; scaling the
- * set needs no change to the environment.
+ * set needs no change to the environment. With a CA (CLAWMATRIX_TLS_CA_FILE) the relays are
+ * dialed as wss:// and verified by it, host name included: every replica mounts the same
+ * certificate for its DNS names (e.g. `*.<service>.<namespace>.svc.<domain>`) and its key.
  */
 
 export interface StatefulSetMesh {
@@ -50,6 +52,7 @@ export function readStatefulSet(
   r: EnvReader,
   podName: string | undefined,
   port: number | undefined,
+  tls: { certFile?: string; keyFile?: string; caFile?: string } = {},
 ): StatefulSetMesh | undefined {
   const service = r.string("CLAWMATRIX_STATEFULSET_SERVICE", { pattern: LABEL, expected: LABEL_EXPECTED });
   const namespace = r.string("CLAWMATRIX_STATEFULSET_NAMESPACE", {
@@ -92,11 +95,20 @@ export function readStatefulSet(
   const set = m[1] as string;
   const ordinal = Number(m[2]);
   const relay = ordinal < relays;
+  const scheme = tls.caFile ? "wss" : "ws";
+  // A relay dialed as wss:// must serve the certificate the CA vouches for; a self-signed one
+  // per replica could be pinned by no one, as every replica has the same environment.
+  if (scheme === "wss" && relay && !(tls.certFile && tls.keyFile))
+    r.problem(
+      "CLAWMATRIX_TLS_CERT_FILE",
+      "not set while CLAWMATRIX_TLS_CA_FILE makes the StatefulSet's peers wss://",
+      "CLAWMATRIX_TLS_CERT_FILE and CLAWMATRIX_TLS_KEY_FILE: a certificate the CA signed for the replicas' DNS names (the Secret the mesh-tls overlay mounts)",
+    );
   const peers: StatefulSetMesh["peers"] = [];
   for (let j = 0; j < (relay ? ordinal : relays); j++)
     peers.push({
       nodeId: `${set}-${j}`,
-      url: `ws://${replicaHost(set, j, service, namespace, domain)}:${port ?? DEFAULT_PORT}`,
+      url: `${scheme}://${replicaHost(set, j, service, namespace, domain)}:${port ?? DEFAULT_PORT}`,
     });
   return { nodeId: podName as string, ordinal, relay, peers };
 }

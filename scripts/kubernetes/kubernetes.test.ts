@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type Contract, loadContract, policyProblems } from "./policy.ts";
 import {
+  configMapData,
   type K8sObject,
   kubectlMissing,
   OVERLAYS,
@@ -41,7 +42,25 @@ describe.skipIf(missing !== undefined)("Kubernetes manifests", () => {
     );
     expect(await schemaProblems(objects)).toEqual([]);
     expect(policyProblems(objects, contract)).toEqual([]);
-    expect(statefulSet(objects).spec.replicas).toBe(overlay === "mesh" ? 3 : 1);
+    expect(statefulSet(objects).spec.replicas).toBe(overlay === "single" ? 1 : 3);
+  });
+
+  it("mesh-tls: the TLS files the env names are on a read-only Secret volume, group-readable only", async () => {
+    const objects = await render("mesh-tls");
+    const set = statefulSet(objects);
+    const container = set.spec.template.spec.containers[0];
+    const env = configMapData(objects, container?.envFrom?.[0]?.configMapRef?.name ?? "") ?? {};
+    const volumes = (set.spec.template.spec.volumes ?? []) as Array<{
+      name: string;
+      secret?: { secretName?: string; defaultMode?: number };
+    }>;
+    for (const name of ["CLAWMATRIX_TLS_CERT_FILE", "CLAWMATRIX_TLS_KEY_FILE", "CLAWMATRIX_TLS_CA_FILE"]) {
+      const file = env[name] as string;
+      const mount = container?.volumeMounts?.find((m) => file?.startsWith(`${m.mountPath}/`));
+      expect(mount, name).toMatchObject({ readOnly: true });
+      const volume = volumes.find((v) => v.name === mount?.name);
+      expect(volume?.secret, name).toEqual({ secretName: "openclaw-mesh-tls", defaultMode: 0o440 });
+    }
   });
 
   it("catches an object that breaks the API schema, or is no API type", async () => {

@@ -12,7 +12,7 @@ import { parseAllDocuments } from "yaml";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const KUSTOMIZE_DIR = path.join(REPO_ROOT, "deploy/kubernetes");
-export const OVERLAYS = ["single", "mesh"] as const;
+export const OVERLAYS = ["single", "mesh", "mesh-tls"] as const;
 export type Overlay = (typeof OVERLAYS)[number];
 
 /** A rendered object; only the fields every object has are typed, the rest is read defensively. */

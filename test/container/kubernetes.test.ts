@@ -1,5 +1,8 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeSelfSigned } from "../../extensions/clawmatrix/src/protocol/tls-cert.ts";
 import {
   type Container,
   type K8sObject,
@@ -12,7 +15,8 @@ import { REPO_ROOT } from "../harness/node24.ts";
 import { budget, waitFor } from "../harness/wait.ts";
 import { detectEngine, docker, mayskip, run } from "./docker.ts";
 
-// What the mesh overlay's StatefulSet would run, run on Docker: the rendered pod template's image,
+// What the mesh-tls overlay's StatefulSet would run, run on Docker (its mesh links wss://, the
+// relay verified by the CA in the Secret `openclaw-mesh-tls`, made here for the replicas' names): the rendered pod template's image,
 // environment (ConfigMap, field references, Secret keys), volumes and security settings, three
 // replicas named and reachable as `<set>-<i>.<svc>.<ns>.svc.cluster.local`. An emulation: no
 // kubelet, scheduler, probes, NetworkPolicy or PVC provisioner (README, Kubernetes).
@@ -62,12 +66,21 @@ describe.skipIf(skip)("Kubernetes StatefulSet emulated on Docker", () => {
     const emptyDirs = new Set(
       (set.spec.template.spec.volumes ?? []).filter((v) => v.emptyDir).map((v) => v.name),
     );
+    const secretVolumes = new Map(
+      ((set.spec.template.spec.volumes ?? []) as Array<{ name: string; secret?: { secretName?: string } }>)
+        .filter((v) => v.secret?.secretName)
+        .map((v) => [v.name, v.secret?.secretName as string]),
+    );
     const mounts: string[] = [];
     for (const m of gateway.volumeMounts ?? []) {
       // A claim from a volumeClaimTemplate is named `<template>-<pod>`; it outlives the pod.
       if (claims.has(m.name)) mounts.push("-v", `${P}-${m.name}-${pod(i)}:${m.mountPath}`);
       // An emptyDir is world-writable (0777); Docker's tmpfs would be root's alone.
       else if (emptyDirs.has(m.name)) mounts.push("--tmpfs", `${m.mountPath}:rw,nosuid,nodev,mode=0777`);
+      // A Secret volume: its keys as files, read-only (the kubelet's defaultMode and fsGroup
+      // ownership are not emulated: the files are world-readable test material).
+      else if (secretVolumes.get(m.name) === "openclaw-mesh-tls")
+        mounts.push("-v", `${meshTlsDir()}:${m.mountPath}:ro`);
       else throw new Error(`volume ${m.name}: neither a claim nor an emptyDir, not emulated`);
     }
     const podSecurity = set.spec.template.spec.securityContext ?? {};
@@ -133,6 +146,18 @@ describe.skipIf(skip)("Kubernetes StatefulSet emulated on Docker", () => {
         (j) => j === i || v.some((p) => p.startsWith(`${pod(j)}:`) && !p.endsWith(":unreachable")),
       ),
     );
+  /** The Secret `openclaw-mesh-tls` as cert-manager writes it; one certificate for every replica. */
+  let tlsDir: string | undefined;
+  const meshTlsDir = () => {
+    if (tlsDir) return tlsDir;
+    const made = makeSelfSigned({ commonName: "openclaw-mesh", dnsNames: [0, 1, 2].map(dnsName) });
+    tlsDir = mkdtempSync(path.join(tmpdir(), `${P}-mesh-tls-`));
+    chmodSync(tlsDir, 0o755);
+    const files = { "tls.crt": made.cert, "tls.key": made.key, "ca.crt": made.cert };
+    for (const [name, text] of Object.entries(files))
+      writeFileSync(path.join(tlsDir, name), text, { mode: 0o644 });
+    return tlsDir;
+  };
   const cat = async (i: number, file: string) => JSON.parse(await docker("exec", container(i), "cat", file));
 
   beforeAll(async () => {
@@ -199,6 +224,7 @@ describe.skipIf(skip)("Kubernetes StatefulSet emulated on Docker", () => {
       .filter(Boolean);
     if (vols.length > 0) await docker("volume", "rm", ...vols).catch(() => "");
     await docker("network", "rm", P).catch(() => "");
+    if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
   }, 180_000);
 
   it("forms the mesh from the rendered env alone: replica 0 relays, the others dial it by DNS name", async () => {
@@ -211,6 +237,12 @@ describe.skipIf(skip)("Kubernetes StatefulSet emulated on Docker", () => {
     expect((await peersOf(2)).find((p) => p.nodeId === pod(1))?.status).toBe("relay");
     const log = await docker("logs", container(1)).catch(() => "");
     expect(log).not.toContain("problem(s) in the environment");
+    // Over TLS: the relay serves the Secret's certificate, the others dial wss:// by DNS name.
+    expect(await docker("logs", container(0)).catch(() => "")).toMatch(/mesh listening on wss:\/\//);
+    const config = await cat(1, "/home/node/.openclaw/openclaw.json");
+    expect(config.plugins.entries.clawmatrix.config.peers).toEqual([
+      { nodeId: pod(0), url: `wss://${dnsName(0)}:19000` },
+    ]);
   });
 
   it("brings replica 1 back with its volumes: same node id, Pilot identity and lease", async () => {
