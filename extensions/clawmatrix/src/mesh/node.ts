@@ -417,9 +417,10 @@ export class MeshNode {
   #originProof(f: RoutedFrame): true | "unknown" | string {
     if (f.mac) {
       // The X25519 key src gossips, under its identity key's signature (§5a).
-      const dh = this.table.stateOf(f.src)?.dh;
-      if (!dh) return "unknown";
-      const key = this.#pairKeys.keyFor(f.src, dh);
+      const state = this.table.stateOf(f.src);
+      if (!state) return "unknown";
+      if (!state.dh) return "a MAC, but its src publishes no X25519 key";
+      const key = this.#pairKeys.keyFor(f.src, state.dh);
       return key && routedMacOk(key, f) ? true : "wrong MAC for its src";
     }
     if (!f.sig) return "no proof of its src";

@@ -133,6 +133,31 @@ describe("origin proof of relayed frames (PROTOCOL §6a)", () => {
     expect(await answer).toEqual({ real: true });
   });
 
+  it("a MAC from a node whose signed state has no X25519 key is refused at once, not held", async () => {
+    const { a, b } = await line();
+    const toB = a.links.get("node-b");
+    if (!toB) throw new Error("setup");
+    const q = NodeKey.generate();
+    const state = { agents: [], models: [], tags: [], links: [{ node: "node-a", rtt: 1 }], toolProxy: false };
+    const seq = Date.now();
+    const proof = signGossip(q, "node-q", seq, state, false);
+    toB.send({ t: "gossip", id: "q-gossip-0123456789", origin: "node-q", seq, ttl: 7, state, ...proof });
+    await until(() => b.table.stateOf("node-q") !== undefined);
+    toB.send({
+      t: "req",
+      id: "q-req-0123456789",
+      src: "node-q",
+      dst: "node-b",
+      ttl: 7,
+      kind: "chat",
+      body: 1,
+      mac: "A".repeat(43),
+    });
+    await until(() => b.counters.forgedOrigin === 1);
+    expect(b.counters.heldForKey).toBe(0);
+    expect(b.counters.served).toBe(0);
+  });
+
   it("the X25519 key rides in signed gossip: a member cannot swap it, a restart replaces it", async () => {
     const cKey = NodeKey.generate();
     const first = DhKey.generate();
