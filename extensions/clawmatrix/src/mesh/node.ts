@@ -251,7 +251,7 @@ export class MeshNode {
     return link.send(frame);
   }
 
-  /** An HMAC under the pair key with `dst`; an Ed25519 signature while dst's key is unknown. */
+  /** An HMAC under the pair key with `dst`; an Ed25519 signature when dst publishes no X25519 key. */
   #prove(frame: RoutedFrame): RoutedFrame {
     const dh = this.table.stateOf(frame.dst)?.dh;
     const key = dh ? this.#pairKeys.keyFor(frame.dst, dh) : undefined;

@@ -6,8 +6,8 @@ import { type NodeKey, verifySignature } from "./identity.ts";
  * PROTOCOL §6a: the origin proof of a relayed routed frame (request, cancel, answer, chunk, end),
  * so that no member (a relay included) can ask in another node's name, send work's answers to a
  * node that never asked, or forge an answer to a request it saw pass. The proof is `mac`, an
- * HMAC-SHA256 under the pair key of `src` and `dst` (pair-key.ts), or, while `src` does not know
- * `dst`'s X25519 key yet, `sig`, an Ed25519 signature by `src`. Pure.
+ * HMAC-SHA256 under the pair key of `src` and `dst` (pair-key.ts), or, when `dst`'s state
+ * publishes no X25519 key, `sig`, an Ed25519 signature by `src`. Pure.
  */
 
 /** What a proof adds to a frame's JSON at most (`,"sig":"<86 base64url>"`), for size checks. */
