@@ -72,7 +72,7 @@ export async function tlsRoundTrips(rawWsEcho: (n: number) => Promise<number>): 
   }
   const [w, t] = [median(ws), median(tls)];
   console.log(
-    `round trip over wss:// (TLS + per-frame AEAD + signed routed frames), ${N_RTT} x ${ROUNDS} rounds:`,
+    `round trip over wss:// (TLS + per-frame AEAD + origin MACs on relayed frames), ${N_RTT} x ${ROUNDS} rounds:`,
   );
   console.log(`  raw ws echo        ${fmt(w * 1000)} us   (baseline 1)`);
   console.log(`  raw TLS echo       ${fmt(t * 1000)} us   ${(t / w).toFixed(2)}x ws   (baseline 2)`);

@@ -1,4 +1,4 @@
-import { counter, gauge, histogram, inc, label, observe } from "@openclaw-bundle/shared";
+import { boundLabels, counter, gauge, histogram, inc, label, observe } from "@openclaw-bundle/shared";
 
 /**
  * The mesh's Prometheus metrics. The mesh code calls these one line per event; gauges that mirror
@@ -70,6 +70,8 @@ const bytes = counter({
   help: "Bytes on the wire of each direct link (sealed frames), by direction",
   labelNames: ["peer", "direction"] as const,
 });
+/** Bytes are counted for every frame: their labels are made safe once per peer and direction. */
+const bytesLabels = new Map<string, ReturnType<typeof boundLabels<"peer" | "direction">>>();
 
 interface LiveNode {
   status(): { peers: Array<{ nodeId: string; status: string }> };
@@ -107,7 +109,14 @@ export const meshMetrics = {
     relayed.inc();
   },
   bytes(peer: string, direction: "in" | "out", n: number): void {
-    inc(bytes, { peer, direction }, n);
+    const key = `${direction}|${peer}`;
+    let labels = bytesLabels.get(key);
+    if (!labels) {
+      if (bytesLabels.size >= 2 * MAX_PEERS) bytesLabels.clear(); // peer ids come from the network
+      labels = boundLabels(bytes, { peer, direction });
+      bytesLabels.set(key, labels);
+    }
+    bytes.inc(labels, n);
   },
   /** A request leaving this node; the returned function records how it ended. */
   request(kind: string, side: "caller" | "server" = "caller"): (outcome: string) => void {

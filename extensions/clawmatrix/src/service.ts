@@ -77,6 +77,7 @@ export class MeshService {
       }),
       logger: log,
       key: this.identity.key,
+      dhKey: this.identity.dhKey,
       pins: this.identity.pins,
     });
     this.#stateDir = stateDir;

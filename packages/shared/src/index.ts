@@ -18,6 +18,7 @@ export { BundleError, errorFactory, errorMessage, isBundleError } from "./errors
 export { derefEnv, localGatewayFrom } from "./local-gateway.ts";
 export { createLogger, type Logger } from "./logger.ts";
 export {
+  boundLabels,
   counter,
   gauge,
   histogram,

@@ -21,16 +21,18 @@ describe("mesh identity store", () => {
     const first = new MeshIdentity(dir, [], log);
     expect(first.problem).toBeUndefined();
     await first.save();
-    const file = path.join(dir, "clawmatrix", "node-key.json");
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({
-      v: 1,
-      crv: "Ed25519",
-      x: first.key.publicKey,
-    });
+    for (const [name, crv, x] of [
+      ["node-key.json", "Ed25519", first.key.publicKey],
+      ["node-dh-key.json", "X25519", first.dhKey.publicKey],
+    ] as const) {
+      const file = path.join(dir, "clawmatrix", name);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ v: 1, crv, x });
+    }
     const second = new MeshIdentity(dir, [], log);
     await second.save();
     expect(second.key.publicKey).toBe(first.key.publicKey);
+    expect(second.dhKey.publicKey).toBe(first.dhKey.publicKey);
   });
 
   it("persists pins (0600) so a changed key is still refused after a restart", async () => {
@@ -58,6 +60,11 @@ describe("mesh identity store", () => {
         "node-key.json",
         '{"v":1,"kty":"OKP","crv":"Ed25519","x":"short","d":"PRIVATE-BYTES"}',
         /node-key\.json: x expected an Ed25519/,
+      ],
+      [
+        "node-dh-key.json",
+        '{"v":1,"kty":"OKP","crv":"Ed25519","x":"short","d":"PRIVATE-BYTES"}',
+        /node-dh-key\.json: crv .*expected a ClawMatrix pair key/,
       ],
       [
         "peer-keys.json",

@@ -13,7 +13,8 @@ import {
 import { GossipKeys, signGossip } from "../protocol/gossip-sign.ts";
 import { HANDSHAKE_TIMEOUT_MS, type HandshakeAuth, NonceMemory } from "../protocol/handshake.ts";
 import { NodeKey } from "../protocol/identity.ts";
-import { routedSignedBy, signRouted } from "../protocol/origin-sign.ts";
+import { macRouted, routedMacOk, routedSignedBy, signRouted } from "../protocol/origin-sign.ts";
+import { DhKey, PairKeys } from "../protocol/pair-key.ts";
 import { KeyPins } from "../protocol/pins.ts";
 import type { SessionKeys } from "../protocol/session.ts";
 import { MAX_STATE_BYTES, MeshTable } from "../protocol/table.ts";
@@ -61,6 +62,8 @@ export interface MeshNodeOptions {
    */
   key?: NodeKey;
   pins?: KeyPins;
+  /** This node's X25519 key for pair keys (PROTOCOL §6a), kept beside `key`; fresh without it. */
+  dhKey?: DhKey;
   heartbeatMs?: number;
   /** How long a link may stay silent before it is cut (liveness.ts); tests and benches shrink it. */
   silenceMs?: number;
@@ -100,7 +103,7 @@ interface MeshCounters {
   overloaded: number;
   /** Gossip refused by the origin rule (PROTOCOL §5a): a wrong key or signature. */
   gossipForged: number;
-  /** Routed frames dropped at their destination: not signed by their `src` (PROTOCOL §6a). */
+  /** Routed frames dropped at their destination: no valid proof by their `src` (PROTOCOL §6a). */
   forgedOrigin: number;
   /** Routed frames whose origin's key was not known on arrival, held until it was (PROTOCOL §6a). */
   heldForKey: number;
@@ -133,6 +136,7 @@ export class MeshNode {
   readonly #refusals: RefusalLog;
   readonly #auth: HandshakeAuth;
   readonly #gossipKeys: GossipKeys;
+  readonly #pairKeys: PairKeys;
   readonly #held: OriginHold;
   readonly #listener: MeshListener;
   #stopped = true;
@@ -153,6 +157,7 @@ export class MeshNode {
       pins: opts.pins ?? new KeyPins(),
     };
     this.#gossipKeys = new GossipKeys((origin) => this.#auth.pins.keysOf(origin));
+    this.#pairKeys = new PairKeys(opts.nodeId, opts.dhKey ?? DhKey.generate());
     this.#held = new OriginHold(
       (frames) => {
         // The origin's key never came: nothing can show these frames are its own.
@@ -197,7 +202,7 @@ export class MeshNode {
 
   async start(): Promise<void> {
     this.#stopped = false;
-    this.table.setOwn({ ...this.#opts.state, links: [] });
+    this.#setOwn([]);
     const own = Buffer.byteLength(JSON.stringify(this.table.own));
     if (own > MAX_STATE_BYTES / 2)
       this.#log.warn(
@@ -220,7 +225,7 @@ export class MeshNode {
     this.requests.cancelAll("the mesh is stopping");
     this.#held.clear();
     // PROTOCOL §5: a leaving node says so, so others drop it at once instead of timing it out.
-    this.table.setOwn({ ...this.#opts.state, links: [] });
+    this.#setOwn([]);
     this.#flood(this.#ownGossip(true));
     const linked = new Set<WebSocket>();
     for (const l of this.links.values()) {
@@ -241,11 +246,18 @@ export class MeshNode {
     const r = this.table.route(frame.dst);
     const link = r ? this.links.get(r.via) : undefined;
     if (!link?.open) return false;
-    // A routed frame this node originates is signed when it will be relayed (PROTOCOL §6a); on
-    // the link to its dst, the link's sealing already proves who sent it.
-    if (frame.src === this.id && !frame.sig && link.peer !== frame.dst)
-      frame = signRouted(this.#auth.key, frame);
+    // A routed frame this node originates carries its proof when it will be relayed (PROTOCOL
+    // §6a); on the link to its dst, the link's sealing already proves who sent it.
+    if (frame.src === this.id && !frame.sig && !frame.mac && link.peer !== frame.dst)
+      frame = this.#prove(frame);
     return link.send(frame);
+  }
+
+  /** An HMAC under the pair key with `dst`; an Ed25519 signature when dst publishes no X25519 key. */
+  #prove(frame: RoutedFrame): RoutedFrame {
+    const dh = this.table.stateOf(frame.dst)?.dh;
+    const key = dh ? this.#pairKeys.keyFor(frame.dst, dh) : undefined;
+    return key ? macRouted(key, frame) : signRouted(this.#auth.key, frame);
   }
 
   status() {
@@ -388,8 +400,13 @@ export class MeshNode {
     const links = [...this.links.values()]
       .filter((l) => l.open)
       .map((l) => ({ node: l.peer, rtt: Math.round(l.rtt * 10) / 10 }));
-    this.table.setOwn({ ...this.#opts.state, links });
+    this.#setOwn(links);
     this.#flood(this.#ownGossip(false));
+  }
+
+  /** The state this node gossips: its X25519 key rides in it, under its signature (PROTOCOL §6a). */
+  #setOwn(links: NodeState["links"]): void {
+    this.table.setOwn({ ...this.#opts.state, links, dh: this.#pairKeys.publicKey });
   }
 
   /** The keys `node` may sign with: pinned or trusted, else learned from its gossip. */
@@ -399,8 +416,8 @@ export class MeshNode {
   }
 
   /**
-   * A routed frame addressed here: handled only in the name of the node that signed it
-   * (PROTOCOL §6a); held while that node's key is not known yet.
+   * A routed frame addressed here: handled only in the name of the node that proved it is its
+   * origin (PROTOCOL §6a); held while that node's key is not known yet.
    */
   #atDestination(f: RoutedFrame, via: string): void {
     // Straight from its origin over that origin's own sealed link: authenticated by the link.
@@ -408,14 +425,27 @@ export class MeshNode {
       this.requests.deliver(f);
       return;
     }
-    const keys = this.#keysOf(f.src);
-    if (!keys) {
-      if (this.#held.hold(f)) this.counters.heldForKey++;
-      else this.#refuseOrigin(f, `from ${via}: no key known for the origin and the hold is full`);
-      return;
+    const verdict = this.#originProof(f);
+    if (verdict === true) this.requests.deliver(f);
+    else if (verdict !== "unknown") this.#refuseOrigin(f, `from ${via}: ${verdict}`);
+    else if (this.#held.hold(f)) this.counters.heldForKey++;
+    else this.#refuseOrigin(f, `from ${via}: no key known for the origin and the hold is full`);
+  }
+
+  /** Whether a relayed frame's proof is its src's: true, "unknown" (no key yet), or why not. */
+  #originProof(f: RoutedFrame): true | "unknown" | string {
+    if (f.mac) {
+      // The X25519 key src gossips, under its identity key's signature (§5a).
+      const state = this.table.stateOf(f.src);
+      if (!state) return "unknown";
+      if (!state.dh) return "a MAC, but its src publishes no X25519 key";
+      const key = this.#pairKeys.keyFor(f.src, state.dh);
+      return key && routedMacOk(key, f) ? true : "wrong MAC for its src";
     }
-    if (routedSignedBy(keys, f)) this.requests.deliver(f);
-    else this.#refuseOrigin(f, `from ${via}: not signed by its src`);
+    if (!f.sig) return "no proof of its src";
+    const keys = this.#keysOf(f.src);
+    if (!keys) return "unknown";
+    return routedSignedBy(keys, f) ? true : "not signed by its src";
   }
 
   #refuseOrigin(f: RoutedFrame, why: string): void {

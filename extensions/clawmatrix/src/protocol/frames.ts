@@ -1,13 +1,17 @@
 import { z } from "zod";
 import { publicKeyText, signatureText } from "./identity.ts";
 
+/** An X25519 public key (PROTOCOL §6a), or an HMAC-SHA256 tag: 32 bytes in base64url, no padding. */
+export const key32Text = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+
 /** PROTOCOL §2: frame schemas and a codec that never throws on bad input. */
 
 /**
- * v3: each node proves an Ed25519 identity in the handshake (identity.ts). v2 (no identity) and
- * v1 (frames in clear after the handshake) are refused by name.
+ * v4: relayed frames prove their origin with an HMAC under a per node-pair key (pair-key.ts),
+ * each node's X25519 key published in its signed gossip state. v3 (Ed25519 on every relayed
+ * frame), v2 (no identity) and v1 (frames in clear after the handshake) are refused by name.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const MAX_TTL = 8;
 
@@ -23,6 +27,12 @@ const routed = {
   src: nodeId,
   dst: nodeId,
   ttl: z.number().int().min(0).max(MAX_TTL),
+  /**
+   * The origin proof of a relayed frame (PROTOCOL §6a): `mac` under the pair key of `src` and
+   * `dst`, or `sig` by `src`'s identity key; neither on a frame sent straight to `dst`.
+   */
+  mac: key32Text.optional(),
+  sig: signatureText.optional(),
 };
 
 const agentInfo = z.object({
@@ -42,12 +52,14 @@ export const nodeState = z.object({
     .max(1024)
     .default([]),
   toolProxy: z.boolean().default(false),
+  /** The node's X25519 public key for pair keys (PROTOCOL §6a), vouched for by the gossip signature. */
+  dh: key32Text.optional(),
 });
 export type NodeState = z.infer<typeof nodeState>;
 
 const frameSchema = z.discriminatedUnion("t", [
   // `key` and `sig` are optional in the schema only so that an older node's hello or challenge
-  // parses and is refused by its version (§4); the v3 machines require them.
+  // parses and is refused by its version (§4); the v3+ machines require them.
   z.object({
     t: z.literal("hello"),
     v: z.number().int(),
@@ -86,8 +98,6 @@ const frameSchema = z.discriminatedUnion("t", [
     ...routed,
     kind: z.enum(["chat", "handoff", "tool", "send"]),
     body: z.unknown(),
-    /** `src`'s signature (PROTOCOL §6a); optional only in the type a node builds before sending. */
-    sig: signatureText.optional(),
   }),
   z.object({
     t: z.literal("res"),
@@ -96,8 +106,6 @@ const frameSchema = z.discriminatedUnion("t", [
     ok: z.boolean(),
     body: z.unknown().optional(),
     error: errorBody.optional(),
-    /** `src`'s signature (PROTOCOL §6a), as on every routed frame. */
-    sig: signatureText.optional(),
   }),
   z.object({
     t: z.literal("chunk"),
@@ -105,7 +113,6 @@ const frameSchema = z.discriminatedUnion("t", [
     re: frameId,
     n: z.number().int().min(0),
     data: z.string().max(MAX_FRAME_BYTES),
-    sig: signatureText.optional(),
   }),
   z.object({
     t: z.literal("end"),
@@ -113,9 +120,8 @@ const frameSchema = z.discriminatedUnion("t", [
     re: frameId,
     ok: z.boolean(),
     error: errorBody.optional(),
-    sig: signatureText.optional(),
   }),
-  z.object({ t: z.literal("cancel"), ...routed, re: frameId, sig: signatureText.optional() }),
+  z.object({ t: z.literal("cancel"), ...routed, re: frameId }),
 ]);
 
 export type Frame = z.infer<typeof frameSchema>;

@@ -1,4 +1,4 @@
-import { type NodeState, nodeState } from "./frames.ts";
+import { type NodeState, nodeState, PROTOCOL_VERSION } from "./frames.ts";
 import { type NodeKey, verifySignature } from "./identity.ts";
 import { keyTag } from "./pins.ts";
 
@@ -24,7 +24,7 @@ export interface GossipProof {
  * the leaving flag.
  */
 export function gossipPayload(origin: string, seq: number, state: NodeState, leaving: boolean): string {
-  return `clawmatrix/3|gossip|${origin}|${seq}|${leaving ? 1 : 0}|${JSON.stringify(nodeState.parse(state))}`;
+  return `clawmatrix/${PROTOCOL_VERSION}|gossip|${origin}|${seq}|${leaving ? 1 : 0}|${JSON.stringify(nodeState.parse(state))}`;
 }
 
 export function signGossip(

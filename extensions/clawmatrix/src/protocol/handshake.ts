@@ -78,6 +78,7 @@ function fail(code: FailCode, message: string): Step {
 const RETIRED: Record<number, string> = {
   1: "clawmatrix/1 sends frames in clear after the handshake",
   2: "clawmatrix/2 does not prove node identity",
+  3: "clawmatrix/3 proves relayed frames' origin only by Ed25519 signatures",
 };
 
 function versionCheck(v: number): Step | undefined {

@@ -2,9 +2,11 @@ import { describe, expect, it } from "vitest";
 import type { RoutedFrame } from "./frames.ts";
 import { decodeFrame, encodeFrame } from "./frames.ts";
 import { NodeKey } from "./identity.ts";
-import { ORIGIN_SIG_BYTES, routedSignedBy, signRouted } from "./origin-sign.ts";
+import { macRouted, ORIGIN_SIG_BYTES, routedMacOk, routedSignedBy, signRouted } from "./origin-sign.ts";
+import { DhKey, PairKeys } from "./pair-key.ts";
 
-// PROTOCOL §6a: every routed frame is signed by its src; any change to what it says breaks it.
+// PROTOCOL §6a: a relayed routed frame carries its src's proof (an HMAC under the pair key of
+// src and dst, or an Ed25519 signature); any change to what it says breaks either.
 
 const key = NodeKey.generate();
 const base = { id: "frame-0123456789", src: "node-b", dst: "node-c", ttl: 8 } as const;
@@ -53,5 +55,48 @@ describe("routed frame signatures", () => {
       expect(routedSignedBy([key.publicKey], f)).toBe(false);
       expect(routedSignedBy(undefined, signed)).toBe(false);
     }
+  });
+});
+
+describe("routed frame MACs under a pair key", () => {
+  const [b, c, x] = [DhKey.generate(), DhKey.generate(), DhKey.generate()];
+  const atB = new PairKeys("node-b", b);
+  const atC = new PairKeys("node-c", c);
+  const atX = new PairKeys("node-x", x);
+  const bc = atB.keyFor("node-c", c.publicKey);
+  const cb = atC.keyFor("node-b", b.publicKey);
+  if (!bc || !cb) throw new Error("no pair key");
+
+  it("made at src verify at dst after the wire codec, with ttl lowered by relays", () => {
+    for (const f of frames) {
+      const tagged = macRouted(bc, f);
+      const r = decodeFrame(encodeFrame({ ...tagged, ttl: 3 }));
+      if (!r.ok || !("src" in r.frame)) throw new Error(`${f.t} did not decode`);
+      expect(routedMacOk(cb, r.frame as RoutedFrame), f.t).toBe(true);
+      expect(encodeFrame(tagged).length - encodeFrame(f).length).toBeLessThanOrEqual(ORIGIN_SIG_BYTES);
+    }
+  });
+
+  it("fail for any changed field, a third node's pair keys, or no MAC", () => {
+    // node-x (say, the relay between b and c) has a key with each of them, not theirs.
+    const xc = atX.keyFor("node-c", c.publicKey);
+    const xb = atX.keyFor("node-b", b.publicKey);
+    if (!xc || !xb) throw new Error("no pair key");
+    for (const f of frames) {
+      const tagged = macRouted(bc, f);
+      for (const t of tampered(tagged)) expect(routedMacOk(cb, t), JSON.stringify(t)).toBe(false);
+      expect(routedMacOk(xc, tagged)).toBe(false);
+      expect(routedMacOk(cb, macRouted(xc, f))).toBe(false);
+      expect(routedMacOk(cb, macRouted(xb, f))).toBe(false);
+      expect(routedMacOk(cb, f)).toBe(false);
+      expect(routedMacOk(cb, { ...tagged, mac: "A".repeat(43) })).toBe(false);
+    }
+  });
+
+  it("tell an absent body from a null one and a chunk's text from its JSON", () => {
+    const req = { ...base, t: "req", kind: "chat" } as const;
+    expect(routedMacOk(cb, { ...macRouted(bc, { ...req, body: null }), body: undefined })).toBe(false);
+    const chunk = { ...base, t: "chunk", re: "req-0123456789", n: 0, data: '"x"' } as const;
+    expect(routedMacOk(cb, { ...macRouted(bc, chunk), data: "x" })).toBe(false);
   });
 });

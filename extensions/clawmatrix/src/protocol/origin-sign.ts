@@ -1,43 +1,66 @@
-import { createHash } from "node:crypto";
-import type { RoutedFrame } from "./frames.ts";
+import { createHash, createHmac, type KeyObject, timingSafeEqual } from "node:crypto";
+import { PROTOCOL_VERSION, type RoutedFrame } from "./frames.ts";
 import { type NodeKey, verifySignature } from "./identity.ts";
 
 /**
- * PROTOCOL §6a: every routed frame (request, cancel, answer, chunk, end) is signed by the node in
- * `src`, and the node in `dst` checks the signature before acting on it, so no member (a relay
- * included) can ask in another node's name, send work's answers to a node that never asked, or
- * forge an answer to a request it saw pass. Pure.
+ * PROTOCOL §6a: the origin proof of a relayed routed frame (request, cancel, answer, chunk, end),
+ * so that no member (a relay included) can ask in another node's name, send work's answers to a
+ * node that never asked, or forge an answer to a request it saw pass. The proof is `mac`, an
+ * HMAC-SHA256 under the pair key of `src` and `dst` (pair-key.ts), or, when `dst`'s state
+ * publishes no X25519 key, `sig`, an Ed25519 signature by `src`. Pure.
  */
 
-/** What a signature adds to a frame's JSON at most (`,"sig":"<86 base64url>"`), for size checks. */
+/** What a proof adds to a frame's JSON at most (`,"sig":"<86 base64url>"`), for size checks. */
 export const ORIGIN_SIG_BYTES = 96;
 
-const digest = (v: unknown) =>
-  createHash("sha256")
-    .update(JSON.stringify(v) ?? "null")
-    .digest("base64url");
+const V = `clawmatrix/${PROTOCOL_VERSION}`;
 
 /**
- * What `src` signs: the frame's type, identity and routing fields, and SHA-256 digests of its
- * content (a body as its JSON, chunk data as its JSON string, an error as `code|message`).
- * `ttl` is left out: relays lower it.
+ * The frame's fields a proof covers, as a JSON array (so no field can run into the next), then
+ * its content: a body as its JSON (nothing when absent), chunk data as its UTF-8 text. `ttl`
+ * is left out: relays lower it.
  */
-export function routedPayload(f: RoutedFrame): string {
-  const head = `clawmatrix/3|${f.t}|${f.id}|${f.src}|${f.dst}`;
-  const error = (e: { code: string; message: string } | undefined) =>
-    e ? digest(`${e.code}|${e.message}`) : "-";
+function covered(f: RoutedFrame): [head: string, content: string] {
+  const err = (e: { code: string; message: string } | undefined) => (e ? [e.code, e.message] : null);
   switch (f.t) {
     case "req":
-      return `${head}|${f.kind}|${digest(f.body)}`;
+      return [JSON.stringify([V, f.t, f.id, f.src, f.dst, f.kind]), JSON.stringify(f.body) ?? ""];
     case "cancel":
-      return `${head}|${f.re}`;
+      return [JSON.stringify([V, f.t, f.id, f.src, f.dst, f.re]), ""];
     case "res":
-      return `${head}|${f.re}|${f.ok ? 1 : 0}|${digest(f.body)}|${error(f.error)}`;
+      return [
+        JSON.stringify([V, f.t, f.id, f.src, f.dst, f.re, f.ok, err(f.error)]),
+        JSON.stringify(f.body) ?? "",
+      ];
     case "chunk":
-      return `${head}|${f.re}|${f.n}|${digest(f.data)}`;
+      return [JSON.stringify([V, f.t, f.id, f.src, f.dst, f.re, f.n]), f.data];
     case "end":
-      return `${head}|${f.re}|${f.ok ? 1 : 0}|${error(f.error)}`;
+      return [JSON.stringify([V, f.t, f.id, f.src, f.dst, f.re, f.ok, err(f.error)]), ""];
   }
+}
+
+function tag(key: KeyObject, f: RoutedFrame): Buffer {
+  const [head, content] = covered(f);
+  return createHmac("sha256", key).update(head).update(content).digest();
+}
+
+/** `f` with its `mac` under `key`, the pair key of `f.src` and `f.dst`. */
+export function macRouted<F extends RoutedFrame>(key: KeyObject, f: F): F {
+  return { ...f, mac: tag(key, f).toString("base64url") };
+}
+
+/** True only when `f.mac` is the HMAC of `f` under `key`; constant-time, never throws. */
+export function routedMacOk(key: KeyObject, f: RoutedFrame): boolean {
+  if (!f.mac) return false;
+  const got = Buffer.from(f.mac, "base64url");
+  const want = tag(key, f);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+/** What an Ed25519 proof signs: the covered fields with the content's SHA-256. */
+export function routedPayload(f: RoutedFrame): string {
+  const [head, content] = covered(f);
+  return `${head}|${createHash("sha256").update(content).digest("base64url")}`;
 }
 
 export function signRouted<F extends RoutedFrame>(key: NodeKey, f: F): F {

@@ -106,11 +106,18 @@ describe("PROTOCOL §3-4 handshake", () => {
 
   it("refuses a version mismatch naming both versions", () => {
     const l = new ListenerHandshake(auth("node-a"), new NonceMemory());
-    const r = l.onFrame({ t: "hello", v: 4, node: "node-c", nonce: "v".repeat(43), key: KEY });
+    const r = l.onFrame({ t: "hello", v: 5, node: "node-c", nonce: "v".repeat(43), key: KEY });
     expect(r).toMatchObject({
       kind: "fail",
       code: "VERSION_MISMATCH",
-      message: "peer speaks v4, this node speaks v3",
+      message: "peer speaks v5, this node speaks v4",
+    });
+    // v3 proved relayed frames by Ed25519 only: a v4 node's MACs would be refused there.
+    const v3 = new ListenerHandshake(auth("node-a"), new NonceMemory());
+    expect(v3.onFrame({ t: "hello", v: 3, node: "node-c", nonce: "t".repeat(43), key: KEY })).toMatchObject({
+      kind: "fail",
+      code: "VERSION_MISMATCH",
+      message: expect.stringMatching(/^peer speaks v3, this node speaks v4 \(clawmatrix\/3 proves relayed/),
     });
     // v1 (frames in clear) is refused by name, so the operator knows which node to upgrade.
     const old = new ListenerHandshake(auth("node-a"), new NonceMemory());
@@ -118,7 +125,7 @@ describe("PROTOCOL §3-4 handshake", () => {
       kind: "fail",
       code: "VERSION_MISMATCH",
       message: expect.stringMatching(
-        /^peer speaks v1, this node speaks v3 \(clawmatrix\/1 sends frames in clear/,
+        /^peer speaks v1, this node speaks v4 \(clawmatrix\/1 sends frames in clear/,
       ),
     });
     // v2 had no identity: its hello (no key) parses and is refused by name, not as a bad frame.
@@ -128,7 +135,7 @@ describe("PROTOCOL §3-4 handshake", () => {
       kind: "fail",
       code: "VERSION_MISMATCH",
       message: expect.stringMatching(
-        /^peer speaks v2, this node speaks v3 \(clawmatrix\/2 does not prove node identity/,
+        /^peer speaks v2, this node speaks v4 \(clawmatrix\/2 does not prove node identity/,
       ),
     });
   });

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
 import { decodeFrame, encodeFrame, type Frame, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "./frames.ts";
 
 /**
@@ -61,11 +61,12 @@ type OpenResult =
 
 /** One direction's sealing side. */
 export class FrameSealer {
-  readonly #key: Buffer;
+  // A KeyObject, made once: given raw bytes, every cipher call imports them again.
+  readonly #key: KeyObject;
   #seq = 0n;
 
   constructor(key: Buffer) {
-    this.#key = key;
+    this.#key = createSecretKey(key);
   }
 
   /** Plaintext bytes of a frame, to check against MAX_PLAINTEXT_BYTES before sealing. */
@@ -84,11 +85,11 @@ export class FrameSealer {
 
 /** One direction's opening side: authenticates, then checks the sequence, then decodes. */
 export class FrameOpener {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   #seq = 0n;
 
   constructor(key: Buffer) {
-    this.#key = key;
+    this.#key = createSecretKey(key);
   }
 
   open(msg: Buffer): OpenResult {
