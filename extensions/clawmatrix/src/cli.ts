@@ -16,6 +16,8 @@ interface PeerRow {
   nodeId: string;
   status: string;
   via?: string;
+  /** Reached through a link that has been silent for a while (PROTOCOL §1). */
+  quiet?: boolean;
   latencyMs?: number;
   tags?: string[];
   agents?: string[];
@@ -37,7 +39,7 @@ export function formatStatus(s: Record<string, unknown>): string {
     ["PEER", "STATUS", "LATENCY", "TAGS", "AGENTS", "MODELS"],
     ...peers.map((p) => [
       p.nodeId,
-      p.status === "relay" && p.via ? `relay via ${p.via}` : p.status,
+      (p.status === "relay" && p.via ? `relay via ${p.via}` : p.status) + (p.quiet ? " (quiet)" : ""),
       p.latencyMs === undefined ? "-" : `${p.latencyMs} ms`,
       list(p.tags),
       list(p.agents),

@@ -357,6 +357,8 @@ export class MeshNode {
       this.#opts.quietMs,
     );
     this.links.set(peer, link);
+    // A fresh link starts heard: a quiet mark left by the link it replaces would otherwise stay.
+    this.table.setQuiet(peer, false);
     this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
     this.#announce();
     this.#keyKnown(peer); // pinned by the handshake

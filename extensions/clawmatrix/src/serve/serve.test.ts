@@ -107,6 +107,7 @@ describe("clawmatrix status table", () => {
           models: ["mock-model"],
         },
         { nodeId: "node-d", status: "unreachable" },
+        { nodeId: "node-e", status: "direct", quiet: true, latencyMs: 2.1, tags: [], agents: [], models: [] },
       ],
     });
     expect(text.split("\n")).toEqual([
@@ -117,6 +118,7 @@ describe("clawmatrix status table", () => {
       "node-a  direct            0.7 ms   relay   main    -",
       "node-b  relay via node-a  1.6 ms   office  main    mock-model",
       "node-d  unreachable       -        -       -       -",
+      "node-e  direct (quiet)    2.1 ms   -       -       -",
     ]);
   });
 });
