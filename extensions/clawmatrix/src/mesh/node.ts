@@ -5,6 +5,7 @@ import {
   type Frame,
   type FrameOf,
   isRouted,
+  MAX_DIGEST_ENTRIES,
   MAX_TTL,
   type NodeState,
   type RequestKind,
@@ -128,6 +129,8 @@ export class MeshNode {
   readonly #log: Logger;
   readonly #nonces = new NonceMemory();
   readonly #seen = new BoundedSet<string>(DEDUP_SIZE);
+  /** Links whose digest was answered (once each). */
+  readonly #caughtUp = new WeakSet<Link>();
   readonly #dialers: Dialers;
 
   readonly #refresh: Periodic;
@@ -362,21 +365,18 @@ export class MeshNode {
     this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
     this.#announce();
     this.#keyKnown(peer); // pinned by the handshake
-    // Catch the newcomer up on everything known, so it routes before the next refresh.
-    for (const id of this.table.nodeIds()) {
-      const k = this.table.known(id);
-      // Sent with the origin's own signature (PROTOCOL §5a): this node cannot sign for it.
-      if (k?.proof)
-        link.send({
-          t: "gossip",
-          id: newId(),
-          origin: id,
-          seq: k.seq,
-          ttl: MAX_TTL - 1,
-          state: k.state,
-          ...k.proof,
-        });
-    }
+    // Say what this node holds; the newcomer sends back only what it has newer, and this node
+    // answers the newcomer's digest the same way (PROTOCOL §5): a relink moves no unchanged state.
+    link.send({
+      t: "digest",
+      known: this.table
+        .nodeIds()
+        .flatMap((id) => {
+          const k = this.table.known(id);
+          return k?.proof ? [{ origin: id, seq: k.seq }] : [];
+        })
+        .slice(0, MAX_DIGEST_ENTRIES),
+    });
     return link;
   }
 
@@ -480,7 +480,39 @@ export class MeshNode {
     for (const l of this.links.values()) if (l.peer !== except) l.send(frame);
   }
 
+  /**
+   * A new link's digest: each stored state the peer lacks or holds older goes to it, with the
+   * signature it arrived with (PROTOCOL §5a: this node cannot sign for another). Answered once
+   * per link, so a member cannot make this node send its table again and again.
+   */
+  #catchUp(link: Link, known: Array<{ origin: string; seq: number }>): void {
+    if (this.#caughtUp.has(link)) {
+      this.counters.framesDropped++;
+      meshMetrics.dropped("digest_repeat");
+      return;
+    }
+    this.#caughtUp.add(link);
+    const theirs = new Map(known.map((k) => [k.origin, k.seq]));
+    for (const id of this.table.nodeIds()) {
+      const k = this.table.known(id);
+      if (!k?.proof || id === link.peer || (theirs.get(id) ?? -1) >= k.seq) continue;
+      link.send({
+        t: "gossip",
+        id: newId(),
+        origin: id,
+        seq: k.seq,
+        ttl: MAX_TTL - 1,
+        state: k.state,
+        ...k.proof,
+      });
+    }
+  }
+
   #onFrame(link: Link, f: Frame): void {
+    if (f.t === "digest") {
+      this.#catchUp(link, f.known);
+      return;
+    }
     if (f.t === "gossip") {
       // No member speaks for another: the origin's signature first (PROTOCOL §5a).
       const v = this.#gossipKeys.check(f.origin, f.seq, f.state, f.leaving ?? false, f);

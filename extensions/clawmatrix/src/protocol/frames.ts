@@ -57,6 +57,9 @@ export const nodeState = z.object({
 });
 export type NodeState = z.infer<typeof nodeState>;
 
+/** Entries in a `digest`: above the table's MAX_NODES (256), so an honest one always fits. */
+export const MAX_DIGEST_ENTRIES = 512;
+
 const frameSchema = z.discriminatedUnion("t", [
   // `key` and `sig` are optional in the schema only so that an older node's hello or challenge
   // parses and is refused by its version (§4); the v3+ machines require them.
@@ -92,6 +95,11 @@ const frameSchema = z.discriminatedUnion("t", [
     /** The origin's key and its signature over the state (PROTOCOL §5a). */
     key: publicKeyText,
     sig: signatureText,
+  }),
+  /** What the sender holds, sent once on link-up: the other side sends only what is newer (§5). */
+  z.object({
+    t: z.literal("digest"),
+    known: z.array(z.object({ origin: nodeId, seq: z.number().int().min(0) })).max(MAX_DIGEST_ENTRIES),
   }),
   z.object({
     t: z.literal("req"),
