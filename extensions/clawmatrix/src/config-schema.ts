@@ -88,7 +88,7 @@ const toolProxy = z
   .object({
     /** Whether other nodes may run tools on this node. */
     enabled: z.boolean().default(false),
-    /** Tools others may run; `[]` or `["*"]` allows all. */
+    /** Tools others may run; `[]` or `["*"]` allows all but `exec` and `process`, which must be named. */
     allow: z.array(z.string().min(1)).default([]),
     /** Tools others may never run; deny wins over allow. */
     deny: z.array(z.string().min(1)).default([]),

@@ -19,6 +19,20 @@ describe("tool policy", () => {
     );
   });
 
+  it("serves a shell (exec, process) only when allow names it: never through [] or *", () => {
+    const open = { ...policy, deny: [] };
+    for (const allow of [[], ["*"], ["read", "*"]])
+      for (const name of ["exec", "bash", " Process "])
+        expect(toolRefusal("node-b", { ...open, allow }, name), `${name} with ${allow}`).toMatch(
+          /runs commands outside the workspace: node-b serves it only when toolProxy.allow names it/,
+        );
+    expect(toolRefusal("node-b", { ...open, allow: ["exec"] }, "bash")).toBeUndefined();
+    expect(toolRefusal("node-b", { ...open, allow: ["*", "process"] }, "process")).toBeUndefined();
+    expect(toolRefusal("node-b", { ...open, allow: ["*", "process"] }, "exec")).toMatch(
+      /outside the workspace/,
+    );
+  });
+
   it("normalizes names as the gateway does (trim, case, aliases) before allow and deny", () => {
     const p = { ...policy, deny: ["exec", "process", " Cron"] };
     for (const name of [" process", "exec\t", "EXEC", "bash", "\tcron\n", "automations"])

@@ -2,7 +2,7 @@ import { cutEncoded, encodedLength } from "../protocol/sizes.ts";
 
 /**
  * The serving node's tool-proxy policy (ARCHITECTURE "The mesh"): off unless enabled; `[]` or
- * `["*"]` allows every tool; deny always wins. Pure.
+ * `["*"]` allows every tool but the unconfined ones; deny always wins. Pure.
  */
 interface ToolPolicy {
   enabled: boolean;
@@ -29,6 +29,12 @@ export function normalizeToolName(name: string): string {
   return TOOL_NAME_ALIASES.get(n) ?? n;
 }
 
+/**
+ * Tools no workspace confines (a shell and its processes; PROTOCOL §7): a peer reaches them only
+ * when the serving node names them in `allow`, never through `[]` or `*`.
+ */
+const UNCONFINED = new Set(["exec", "process"]);
+
 export function toolRefusal(node: string, policy: ToolPolicy, tool: string): string | undefined {
   if (!policy.enabled) return `the tool proxy is off on ${node} (toolProxy.enabled is false)`;
   const name = normalizeToolName(tool);
@@ -37,6 +43,8 @@ export function toolRefusal(node: string, policy: ToolPolicy, tool: string): str
   if (!name) return "an empty tool name";
   if (deny.includes(name) || deny.includes("*"))
     return `tool "${name}" is denied by ${node}'s toolProxy.deny`;
+  if (UNCONFINED.has(name) && !allow.includes(name))
+    return `tool "${name}" runs commands outside the workspace: ${node} serves it only when toolProxy.allow names it (CLAWMATRIX_TOOL_PROXY=allow=...,${name})`;
   const all = allow.length === 0 || allow.includes("*");
   if (!all && !allow.includes(name))
     return `tool "${name}" is not in ${node}'s toolProxy.allow (${policy.allow.join(", ")})`;
