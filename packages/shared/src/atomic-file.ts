@@ -20,6 +20,14 @@ interface AtomicWriteOptions {
   dirMode?: number;
 }
 
+/** A temp file's name beside `file`, unique to this process and call. */
+function tempBeside(file: string): string {
+  return path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`,
+  );
+}
+
 /**
  * Writes a file so that readers see either the old content or the new, never a half-written one:
  * write a temp file beside it, fsync it, rename over the target, fsync the directory. The mode is
@@ -32,7 +40,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const mode = opts.mode ?? 0o644;
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = tempBeside(file);
   try {
     await fs.mkdir(dir, { recursive: true, mode: opts.dirMode ?? 0o700 });
     const handle = await fs.open(tmp, "wx", mode);
@@ -64,7 +72,7 @@ export function writeFileAtomicSync(
 ): void {
   const mode = opts.mode ?? 0o644;
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = tempBeside(file);
   try {
     mkdirSync(dir, { recursive: true, mode: opts.dirMode ?? 0o700 });
     const fd = openSync(tmp, "wx", mode);
