@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import WebSocket, { WebSocketServer } from "ws";
 import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
-import { MeshNode } from "../../extensions/clawmatrix/src/mesh/node.ts";
+import type { MeshNode } from "../../extensions/clawmatrix/src/mesh/node.ts";
 import { createHandlers } from "../../extensions/clawmatrix/src/serve/handlers.ts";
 import { ModelProxy } from "../../extensions/clawmatrix/src/serve/model-proxy.ts";
 import { findNode24 } from "../harness/node24.ts";
@@ -13,7 +13,7 @@ import { silentFailure, strangers, tlsRoundTrips } from "./mesh-hostile.ts";
 
 // Mesh benchmarks (issues 3 and 16; issue 16's in mesh-hostile.ts), each against a baseline measured in the same run:
 // 1-hop and 2-hop request/response vs a raw ws echo; model-proxy streaming vs calling the model
-// endpoint directly; time to notice a SIGKILLed node; gossip convergence of 100 real nodes.
+// endpoint directly; time to notice a SIGKILLed node. Gossip convergence is its own benchmark (gossip.ts).
 
 /** Mean round trip (ms) of N sequential echo messages over a bare ws connection. */
 export async function rawEcho(n: number): Promise<number> {
@@ -184,53 +184,6 @@ async function killDetection(): Promise<void> {
   await Promise.all([observer.stop(), watcher.stop()]);
 }
 
-async function convergence(): Promise<void> {
-  const N = 100;
-  const LISTENERS = 10;
-  const t0 = performance.now();
-  const hubs: MeshNode[] = [];
-  for (let i = 0; i < LISTENERS; i++)
-    hubs.push(await meshNode(`n${i}`, { listen: { host: "127.0.0.1", port: 0 } }));
-  const url = (i: number) => ({ nodeId: `n${i}`, url: `ws://127.0.0.1:${hubs[i]?.listenPort}` });
-  // Hubs form a ring; every other node dials two hubs, so most routes are 2-4 hops.
-  for (let i = 0; i < LISTENERS; i++) await hubs[i]?.stop();
-  const nodes: MeshNode[] = [];
-  const ports = hubs.map((h) => h.listenPort as number);
-  for (let i = 0; i < LISTENERS; i++)
-    nodes.push(
-      new MeshNode({
-        nodeId: `n${i}`,
-        secret: SECRET,
-        listen: { host: "127.0.0.1", port: ports[i] as number },
-        peers: [url((i + 1) % LISTENERS)],
-        state: { agents: [], models: [], tags: [`t${i}`], toolProxy: false },
-        handlers: {},
-        logger: quiet,
-      }),
-    );
-  for (let i = LISTENERS; i < N; i++)
-    nodes.push(
-      new MeshNode({
-        nodeId: `n${i}`,
-        secret: SECRET,
-        peers: [url(i % LISTENERS), url((i * 7) % LISTENERS)].filter(
-          (p, k, all) => all.findIndex((q) => q.nodeId === p.nodeId) === k,
-        ),
-        state: { agents: [], models: [], tags: [`t${i}`], toolProxy: false },
-        handlers: {},
-        logger: quiet,
-      }),
-    );
-  const start = performance.now();
-  await Promise.all(nodes.map((n) => n.start()));
-  await until(() => nodes.every((n) => n.table.routes().size === N), 30_000);
-  const ms = performance.now() - start;
-  console.log(
-    `gossip convergence: ${N} real nodes over loopback ws, every node routes to every other after ${fmt(ms)} ms (target <= 3000 ms; setup ${fmt(start - t0)} ms)`,
-  );
-  await Promise.all(nodes.map((n) => n.stop()));
-}
-
 export async function run(): Promise<void> {
   await roundTrips();
   await tlsRoundTrips(rawEcho);
@@ -238,5 +191,4 @@ export async function run(): Promise<void> {
   await silentFailure();
   await modelProxy();
   await killDetection();
-  await convergence();
 }

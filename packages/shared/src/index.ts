@@ -34,7 +34,7 @@ export {
   statusOf,
   trackExtensionState,
 } from "./metrics.ts";
-export { Heartbeat, Periodic } from "./periodic.ts";
+export { Heartbeat, Periodic, Throttle } from "./periodic.ts";
 export { PersistedSet } from "./persisted-set.ts";
 export {
   announceStatusService,

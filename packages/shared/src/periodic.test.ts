@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Heartbeat, Periodic } from "./periodic.ts";
+import { Heartbeat, Periodic, Throttle } from "./periodic.ts";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -63,5 +63,46 @@ describe("Heartbeat", () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(stale).toEqual([2]);
     expect(pings).toBe(4);
+  });
+});
+
+describe("Throttle", () => {
+  it("runs a lone call at once and collapses a burst into one run at the gap's end", async () => {
+    vi.useFakeTimers();
+    let runs = 0;
+    const t = new Throttle(100, () => runs++);
+    t.fire();
+    expect(runs).toBe(1);
+    for (let i = 0; i < 10; i++) t.fire();
+    expect(runs).toBe(1);
+    expect(t.pending).toBe(true);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(runs).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(runs).toBe(2);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(runs).toBe(2);
+    t.fire(); // after a quiet gap: at once again
+    expect(runs).toBe(3);
+  });
+
+  it("flush runs a pending call now; stop drops it and refuses more until started", async () => {
+    vi.useFakeTimers();
+    let runs = 0;
+    const t = new Throttle(100, () => runs++);
+    t.fire();
+    t.fire();
+    t.flush();
+    expect(runs).toBe(2);
+    expect(t.pending).toBe(false);
+    t.fire();
+    t.stop();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(runs).toBe(2);
+    t.fire();
+    expect(runs).toBe(2);
+    t.start();
+    t.fire();
+    expect(runs).toBe(3);
   });
 });

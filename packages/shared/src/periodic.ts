@@ -149,3 +149,59 @@ export class Heartbeat {
     }
   }
 }
+
+/**
+ * Runs a task at most once per `minGapMs`: a call after a quiet gap runs at once; calls within
+ * the gap collapse into one run at its end. For announcements that a burst of events would
+ * otherwise repeat (every run of the task sends the latest state, so nothing is lost by
+ * collapsing). `stop()` drops a pending run; `flush()` runs it now.
+ */
+export class Throttle {
+  readonly #minGapMs: number;
+  readonly #task: () => void;
+  #last = Number.NEGATIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(minGapMs: number, task: () => void) {
+    if (!(minGapMs >= 0)) throw new RangeError(`throttle minGapMs must be >= 0 (got ${minGapMs})`);
+    this.#minGapMs = minGapMs;
+    this.#task = task;
+  }
+
+  get pending(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  fire(): void {
+    if (this.#stopped || this.#timer) return;
+    const wait = this.#last + this.#minGapMs - Date.now();
+    if (wait <= 0) {
+      this.#run();
+      return;
+    }
+    this.#timer = setTimeout(() => this.#run(), wait);
+    this.#timer.unref();
+  }
+
+  flush(): void {
+    if (this.#timer) this.#run();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  start(): void {
+    this.#stopped = false;
+  }
+
+  #run(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#last = Date.now();
+    this.#task();
+  }
+}

@@ -108,16 +108,18 @@ export class Link {
    * bound. A frame the peer would have to refuse (over the size limit) is not sent: false.
    */
   send(frame: Frame): boolean {
+    return this.sendEncoded(frame.t, Buffer.from(encodeFrame(frame)));
+  }
+
+  /** As send, for a frame encoded once and sent on several links (a gossip flood). */
+  sendEncoded(type: Frame["t"], plain: Buffer): boolean {
     if (!this.open) return false;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.terminate(`send queue over ${MAX_BUFFERED_BYTES} bytes (slow peer)`);
       return false;
     }
-    const plain = Buffer.from(encodeFrame(frame));
     if (plain.length > MAX_PLAINTEXT_BYTES) {
-      this.#events.onDropped(
-        `to ${this.peer}: a "${frame.t}" frame of ${plain.length} bytes is over the limit`,
-      );
+      this.#events.onDropped(`to ${this.peer}: a "${type}" frame of ${plain.length} bytes is over the limit`);
       return false;
     }
     const sealed = this.#sealer.seal(plain);

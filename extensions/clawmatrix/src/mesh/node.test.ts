@@ -6,6 +6,7 @@ import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../protocol/frames.ts";
 import { type GossipProof, signGossip } from "../protocol/gossip-sign.ts";
 import { NodeKey } from "../protocol/identity.ts";
 import { signRouted } from "../protocol/origin-sign.ts";
+import { MAX_NODES } from "../protocol/table.ts";
 import type { Handler } from "./requests.ts";
 import { freezableProxy, meshFixture, TEST_SECRET, until } from "./test-fixture.ts";
 
@@ -496,7 +497,7 @@ describe("mesh node", () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(d.links.get("node-a")?.open).toBe(true);
     expect([...a.links.keys()].sort()).toEqual(["node-b", "node-c", "node-d", "node-x"]);
-    expect(a.table.nodeIds().length).toBeLessThanOrEqual(256);
+    expect(a.table.nodeIds().length).toBeLessThanOrEqual(MAX_NODES);
     expect((await c.requests.call(["node-b"], "chat", 1)).node).toBe("node-b");
     expect(b.links.get("node-a")?.open).toBe(true);
   }, 90_000);

@@ -1,7 +1,8 @@
-import { BoundedSet, type Logger, Periodic } from "@openclaw-bundle/shared";
+import { BoundedSet, type Logger, Periodic, Throttle } from "@openclaw-bundle/shared";
 import type WebSocket from "ws";
 import { dropReason, meshMetrics } from "../metrics.ts";
 import {
+  encodeFrame,
   type Frame,
   type FrameOf,
   isRouted,
@@ -40,6 +41,11 @@ import type { ListenerTls } from "./tls.ts";
  */
 
 const GOSSIP_INTERVAL_MS = 15_000;
+/**
+ * Least time between two announcements of this node's links: a burst of link changes (a hub
+ * while a mesh forms) becomes one state, not one per link, which every node would verify.
+ */
+const ANNOUNCE_GAP_MS = 100;
 const DEDUP_SIZE = 8192;
 const _RECONNECT_MIN_MS = 1_000;
 const _RECONNECT_MAX_MS = 60_000;
@@ -108,6 +114,9 @@ interface MeshCounters {
   forgedOrigin: number;
   /** Routed frames whose origin's key was not known on arrival, held until it was (PROTOCOL §6a). */
   heldForKey: number;
+  /** Gossip that was news (stored and passed on), and copies of what was held already. */
+  gossipNews: number;
+  gossipCopies: number;
 }
 
 export class MeshNode {
@@ -123,6 +132,8 @@ export class MeshNode {
     gossipForged: 0,
     forgedOrigin: 0,
     heldForKey: 0,
+    gossipNews: 0,
+    gossipCopies: 0,
   };
   readonly requests: Requests;
   readonly #opts: MeshNodeOptions;
@@ -134,6 +145,7 @@ export class MeshNode {
   readonly #dialers: Dialers;
 
   readonly #refresh: Periodic;
+  readonly #announcer: Throttle;
   readonly #limits: MeshLimits;
   readonly #admission: Admission;
   readonly #refusals: RefusalLog;
@@ -190,6 +202,7 @@ export class MeshNode {
       onRefused: (reason) => this.#refused(reason),
       onAuthenticated: (ws, peer, keys) => this.#adopt(ws, peer, "in", keys),
     });
+    this.#announcer = new Throttle(ANNOUNCE_GAP_MS, () => this.#announce());
     this.#refresh = new Periodic({ name: "mesh gossip refresh", intervalMs: GOSSIP_INTERVAL_MS }, () => {
       for (const gone of this.table.expire()) {
         this.#gossipKeys.forget(gone);
@@ -216,6 +229,7 @@ export class MeshNode {
     // A StatefulSet gives every replica the same peer list, its own entry included: never dial it.
     for (const p of this.#opts.peers)
       if (p.nodeId !== this.id) this.#dialers.dial(p.nodeId, p.url, p.fingerprint);
+    this.#announcer.start();
     this.#refresh.start();
     this.#refusals.start();
   }
@@ -224,6 +238,7 @@ export class MeshNode {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#refresh.stop();
+    this.#announcer.stop();
     await this.#refusals.stop();
     this.requests.cancelAll("the mesh is stopping");
     this.#held.clear();
@@ -363,7 +378,8 @@ export class MeshNode {
     // A fresh link starts heard: a quiet mark left by the link it replaces would otherwise stay.
     this.table.setQuiet(peer, false);
     this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
-    this.#announce();
+    this.#ownLinksChanged();
+    this.#announcer.fire();
     this.#keyKnown(peer); // pinned by the handshake
     // Say what this node holds; the newcomer sends back only what it has newer, and this node
     // answers the newcomer's digest the same way (PROTOCOL §5): a relink moves no unchanged state.
@@ -391,7 +407,8 @@ export class MeshNode {
     this.table.setQuiet(link.peer, false);
     if (this.#stopped) return;
     this.#log.warn(`mesh link down: ${link.peer} (${why})`);
-    this.#announce();
+    this.#ownLinksChanged();
+    this.#announcer.fire();
     this.requests.routesChanged();
   }
 
@@ -399,11 +416,19 @@ export class MeshNode {
 
   #announce(): void {
     if (this.#stopped) return;
+    this.#ownLinksChanged();
+    this.#flood(this.#ownGossip(false));
+  }
+
+  /**
+   * This node's own links in its table at once, so its routes and answers follow the link that
+   * just came or went; the gossip saying so may wait for the announcer's gap.
+   */
+  #ownLinksChanged(): void {
     const links = [...this.links.values()]
       .filter((l) => l.open)
       .map((l) => ({ node: l.peer, rtt: Math.round(l.rtt * 10) / 10 }));
     this.#setOwn(links);
-    this.#flood(this.#ownGossip(false));
   }
 
   /** The state this node gossips: its X25519 key rides in it, under its signature (PROTOCOL §6a). */
@@ -477,7 +502,8 @@ export class MeshNode {
   }
 
   #flood(frame: FrameOf<"gossip">, except?: string): void {
-    for (const l of this.links.values()) if (l.peer !== except) l.send(frame);
+    const plain = Buffer.from(encodeFrame(frame)); // once, whatever the number of links
+    for (const l of this.links.values()) if (l.peer !== except) l.sendEncoded(frame.t, plain);
   }
 
   /**
@@ -514,6 +540,11 @@ export class MeshNode {
       return;
     }
     if (f.t === "gossip") {
+      // A copy of what is stored already (one arrives per link) is dropped before any crypto.
+      if (!this.table.isNews(f.origin, f.seq)) {
+        this.counters.gossipCopies++;
+        return;
+      }
       // No member speaks for another: the origin's signature first (PROTOCOL §5a).
       const v = this.#gossipKeys.check(f.origin, f.seq, f.state, f.leaving ?? false, f);
       if (!v.ok) {
@@ -527,6 +558,7 @@ export class MeshNode {
           this.#log.debug(`refused gossip from ${link.peer}: ${this.table.lastRefusal}`);
         return;
       }
+      this.counters.gossipNews++;
       // A path may have broken far away: fail requests to, and abort work for, nodes now cut off.
       this.requests.routesChanged();
       if (f.leaving) {

@@ -57,8 +57,8 @@ export const nodeState = z.object({
 });
 export type NodeState = z.infer<typeof nodeState>;
 
-/** Entries in a `digest`: above the table's MAX_NODES (256), so an honest one always fits. */
-export const MAX_DIGEST_ENTRIES = 512;
+/** Entries in a `digest`: above the table's MAX_NODES (1024), so an honest one always fits. */
+export const MAX_DIGEST_ENTRIES = 2048;
 
 const frameSchema = z.discriminatedUnion("t", [
   // `key` and `sig` are optional in the schema only so that an older node's hello or challenge

@@ -9,7 +9,7 @@ import { keyTag } from "./pins.ts";
  */
 
 /** Origins whose key was learned from gossip alone (not pinned by a handshake) kept at most. */
-export const MAX_LEARNED_KEYS = 1024;
+export const MAX_LEARNED_KEYS = 2048;
 
 export interface GossipProof {
   /** The origin's public key (PROTOCOL §3b encoding). */

@@ -8,7 +8,11 @@ import type { GossipProof } from "./gossip-sign.ts";
 
 const STATE_TTL_MS = 60_000;
 /** PROTOCOL §5 bounds on what gossip may make a node hold. */
-export const MAX_NODES = 256;
+/**
+ * Other nodes a table holds: room for a 1,000-node mesh (issue 17's 500 with headroom). The
+ * byte cap below bounds what they may say in total, and so the links a route computation walks.
+ */
+export const MAX_NODES = 1024;
 export const MAX_STATE_BYTES = 64 * 1024;
 /** All stored states together: the link-up catch-up stays well under a link's 8 MiB send queue. */
 export const MAX_TABLE_BYTES = 4 * 1024 * 1024;
@@ -104,16 +108,27 @@ export class MeshTable {
   }
 
   /**
+   * Whether gossip for `origin` at `seq` could be news: newer than the state held and than the
+   * tombstone. Checked before the signature, so a copy of a state already stored (a flood brings
+   * one per link) costs a map lookup, not an Ed25519 verification.
+   */
+  isNews(origin: string, seq: number): boolean {
+    if (origin === this.self) return false;
+    const held = this.#nodes.get(origin);
+    if (held && held.seq >= seq) return false;
+    const tomb = this.#tombstones.get(origin);
+    return tomb === undefined || tomb < seq;
+  }
+
+  /**
    * Stores gossip newer than what is held and within the bounds (PROTOCOL §5). True when it was
    * news (and must be forwarded); gossip over a bound is refused, counted, and not forwarded.
    */
   apply(origin: string, seq: number, state: NodeState, leaving = false, proof?: GossipProof): boolean {
-    if (origin === this.self) return false;
-    const held = this.#nodes.get(origin);
-    if (held && held.seq >= seq) return false;
     // A node that left or expired comes back only with a newer state, never with an old one.
+    if (!this.isNews(origin, seq)) return false;
+    const held = this.#nodes.get(origin);
     const tomb = this.#tombstones.get(origin);
-    if (tomb !== undefined && tomb >= seq) return false;
     if (leaving) {
       const had = this.#remove(origin, seq);
       return had || tomb === undefined;
