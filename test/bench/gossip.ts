@@ -1,6 +1,10 @@
 import { MeshNode } from "../../extensions/clawmatrix/src/mesh/node.ts";
 import type { NodeState } from "../../extensions/clawmatrix/src/protocol/frames.ts";
-import { GossipKeys, type GossipProof, signGossip } from "../../extensions/clawmatrix/src/protocol/gossip-sign.ts";
+import {
+  GossipKeys,
+  type GossipProof,
+  signGossip,
+} from "../../extensions/clawmatrix/src/protocol/gossip-sign.ts";
 import { NodeKey } from "../../extensions/clawmatrix/src/protocol/identity.ts";
 import { MeshTable } from "../../extensions/clawmatrix/src/protocol/table.ts";
 import { fmt, quiet, SECRET, until } from "./lib/mesh-common.ts";
@@ -99,7 +103,8 @@ function intake(N: number): { ms: number; routes: number } {
   const keys = new GossipKeys(() => undefined);
   for (const g of signed.slice(1)) {
     if (!table.isNews(g.origin, seq)) continue;
-    if (!keys.check(g.origin, seq, g.state, false, g.proof).ok) throw new Error("bench: a good signature refused");
+    if (!keys.check(g.origin, seq, g.state, false, g.proof).ok)
+      throw new Error("bench: a good signature refused");
     table.apply(g.origin, seq, g.state, false, g.proof);
   }
   const routes = table.routes().size;
