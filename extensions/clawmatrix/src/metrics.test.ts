@@ -1,7 +1,7 @@
 import { createLogger, scrape } from "@openclaw-bundle/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import { MeshNode } from "./mesh/node.ts";
-import { bindMeshNode, dropReason } from "./metrics.ts";
+import { bindMeshNode, dropReason, meshMetrics } from "./metrics.ts";
 
 // Real nodes over loopback WebSockets: the metrics must follow what the mesh actually did.
 
@@ -45,6 +45,16 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 5000): Promise
 }
 
 describe("mesh metrics", () => {
+  it("count link bytes exactly: summed per frame, taken at each scrape, never twice", async () => {
+    const line = 'clawmatrix_link_bytes_total{peer="bytes-peer",direction="in"}';
+    const before = await value(line);
+    for (let i = 0; i < 1000; i++) meshMetrics.bytes("bytes-peer", "in", 7);
+    expect(await value(line)).toBe(before + 7000);
+    expect(await value(line)).toBe(before + 7000); // a second scrape adds nothing
+    meshMetrics.bytes("bytes-peer", "in", 5);
+    expect(await value(line)).toBe(before + 7005);
+  });
+
   it("count requests by kind and outcome, relays, bytes per peer, round trips and peer up", async () => {
     const a = await node("m-a", { listen: { host: "127.0.0.1", port: 0 } });
     const url = `ws://127.0.0.1:${a.listenPort}`;

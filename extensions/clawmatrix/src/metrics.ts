@@ -65,13 +65,27 @@ const duration = histogram({
   help: "Time from sending a mesh request to its answer (or failure), by kind",
   labelNames: ["kind"] as const,
 });
+/**
+ * Bytes are counted for every frame, so a frame only adds to a plain number (labels made safe
+ * once per peer and direction); the counter takes the sums when it is scraped. prom-client's
+ * `inc` hashes its labels on every call: 6% of a relay's CPU when it ran per frame.
+ */
+const pendingBytes = new Map<
+  string,
+  { labels: ReturnType<typeof boundLabels<"peer" | "direction">>; n: number }
+>();
 const bytes = counter({
   name: "clawmatrix_link_bytes_total",
   help: "Bytes on the wire of each direct link (sealed frames), by direction",
   labelNames: ["peer", "direction"] as const,
+  collect() {
+    for (const p of pendingBytes.values())
+      if (p.n > 0) {
+        this.inc(p.labels, p.n);
+        p.n = 0;
+      }
+  },
 });
-/** Bytes are counted for every frame: their labels are made safe once per peer and direction. */
-const bytesLabels = new Map<string, ReturnType<typeof boundLabels<"peer" | "direction">>>();
 
 interface LiveNode {
   status(): { peers: Array<{ nodeId: string; status: string }> };
@@ -110,13 +124,17 @@ export const meshMetrics = {
   },
   bytes(peer: string, direction: "in" | "out", n: number): void {
     const key = `${direction}|${peer}`;
-    let labels = bytesLabels.get(key);
-    if (!labels) {
-      if (bytesLabels.size >= 2 * MAX_PEERS) bytesLabels.clear(); // peer ids come from the network
-      labels = boundLabels(bytes, { peer, direction });
-      bytesLabels.set(key, labels);
+    let p = pendingBytes.get(key);
+    if (!p) {
+      if (pendingBytes.size >= 2 * MAX_PEERS) {
+        // Peer ids come from the network: the map is bounded; what it held is counted first.
+        for (const q of pendingBytes.values()) if (q.n > 0) bytes.inc(q.labels, q.n);
+        pendingBytes.clear();
+      }
+      p = { labels: boundLabels(bytes, { peer, direction }), n: 0 };
+      pendingBytes.set(key, p);
     }
-    bytes.inc(labels, n);
+    p.n += n;
   },
   /** A request leaving this node; the returned function records how it ended. */
   request(kind: string, side: "caller" | "server" = "caller"): (outcome: string) => void {

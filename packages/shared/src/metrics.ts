@@ -80,7 +80,9 @@ function existing<T>(name: string): T | undefined {
   return metricsRegistry().getSingleMetric(name) as T | undefined;
 }
 
-export function counter<L extends string = string>(spec: MetricSpec<L>): Counter<L> {
+export function counter<L extends string = string>(
+  spec: MetricSpec<L> & { collect?: (this: Counter<L>) => void },
+): Counter<L> {
   return (
     existing<Counter<L>>(spec.name) ??
     new Counter<L>({ ...spec, labelNames: spec.labelNames ?? [], registers: [metricsRegistry()] })

@@ -164,7 +164,14 @@ export class Link {
       meshMetrics.rtt(this.peer, sample);
       return;
     }
-    this.#events.onFrame(this, f);
+    try {
+      this.#events.onFrame(this, f);
+    } catch (err) {
+      // Whatever a peer sent, handling it must not throw into the socket and down the gateway.
+      this.#events.onDropped(
+        `from ${this.peer}: a "${f.t}" frame could not be handled (${err instanceof Error ? err.message : String(err)})`,
+      );
+    }
   }
 
   #closedBy(why: string): void {

@@ -1,9 +1,7 @@
 import { BundleError, errorFactory, type Logger } from "@openclaw-bundle/shared";
 import { meshMetrics } from "../metrics.ts";
-import { encodeFrame, MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
-import { ORIGIN_SIG_BYTES } from "../protocol/origin-sign.ts";
-import { MAX_PLAINTEXT_BYTES } from "../protocol/session.ts";
-import { splitEncoded } from "../protocol/sizes.ts";
+import { MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
+import { splitEncoded, unsendable } from "../protocol/sizes.ts";
 import { newId } from "./ids.ts";
 import type { MeshNode } from "./node.ts";
 
@@ -179,15 +177,9 @@ export class Requests {
         settle(b);
       };
       const req: RoutedFrame = { t: "req", id, src: this.#node.id, dst, ttl: MAX_TTL, kind, body };
-      // Sized as sent: the signature route() adds comes on top (PROTOCOL §1, §6a).
-      const size = Buffer.byteLength(encodeFrame(req)) + ORIGIN_SIG_BYTES;
-      if (size > MAX_PLAINTEXT_BYTES)
-        return reject(
-          meshError(
-            "TOO_LARGE",
-            `a ${kind} request of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})`,
-          ),
-        );
+      // Sized as sent: the proof route() adds comes on top (PROTOCOL §1, §6a).
+      const why = unsendable(req, `a ${kind} request`);
+      if (why) return reject(meshError("TOO_LARGE", why));
       this.#pending.set(id, p);
       this.#arm(id, p);
       if (!this.#node.route(req)) {
@@ -309,13 +301,9 @@ export class Requests {
       if (n > 0) this.#node.route({ ...reply, t: "end", id: newId(), ok: true });
       else {
         const res: RoutedFrame = { ...reply, t: "res", id: newId(), ok: true, body };
-        const size = Buffer.byteLength(encodeFrame(res)) + ORIGIN_SIG_BYTES;
         // PROTOCOL §1: an answer the caller would have to refuse becomes an error answer.
-        if (size > MAX_PLAINTEXT_BYTES)
-          throw meshError(
-            "TOO_LARGE",
-            `the answer of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})`,
-          );
+        const why = unsendable(res, "the answer");
+        if (why) throw meshError("TOO_LARGE", why);
         this.#node.route(res);
       }
     } catch (err) {

@@ -14,6 +14,11 @@ export const key32Text = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
 export const PROTOCOL_VERSION = 4;
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const MAX_TTL = 8;
+/**
+ * Arrays and objects inside one another, at most: a body nested a million deep parses, but
+ * JSON.stringify, which a relay and every handler run, overflows the stack on it.
+ */
+export const MAX_DEPTH = 64;
 
 export const nodeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
 const frameId = z.string().min(8).max(64);
@@ -145,6 +150,8 @@ export function decodeFrame(data: string | Buffer, isBinary = false): DecodeResu
   const text = typeof data === "string" ? data : data.toString("utf8");
   if (text.length > MAX_FRAME_BYTES)
     return { ok: false, reason: `frame of ${text.length} bytes over the limit` };
+  if (nestedDeeperThan(text, MAX_DEPTH))
+    return { ok: false, reason: `frame nested deeper than ${MAX_DEPTH} arrays or objects` };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -162,6 +169,24 @@ export function decodeFrame(data: string | Buffer, isBinary = false): DecodeResu
     };
   }
   return { ok: true, frame: r.data };
+}
+
+/** Whether JSON text opens more than `limit` arrays or objects inside one another (strings skipped). */
+export function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 export function encodeFrame(frame: Frame): string {

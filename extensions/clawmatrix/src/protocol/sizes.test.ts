@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { capOutput } from "../serve/tool-policy.ts";
 import { resolveClawmatrix } from "../status.ts";
-import { cutEncoded, encodedLength, MAX_TOOL_OUTPUT_BYTES, splitEncoded } from "./sizes.ts";
+import { decodeFrame, MAX_DEPTH, nestedDeeperThan } from "./frames.ts";
+import { cutEncoded, encodedLength, MAX_TOOL_OUTPUT_BYTES, splitEncoded, unsendable } from "./sizes.ts";
 
 // PROTOCOL §1 "Sizes": limits count the bytes that go on the wire (JSON-encoded).
 
@@ -47,3 +48,30 @@ describe("PROTOCOL §1 sizes", () => {
     );
   });
 });
+
+describe("PROTOCOL §2 nesting", () => {
+  it("counts arrays and objects inside one another, not brackets inside strings", () => {
+    const nest = (n: number) => `${"[".repeat(n)}1${"]".repeat(n)}`;
+    expect(nestedDeeperThan(nest(MAX_DEPTH), MAX_DEPTH)).toBe(false);
+    expect(nestedDeeperThan(nest(MAX_DEPTH + 1), MAX_DEPTH)).toBe(true);
+    expect(nestedDeeperThan(JSON.stringify({ s: "[".repeat(500), t: '\\"[[[' }), 2)).toBe(false);
+    expect(nestedDeeperThan(`{"a":{"b":[{"c":"]]]]"}]}}`, 3)).toBe(true);
+    expect(decodeFrame(`{"t":"ping","ts":1,"x":${nest(MAX_DEPTH + 1)}}`)).toMatchObject({
+      ok: false,
+      reason: `frame nested deeper than ${MAX_DEPTH} arrays or objects`,
+    });
+  });
+
+  it("names what cannot be sent: too deep, too large, or not encodable at all", () => {
+    const req = (body: unknown) =>
+      ({ t: "req", id: "frame-id-0001", src: "a", dst: "b", ttl: 8, kind: "chat", body }) as const;
+    expect(unsendable(req({ ok: 1 }), "a chat request")).toBeUndefined();
+    expect(unsendable(req(JSON.parse(nestText(MAX_DEPTH))), "a chat request")).toMatch(
+      /nested deeper than 64/,
+    );
+    expect(unsendable(req("x".repeat(5 * 1024 * 1024)), "a chat request")).toMatch(/over the frame limit/);
+    expect(unsendable(req(JSON.parse(nestText(1_000_000))), "a chat request")).toMatch(/cannot be encoded/);
+  });
+});
+
+const nestText = (n: number) => `${"[".repeat(n)}1${"]".repeat(n)}`;

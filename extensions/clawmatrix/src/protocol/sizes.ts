@@ -1,4 +1,5 @@
-import { encodeFrame, type Frame } from "./frames.ts";
+import { encodeFrame, type Frame, MAX_DEPTH, nestedDeeperThan, type RoutedFrame } from "./frames.ts";
+import { ORIGIN_SIG_BYTES } from "./origin-sign.ts";
 import { MAX_PLAINTEXT_BYTES } from "./session.ts";
 
 /**
@@ -62,4 +63,24 @@ export function splitEncoded(text: string, max = MAX_CHUNK_DATA_BYTES): string[]
 /** Whether a peer would accept this frame (PROTOCOL §1: never send what the peer must refuse). */
 export function fitsOnWire(frame: Frame): boolean {
   return Buffer.byteLength(encodeFrame(frame)) <= MAX_PLAINTEXT_BYTES;
+}
+
+/**
+ * Why `f` must not be sent as it is, or undefined: a peer would refuse it for its size (with the
+ * origin proof route() may add) or its nesting, or it cannot be encoded at all (JSON.stringify
+ * overflows the stack on a very deep value). PROTOCOL §1: no node sends a frame its peer must refuse.
+ */
+export function unsendable(f: RoutedFrame, what: string): string | undefined {
+  let text: string;
+  try {
+    text = encodeFrame(f);
+  } catch (err) {
+    return `${what} cannot be encoded (${err instanceof Error ? err.message : String(err)})`;
+  }
+  const size = Buffer.byteLength(text) + ORIGIN_SIG_BYTES;
+  if (size > MAX_PLAINTEXT_BYTES)
+    return `${what} of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})`;
+  if (nestedDeeperThan(text, MAX_DEPTH))
+    return `${what} is nested deeper than ${MAX_DEPTH} arrays or objects`;
+  return undefined;
 }
