@@ -8,5 +8,5 @@ if ! command -v shellcheck >/dev/null 2>&1; then
   echo "lint:shell skipped: shellcheck is not installed (Debian: apt-get install shellcheck)"
   exit 0
 fi
-shellcheck bundle entrypoint.sh .ci/run scripts/lint-shell.sh scripts/docker/build-base.sh
+shellcheck bundle entrypoint.sh .ci/run scripts/lint-shell.sh scripts/docker/build-base.sh scripts/docker/warm-compile-cache.sh
 echo "shellcheck: clean"

@@ -77,6 +77,14 @@ describe.skipIf(skip)("compose mesh in containers", () => {
     return j.result.details.peers;
   };
 
+  it("starts every node warm: the image's compile cache of a start was seeded into its TMPDIR", async () => {
+    const count = async (n: string, dir: string) =>
+      Number((await docker("exec", name(n), "sh", "-c", `find ${dir} -type f | wc -l`)).trim());
+    const shipped = await count("node-a", "/opt/openclaw-bundle/compile-cache");
+    expect(shipped).toBeGreaterThan(1000); // the host's modules and the four extensions'
+    for (const n of NODES) expect(await count(n, "/tmp/node-compile-cache")).toBeGreaterThanOrEqual(shipped);
+  });
+
   it("answers on node-c with node-b's model across the relay, and hands off to tags:coding", async () => {
     const res = await nodeC("/v1/chat/completions", {
       model: "openclaw/default",
