@@ -95,7 +95,7 @@ async function streamOnce(
   return { ttfc, total: performance.now() - t0, chunks };
 }
 
-async function modelProxy(): Promise<void> {
+export async function modelProxy(): Promise<void> {
   const llm = await startMockLlm({ name: "bench-llm", models: ["mock-model"] });
   const config = clawmatrixConfig.schema.parse({ models: [{ id: "mock-model", provider: "llm" }] });
   const llmEndpoint = { url: llm.url.replace(/\/+$/, ""), token: undefined };
