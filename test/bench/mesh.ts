@@ -70,12 +70,17 @@ export async function roundTrips(): Promise<void> {
   await Promise.all([a.stop(), b.stop(), c.stop()]);
 }
 
-/** Time to first chunk and total time of one streamed completion. */
-async function streamOnce(
-  url: string,
-  headers: Record<string, string>,
-  words: number,
-): Promise<{ ttfc: number; total: number; chunks: number }> {
+interface Streamed {
+  ttfc: number;
+  total: number;
+  chunks: number;
+  /** CPU ms of the whole process (mock, nodes and client are all here) during the call. */
+  cpu: number;
+}
+
+/** Time to first chunk, total time and CPU time of one streamed completion. */
+async function streamOnce(url: string, headers: Record<string, string>, words: number): Promise<Streamed> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const res = await fetch(url, {
     method: "POST",
@@ -92,7 +97,8 @@ async function streamOnce(
     if (!ttfc) ttfc = performance.now() - t0;
     chunks += String(Buffer.from(piece)).split("data: ").length - 1;
   }
-  return { ttfc, total: performance.now() - t0, chunks };
+  const c = process.cpuUsage(c0);
+  return { ttfc, total: performance.now() - t0, chunks, cpu: (c.user + c.system) / 1000 };
 }
 
 export async function modelProxy(): Promise<void> {
@@ -121,8 +127,8 @@ export async function modelProxy(): Promise<void> {
   const WORDS = 4000;
   await streamOnce(direct, {}, 50);
   await streamOnce(viaMesh, auth, 50);
-  const d: Array<{ ttfc: number; total: number; chunks: number }> = [];
-  const m: Array<{ ttfc: number; total: number; chunks: number }> = [];
+  const d: Streamed[] = [];
+  const m: Streamed[] = [];
   for (let r = 0; r < ROUNDS * 3; r++) {
     d.push(await streamOnce(direct, {}, WORDS));
     m.push(await streamOnce(viaMesh, auth, WORDS));
@@ -135,11 +141,16 @@ export async function modelProxy(): Promise<void> {
     `model proxy streaming, ~${m[0]?.chunks} chunks per reply, ${ROUNDS * 3} alternating rounds (median):`,
   );
   console.log(
-    `  time to first chunk: direct ${fmt(dT)} ms, via the mesh ${fmt(mT)} ms, +${fmt(mT - dT)} ms   (target +<= 5 ms)`,
+    `  time to first chunk: direct ${fmt(dT)} ms, via the mesh ${fmt(mT)} ms, +${fmt(mT - dT)} ms   (target +<= 2 ms)`,
   );
   console.log(
     `  throughput: direct ${fmt(dR)} chunks/ms, via the mesh ${fmt(mR)} chunks/ms, ${(mR / dR).toFixed(2)}x   (target >= 0.9x)`,
   );
+  // All parts share one process here, so CPU per reply shows what the mesh path adds when the
+  // machine's load makes wall times move (the mock's own writing is in both).
+  const dC = median(d.map((x) => x.cpu));
+  const mC = median(m.map((x) => x.cpu));
+  console.log(`  CPU per reply: direct ${fmt(dC)} ms, via the mesh ${fmt(mC)} ms, +${fmt(mC - dC)} ms`);
   await proxy.stop();
   await Promise.all([a.stop(), b.stop()]);
   await llm.close();
