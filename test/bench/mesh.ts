@@ -1,14 +1,10 @@
 import { spawn } from "node:child_process";
-import os from "node:os";
 import path from "node:path";
 import WebSocket, { WebSocketServer } from "ws";
-import { clawmatrixConfig } from "../../extensions/clawmatrix/src/config-schema.ts";
 import type { MeshNode } from "../../extensions/clawmatrix/src/mesh/node.ts";
-import { createHandlers } from "../../extensions/clawmatrix/src/serve/handlers.ts";
-import { ModelProxy } from "../../extensions/clawmatrix/src/serve/model-proxy.ts";
 import { findNode24 } from "../harness/node24.ts";
-import { startMockLlm } from "../mocks/llm/server.ts";
-import { fmt, median, meshNode, N_RTT, quiet, ROUNDS, SECRET, until } from "./lib/mesh-common.ts";
+import { fmt, median, meshNode, N_RTT, ROUNDS, SECRET, until } from "./lib/mesh-common.ts";
+import { modelProxy } from "./lib/model-proxy.ts";
 import { silentFailure, strangers, tlsRoundTrips } from "./mesh-hostile.ts";
 
 // Mesh benchmarks (issues 3 and 16; issue 16's in mesh-hostile.ts), each against a baseline measured in the same run:
@@ -68,81 +64,6 @@ export async function roundTrips(): Promise<void> {
     `  mesh 2 hops relay ${fmt(median(two) * 1000)} us   ${(median(two) / base).toFixed(2)}x   (target <= 2.6x)`,
   );
   await Promise.all([a.stop(), b.stop(), c.stop()]);
-}
-
-/** Time to first chunk and total time of one streamed completion. */
-async function streamOnce(
-  url: string,
-  headers: Record<string, string>,
-  words: number,
-): Promise<{ ttfc: number; total: number; chunks: number }> {
-  const t0 = performance.now();
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify({
-      model: "mock-model",
-      stream: true,
-      messages: [{ role: "user", content: "w ".repeat(words) }],
-    }),
-  });
-  let ttfc = 0;
-  let chunks = 0;
-  for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-    if (!ttfc) ttfc = performance.now() - t0;
-    chunks += String(Buffer.from(piece)).split("data: ").length - 1;
-  }
-  return { ttfc, total: performance.now() - t0, chunks };
-}
-
-async function modelProxy(): Promise<void> {
-  const llm = await startMockLlm({ name: "bench-llm", models: ["mock-model"] });
-  const config = clawmatrixConfig.schema.parse({ models: [{ id: "mock-model", provider: "llm" }] });
-  const llmEndpoint = { url: llm.url.replace(/\/+$/, ""), token: undefined };
-  const a = await meshNode("node-a", { listen: { host: "127.0.0.1", port: 0 } });
-  const b = await meshNode("node-b", {
-    peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }],
-    state: { agents: [], models: [{ id: "mock-model" }], tags: [], toolProxy: false },
-    handlers: createHandlers({
-      nodeId: "node-b",
-      config,
-      gateway: () => llmEndpoint,
-      provider: () => llmEndpoint,
-      workspace: () => os.tmpdir(),
-      log: quiet,
-    }),
-  });
-  await until(() => a.table.modelCandidates("mock-model").includes("node-b"));
-  const proxy = new ModelProxy({ node: a, secret: SECRET, port: 0, timeoutMs: 60_000, log: quiet });
-  await proxy.start();
-  const direct = `${llm.url}/chat/completions`;
-  const viaMesh = `http://127.0.0.1:${proxy.port}/node/node-b/v1/chat/completions`;
-  const auth = { authorization: `Bearer ${SECRET}` };
-  const WORDS = 4000;
-  await streamOnce(direct, {}, 50);
-  await streamOnce(viaMesh, auth, 50);
-  const d: Array<{ ttfc: number; total: number; chunks: number }> = [];
-  const m: Array<{ ttfc: number; total: number; chunks: number }> = [];
-  for (let r = 0; r < ROUNDS * 3; r++) {
-    d.push(await streamOnce(direct, {}, WORDS));
-    m.push(await streamOnce(viaMesh, auth, WORDS));
-  }
-  const dT = median(d.map((x) => x.ttfc));
-  const mT = median(m.map((x) => x.ttfc));
-  const dR = median(d.map((x) => x.chunks / x.total));
-  const mR = median(m.map((x) => x.chunks / x.total));
-  console.log(
-    `model proxy streaming, ~${m[0]?.chunks} chunks per reply, ${ROUNDS * 3} alternating rounds (median):`,
-  );
-  console.log(
-    `  time to first chunk: direct ${fmt(dT)} ms, via the mesh ${fmt(mT)} ms, +${fmt(mT - dT)} ms   (target +<= 5 ms)`,
-  );
-  console.log(
-    `  throughput: direct ${fmt(dR)} chunks/ms, via the mesh ${fmt(mR)} chunks/ms, ${(mR / dR).toFixed(2)}x   (target >= 0.9x)`,
-  );
-  await proxy.stop();
-  await Promise.all([a.stop(), b.stop()]);
-  await llm.close();
 }
 
 async function killDetection(): Promise<void> {

@@ -56,6 +56,9 @@ export class Link {
   readonly #events: LinkEvents;
   readonly #sealer: FrameSealer;
   readonly #opener: FrameOpener;
+  /** Frames handed to the socket and not yet written out; who waits for none is called then. */
+  #unwritten = 0;
+  #writtenWaiters: Array<() => void> = [];
 
   constructor(
     ws: WebSocket,
@@ -125,8 +128,38 @@ export class Link {
     const sealed = this.#sealer.seal(plain);
     this.#lastSent = performance.now();
     meshMetrics.bytes(this.peer, "out", sealed.length);
-    this.ws.send(sealed);
+    this.#unwritten++;
+    this.ws.send(sealed, this.#written);
     return true;
+  }
+
+  /**
+   * Calls `cb` once every frame sent so far is written to the socket (at once when none waits or
+   * the link is closed); returns a cancel. Streams merge their pieces until then (coalescer.ts).
+   */
+  whenWritten(cb: () => void): () => void {
+    if (this.#unwritten === 0 || this.#closed) {
+      cb();
+      return () => {};
+    }
+    this.#writtenWaiters.push(cb);
+    return () => {
+      const i = this.#writtenWaiters.indexOf(cb);
+      if (i >= 0) this.#writtenWaiters.splice(i, 1);
+    };
+  }
+
+  // Called by ws for each frame, written or failed (a closed socket fails what it still held).
+  readonly #written = (): void => {
+    this.#unwritten = Math.max(0, this.#unwritten - 1);
+    if (this.#unwritten === 0) this.#wakeWriters();
+  };
+
+  #wakeWriters(): void {
+    const waiters = this.#writtenWaiters;
+    if (waiters.length === 0) return;
+    this.#writtenWaiters = [];
+    for (const w of waiters) w();
   }
 
   close(code: number, reason: string): void {
@@ -178,6 +211,7 @@ export class Link {
     if (this.#closed) return;
     this.#closed = true;
     this.#liveness.stop();
+    this.#wakeWriters();
     this.#events.onClose(this, why);
   }
 }

@@ -101,7 +101,7 @@ describe("mesh node", () => {
     expect(c.counters.gossipForged).toBe(0); // never forwarded
   });
 
-  it("streams chunks in order and ends; a caller's abort cancels the serving handler", async () => {
+  it("streams chunks in order and ends, a burst merged after the first; a caller's abort cancels the serving handler", async () => {
     let cancelled = false;
     const stream: Handler = async (_b, ctx) => {
       for (let i = 0; i < 5; i++) ctx.chunk(`c${i}`);
@@ -113,12 +113,25 @@ describe("mesh node", () => {
         setTimeout(resolve, 300);
       });
     };
-    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 }, handlers: { handoff: stream } });
+    // A burst, then the answer at once: the end must still come after all of it.
+    const burst: Handler = async (_b, ctx) => {
+      for (let i = 0; i < 500; i++) ctx.chunk(`b${i};`);
+      return undefined;
+    };
+    const a = await node("node-a", {
+      listen: { host: "127.0.0.1", port: 0 },
+      handlers: { handoff: stream, chat: burst },
+    });
     const c = await node("node-c", { peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }] });
     await until(() => c.table.route("node-a") !== undefined);
     const got: string[] = [];
     await c.requests.send("node-a", "handoff", {}, { onChunk: (d) => got.push(d) });
-    expect(got).toEqual(["c0", "c1", "c2", "c3", "c4"]);
+    // The first piece goes out at once; the four that came in the same tick travel as one chunk.
+    expect(got).toEqual(["c0", "c1c2c3c4"]);
+    const burstGot: string[] = [];
+    await c.requests.send("node-a", "chat", {}, { onChunk: (d) => burstGot.push(d) });
+    expect(burstGot.join("")).toBe(Array.from({ length: 500 }, (_, i) => `b${i};`).join(""));
+    expect(burstGot).toHaveLength(2);
     const ac = new AbortController();
     const p = c.requests.send("node-a", "handoff", {}, { signal: ac.signal, onChunk: () => ac.abort() });
     await expect(p).rejects.toMatchObject({ code: "MESH_ERR_CANCELLED" });

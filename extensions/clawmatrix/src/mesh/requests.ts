@@ -1,7 +1,8 @@
 import { BundleError, errorFactory, type Logger } from "@openclaw-bundle/shared";
 import { meshMetrics } from "../metrics.ts";
 import { MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
-import { splitEncoded, unsendable } from "../protocol/sizes.ts";
+import { encodedLengthBound, MAX_CHUNK_DATA_BYTES, splitEncoded, unsendable } from "../protocol/sizes.ts";
+import { Coalescer } from "./coalescer.ts";
 import { newId } from "./ids.ts";
 import type { MeshNode } from "./node.ts";
 
@@ -261,6 +262,24 @@ export class Requests {
     else p.reject(meshError(f.error?.code ?? "UPSTREAM", `${f.src}: ${f.error?.message ?? "failed"}`));
   }
 
+  /**
+   * Calls `ready` after this tick, once the link toward `dst` has written out what it was given
+   * (at once when there is no such link: the next chunk then finds no route, as it would have).
+   */
+  #whenWritten(dst: string, ready: () => void): () => void {
+    let stop: (() => void) | undefined;
+    const tick = setImmediate(() => {
+      const via = this.#node.table.route(dst)?.via;
+      const link = via === undefined ? undefined : this.#node.links.get(via);
+      if (link) stop = link.whenWritten(ready);
+      else ready();
+    });
+    return () => {
+      clearImmediate(tick);
+      stop?.();
+    };
+  }
+
   async #serve(f: Extract<RoutedFrame, { t: "req" }>): Promise<void> {
     const key = `${f.src}:${f.id}`;
     const reply = { id: "", src: this.#node.id, dst: f.src, ttl: MAX_TTL, re: f.id };
@@ -284,6 +303,16 @@ export class Requests {
     this.#servingBy.set(f.src, mine + 1);
     const served = meshMetrics.request(f.kind, "server");
     let n = 0;
+    // PROTOCOL §7: pieces that come while the previous chunk is still on its way join one chunk;
+    // the bound counts 6 bytes a character (the most one takes encoded), so it needs no scan.
+    const chunks = new Coalescer({
+      send: (data) => {
+        if (!abort.signal.aborted) this.#node.route({ ...reply, t: "chunk", id: newId(), n: n++, data });
+      },
+      whenReady: (ready) => this.#whenWritten(f.src, ready),
+      maxSize: MAX_CHUNK_DATA_BYTES,
+      size: encodedLengthBound,
+    });
     const handler = this.#handlers[f.kind];
     try {
       if (!handler) throw meshError("BAD_REQUEST", `${this.#node.id} does not serve "${f.kind}" requests`);
@@ -291,13 +320,12 @@ export class Requests {
       const body = await handler(f.body, {
         src: f.src,
         signal: abort.signal,
+        // Big streamed data is split so that no chunk is a frame the caller must refuse.
         chunk: (data) => {
-          // Big streamed data is split so that no chunk is a frame the caller must refuse.
-          for (const piece of splitEncoded(data))
-            if (!abort.signal.aborted)
-              this.#node.route({ ...reply, t: "chunk", id: newId(), n: n++, data: piece });
+          for (const piece of splitEncoded(data)) chunks.push(piece);
         },
       });
+      chunks.flush(); // the end follows all the data
       if (n > 0) this.#node.route({ ...reply, t: "end", id: newId(), ok: true });
       else {
         const res: RoutedFrame = { ...reply, t: "res", id: newId(), ok: true, body };
@@ -311,9 +339,11 @@ export class Requests {
       const message = err instanceof Error ? err.message : String(err);
       if (!abort.signal.aborted) this.#log.warn(`mesh ${f.kind} from ${f.src} failed: ${message}`);
       const error = { code, message: message.slice(0, 2000) };
+      chunks.flush(); // what was read before the failure still reaches the caller, before the end
       if (n > 0) this.#node.route({ ...reply, t: "end", id: newId(), ok: false, error });
       else this.#node.route({ ...reply, t: "res", id: newId(), ok: false, error });
     } finally {
+      chunks.close();
       served("done");
       if (this.#serving.get(key)?.abort === abort) {
         this.#serving.delete(key);

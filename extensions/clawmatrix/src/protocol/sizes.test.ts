@@ -2,16 +2,45 @@ import { describe, expect, it } from "vitest";
 import { capOutput } from "../serve/tool-policy.ts";
 import { resolveClawmatrix } from "../status.ts";
 import { decodeFrame, MAX_DEPTH, nestedDeeperThan } from "./frames.ts";
-import { cutEncoded, encodedLength, MAX_TOOL_OUTPUT_BYTES, splitEncoded, unsendable } from "./sizes.ts";
+import {
+  cutEncoded,
+  encodedLength,
+  encodedLengthBound,
+  MAX_TOOL_OUTPUT_BYTES,
+  splitEncoded,
+  unsendable,
+} from "./sizes.ts";
 
 // PROTOCOL §1 "Sizes": limits count the bytes that go on the wire (JSON-encoded).
 
 const wire = (s: string) => Buffer.byteLength(JSON.stringify(s)) - 2;
 
 describe("PROTOCOL §1 sizes", () => {
-  it("counts encoded bytes exactly as JSON.stringify writes them", () => {
-    for (const s of ["plain", "\u0001\u001f", '"\\', "\n\t\r\b\f", "é€😀", "\ud800x", "\u2028"])
-      expect(encodedLength(s), JSON.stringify(s)).toBe(wire(s));
+  it("counts encoded bytes exactly as JSON.stringify writes them, as the cutter counts them", () => {
+    const cases: Array<[string, number]> = [
+      ["plain", 5],
+      ["\u0001\u001f", 12],
+      ['"\\', 4],
+      ["\n\t\r\b\f", 10],
+      ["é€😀", 9],
+      ["\ud800x", 7],
+      ["\u2028", 3],
+    ];
+    for (const [s, n] of cases) {
+      expect(encodedLength(s), JSON.stringify(s)).toBe(n);
+      expect(wire(s)).toBe(n);
+      // cutEncoded counts code point by code point: it agrees on where the text ends.
+      expect(cutEncoded(s, n).rest).toBe("");
+      expect(cutEncoded(s, n - 1).rest).not.toBe("");
+      expect(encodedLengthBound(s)).toBeGreaterThanOrEqual(n);
+    }
+  });
+
+  it("splits only what is over the limit: text under it comes back whole, as it was", () => {
+    const text = "a".repeat(1000);
+    expect(splitEncoded(text, 6000)[0]).toBe(text); // under the bound: no scan
+    expect(splitEncoded(text, 1000)).toEqual([text]); // over the bound, under the limit
+    expect(splitEncoded(text, 999).map((p) => p.length)).toEqual([999, 1]);
   });
 
   it("caps tool output in encoded bytes: 1 MiB of control characters stays 1 MiB on the wire", () => {

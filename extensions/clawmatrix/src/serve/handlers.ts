@@ -88,10 +88,9 @@ export function createHandlers(d: HandlerDeps): Partial<Record<RequestKind, Hand
             "/v1/chat/completions",
           ];
       if (b.stream) {
-        // One mesh chunk per network read, in SSE wire form: as immediate as per-event frames,
-        // at a fraction of the cost when a model streams many small events at once.
-        const toWire = (events: string[]) => ctx.chunk(events.map((e) => `data: ${e}\n\n`).join(""));
-        await chatCompletions(target, request, headers, ctx.signal, toWire, path);
+        // The events of one network read, in SSE wire form, make one piece; pieces that come
+        // while the previous one is still on its way join it (requests.ts, PROTOCOL §7).
+        await chatCompletions(target, request, headers, ctx.signal, { wire: (w) => ctx.chunk(w) }, path);
         return undefined;
       }
       const answer = (await chatCompletions(target, request, headers, ctx.signal, undefined, path)) as Record<
@@ -110,9 +109,11 @@ export function createHandlers(d: HandlerDeps): Partial<Record<RequestKind, Hand
         { model: `openclaw/${agent}`, messages: [{ role: "user", content }], user: `clawmatrix:${ctx.src}` },
         {},
         ctx.signal,
-        (events) => {
-          const text = events.map(deltaText).join("");
-          if (text) ctx.chunk(text);
+        {
+          events: (events) => {
+            const text = events.map(deltaText).join("");
+            if (text) ctx.chunk(text);
+          },
         },
       );
       return undefined;

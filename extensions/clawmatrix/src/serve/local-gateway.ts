@@ -79,26 +79,37 @@ async function boundedJson(res: Response): Promise<unknown> {
 }
 
 /**
- * One chat-completions call. With `onData`, the request streams and the SSE `data` payloads are
- * handed over as they arrive, all those of one network read together (the `[DONE]` marker
- * included); otherwise the JSON answer is returned.
+ * How a streamed answer is handed over, all the events of one network read together (the
+ * `[DONE]` marker included): each event's `data`, or the events in SSE wire form (sse.ts).
+ */
+export type StreamSink = { events(data: string[]): void } | { wire(text: string): void };
+
+/**
+ * One chat-completions call. With a sink, the request streams and its events are handed over as
+ * they arrive; otherwise the JSON answer is returned.
  */
 export async function chatCompletions(
   gw: LocalGateway,
   body: Record<string, unknown>,
   headers: Record<string, string>,
   signal: AbortSignal,
-  onData?: (data: string[]) => void,
+  sink?: StreamSink,
   path = "/v1/chat/completions",
 ): Promise<unknown> {
-  const res = await post(gw, path, { ...body, stream: Boolean(onData) }, headers, signal);
-  if (!onData) return boundedJson(res);
+  const res = await post(gw, path, { ...body, stream: Boolean(sink) }, headers, signal);
+  if (!sink) return boundedJson(res);
   const reader = new SseReader();
   const decoder = new TextDecoder();
   try {
     for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-      const events = reader.push(decoder.decode(piece, { stream: true }));
-      if (events.length > 0) onData(events);
+      const text = decoder.decode(piece, { stream: true });
+      if ("wire" in sink) {
+        const wire = reader.pushWire(text);
+        if (wire) sink.wire(wire);
+      } else {
+        const events = reader.push(text);
+        if (events.length > 0) sink.events(events);
+      }
     }
   } catch (err) {
     if (signal.aborted) throw meshError("CANCELLED", "cancelled");

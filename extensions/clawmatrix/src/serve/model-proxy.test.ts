@@ -176,6 +176,20 @@ describe("model proxy: requests", () => {
     expect(r.status).toBe(200);
     expect(r.headers.get("content-type")).toBe("text/event-stream");
     expect(await r.text()).toBe(events.join(""));
+    // A burst of events (as a fast model sends them) arrives whole and in order.
+    const many = Array.from({ length: 2000 }, (_, i) => `data: {"i":${i}}\n\n`);
+    const { call: callMany } = await mesh(
+      {
+        "node-c": async (_b, ctx) => {
+          for (const e of many) ctx.chunk(e);
+          return undefined;
+        },
+      },
+      10_000,
+    );
+    expect(await (await callMany("/v1/chat/completions", { model: "m1", stream: true })).text()).toBe(
+      many.join(""),
+    );
     const silent = await call("/v1/chat/completions", { model: "m1", stream: true, quiet: true });
     expect(await silent.text()).toBe("data: [DONE]\n\n");
   });

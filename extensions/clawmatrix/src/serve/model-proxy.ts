@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { BundleError, errorMessage, type Logger } from "@openclaw-bundle/shared";
+import { Coalescer } from "../mesh/coalescer.ts";
 import type { MeshNode } from "../mesh/node.ts";
 import { MAX_FRAME_BYTES } from "../protocol/frames.ts";
 
@@ -39,6 +40,18 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 function fail(res: ServerResponse, status: number, message: string, code = "invalid_request_error"): void {
   send(res, status, { error: { message, type: code, code } });
+}
+
+/** Calls `ready` after this tick, once the response has no backlog; returns a cancel. */
+function whenDrained(res: ServerResponse, ready: () => void): () => void {
+  const tick = setImmediate(() => {
+    if (res.writableNeedDrain) res.once("drain", ready);
+    else ready();
+  });
+  return () => {
+    clearImmediate(tick);
+    res.off("drain", ready);
+  };
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -145,6 +158,13 @@ export class ModelProxy {
     res.on("close", () => {
       if (!res.writableFinished) abort.abort();
     });
+    // Chunks that arrive together (or while the client has not taken the last write) go out in
+    // one write; the first at once. They are SSE events in wire form already (PROTOCOL §7).
+    const out = new Coalescer({
+      send: (data) => void res.write(data),
+      whenReady: (ready) => whenDrained(res, ready),
+      maxSize: MAX_FRAME_BYTES,
+    });
     try {
       let started = false;
       const onChunk = (data: string) => {
@@ -156,7 +176,7 @@ export class ModelProxy {
             connection: "keep-alive",
           });
         }
-        res.write(data); // already SSE events in wire form (PROTOCOL §7)
+        out.push(data);
       };
       const r = await this.#o.node.requests.call(
         candidates,
@@ -170,16 +190,20 @@ export class ModelProxy {
       );
       if (stream) {
         if (!started) onChunk("data: [DONE]\n\n");
+        out.flush();
         res.end();
       } else send(res, 200, r.body);
     } catch (err) {
       const code = err instanceof BundleError ? err.code : "MESH_ERR_UPSTREAM";
       if (abort.signal.aborted) return void res.end();
       if (res.headersSent) {
+        out.flush(); // the events that came before the failure, then the error event
         res.write(`data: ${JSON.stringify({ error: { message: errorMessage(err), code } })}\n\n`);
         return void res.end();
       }
       fail(res, STATUS_OF[code] ?? 502, errorMessage(err), code);
+    } finally {
+      out.close();
     }
   }
 }

@@ -59,6 +59,39 @@ describe("SSE and local endpoints", () => {
     expect(r.push(":2}\r\n\r\n: comment\n\ndata: [DONE]\n\n")).toEqual(['{"b":2}', "[DONE]"]);
   });
 
+  it("passes events in wire form on as they came, across arbitrary splits (CR, LF, CRLF too)", () => {
+    const stream = 'data: {"a":1}\n\ndata: {"b":"x y"}\n\ndata: [DONE]\n\n';
+    expect(new SseReader().pushWire(stream)).toBe(stream);
+    const crlf = stream.replace(/\n/g, "\r\n");
+    for (const input of [stream, crlf, stream.replace(/\n/g, "\r")])
+      for (let cut = 0; cut <= input.length; cut++) {
+        const r = new SseReader();
+        const out = r.pushWire(input.slice(0, cut)) + r.pushWire(input.slice(cut));
+        expect(out, `${JSON.stringify(input)} cut at ${cut}`).toBe(stream);
+      }
+    // CR | LF | LF is a CRLF and then an LF; an empty piece between a CR and its LF changes nothing.
+    const r = new SseReader();
+    expect(["data: a\r", "", "\n", "\n"].map((p) => r.pushWire(p)).join("")).toBe("data: a\n\n");
+  });
+
+  it("puts other events in wire form: every data line kept, other fields and comments left out", () => {
+    const r = new SseReader();
+    expect(r.pushWire(': keep-alive\n\nevent: delta\nid: 7\ndata: {"a":1}\n\n')).toBe('data: {"a":1}\n\n');
+    // Two data lines are one event whose data holds a newline: they stay two data lines.
+    expect(r.pushWire("data: one\ndata:two\n\ndata: three\n\ndata:four\n")).toBe(
+      "data: one\ndata: two\n\ndata: three\n\n",
+    );
+    expect(r.pushWire("\n")).toBe("data: four\n\n");
+    expect(new SseReader().push("data: one\ndata:two\n\n")).toEqual(["one\ntwo"]);
+  });
+
+  it("refuses an event over the size bound, naming it", () => {
+    const r = new SseReader();
+    expect(() => r.pushWire(`data: ${"x".repeat(1024 * 1024 + 1)}`)).toThrow(
+      /an SSE event is over 1048576 bytes/,
+    );
+  });
+
   it("reads delta text and ignores what is not a content delta", () => {
     expect(deltaText('{"choices":[{"delta":{"content":"hi"}}]}')).toBe("hi");
     expect(deltaText('{"choices":[{"delta":{"role":"assistant"}}]}')).toBe("");
