@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
+  CHECKS_PER_PING,
   LinkLiveness,
   PING_INTERVAL_MS,
   QUIET_AFTER_MS,
@@ -83,7 +84,7 @@ describe("LinkLiveness", () => {
       vi.advanceTimersByTime(PING_INTERVAL_MS);
       l.heard();
     }
-    expect(pings).toBe(10);
+    expect(pings).toBe(10 * CHECKS_PER_PING); // offered at every check; the link sends when idle
     expect(dead).toEqual([]);
     vi.advanceTimersByTime(SILENCE_LIMIT_MS + PING_INTERVAL_MS);
     expect(dead).toHaveLength(1);
@@ -120,5 +121,20 @@ describe("LinkLiveness", () => {
     l.heard();
     expect(events.slice(1)).toEqual(["heard"]);
     l.stop();
+  });
+
+  it("sees a quiet spell within a quarter interval of QUIET_AFTER_MS, however the last frame fell", () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "performance"] });
+    for (const offset of [10, 260, 990]) {
+      let quietAt = -1;
+      const l = new LinkLiveness({ ping: () => {}, onDead: () => {}, onQuiet: (ms) => (quietAt = ms) });
+      l.start();
+      vi.advanceTimersByTime(PING_INTERVAL_MS + offset);
+      l.heard(); // the last frame, just after a check (offset 10: 990 ms before the next ping tick)
+      vi.advanceTimersByTime(QUIET_AFTER_MS + PING_INTERVAL_MS);
+      expect(quietAt, `last frame ${offset} ms into an interval`).toBeGreaterThanOrEqual(QUIET_AFTER_MS);
+      expect(quietAt).toBeLessThanOrEqual(QUIET_AFTER_MS + PING_INTERVAL_MS / CHECKS_PER_PING);
+      l.stop();
+    }
   });
 });

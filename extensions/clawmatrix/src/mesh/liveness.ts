@@ -1,7 +1,7 @@
 /**
  * PROTOCOL §1 "Liveness": a peer whose packets stop without a FIN or RST (a cut cable, a frozen
  * host, a middlebox that drops the flow) is noticed in two steps. After QUIET_AFTER_MS (2 s, so
- * within 3 s of its last frame) the link is "quiet": new work goes to other nodes first and
+ * within 2.25 s of its last frame) the link is "quiet": new work goes to other nodes first and
  * requests that are safe to move (no effect beyond their answer) move to the next candidate, but
  * the link stays, and a frame heard clears it. After SILENCE_LIMIT_MS (15 s) the link is cut. Each side pings on every PING_INTERVAL_MS tick in which it sent nothing else (the
  * link decides; on an idle link ~4 sealed frames of ~80 bytes per second with the pongs, none
@@ -23,6 +23,12 @@ export const SILENCE_LIMIT_MS = 15_000;
  * is routed around for a moment and loses nothing (the link stays; only movable requests move).
  */
 export const QUIET_AFTER_MS = 2_000;
+
+/**
+ * Silence is judged this many times per ping interval: a peer gone quiet is seen within
+ * QUIET_AFTER_MS + a quarter interval of its last frame (2-2.25 s), not + a whole one (2-3 s).
+ */
+export const CHECKS_PER_PING = 4;
 
 export type Verdict = "alive" | "quiet" | "dead" | "late";
 
@@ -80,8 +86,8 @@ export class SilenceDetector {
 }
 
 /**
- * Pings on a timer; reports a quiet peer once per quiet spell (and when it is heard again), a dead
- * one once; stop() clears the timer.
+ * Checks CHECKS_PER_PING times per ping interval, offering a ping at each check; reports a quiet
+ * peer once per quiet spell (and when it is heard again), a dead one once; stop() clears the timer.
  */
 export class LinkLiveness {
   readonly #detector: SilenceDetector;
@@ -104,7 +110,10 @@ export class LinkLiveness {
     const intervalMs = opts.intervalMs ?? PING_INTERVAL_MS;
     const silenceMs = opts.silenceMs ?? Math.max(SILENCE_LIMIT_MS, 2 * intervalMs);
     const quietMs = Math.min(silenceMs, opts.quietMs ?? Math.max(QUIET_AFTER_MS, 2 * intervalMs));
-    this.#detector = new SilenceDetector({ intervalMs, silenceMs, quietMs }, performance.now());
+    this.#detector = new SilenceDetector(
+      { intervalMs: intervalMs / CHECKS_PER_PING, silenceMs, quietMs },
+      performance.now(),
+    );
     this.#ping = opts.ping;
     this.#onDead = opts.onDead;
     this.#onQuiet = opts.onQuiet ?? (() => {});
@@ -147,6 +156,8 @@ export class LinkLiveness {
       this.#quiet = true;
       this.#onQuiet(Math.round(this.#detector.silence(now)));
     }
+    // The link sends a ping only when it sent nothing for an interval: asked at every check, a
+    // live peer's frames are at most an interval and a quarter apart (2 s when asked once).
     this.#ping();
   }
 }
