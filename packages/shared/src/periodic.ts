@@ -154,7 +154,7 @@ export class Heartbeat {
  * Runs a task at most once per `minGapMs`: a call after a quiet gap runs at once; calls within
  * the gap collapse into one run at its end. For announcements that a burst of events would
  * otherwise repeat (every run of the task sends the latest state, so nothing is lost by
- * collapsing). `stop()` drops a pending run; `flush()` runs it now.
+ * collapsing). `stop()` drops a pending run.
  */
 export class Throttle {
   readonly #minGapMs: number;
@@ -182,10 +182,6 @@ export class Throttle {
     }
     this.#timer = setTimeout(() => this.#run(), wait);
     this.#timer.unref();
-  }
-
-  flush(): void {
-    if (this.#timer) this.#run();
   }
 
   stop(): void {
