@@ -85,6 +85,10 @@ describe("PROTOCOL §2 nesting", () => {
     expect(nestedDeeperThan(nest(MAX_DEPTH + 1), MAX_DEPTH)).toBe(true);
     expect(nestedDeeperThan(JSON.stringify({ s: "[".repeat(500), t: '\\"[[[' }), 2)).toBe(false);
     expect(nestedDeeperThan(`{"a":{"b":[{"c":"]]]]"}]}}`, 3)).toBe(true);
+    // An escaped backslash ends before the quote, which closes the string; an escaped quote does not.
+    expect(nestedDeeperThan(String.raw`["a\\",[[1]]]`, 2)).toBe(true);
+    expect(nestedDeeperThan(String.raw`["a\\\"[[[",1]`, 2)).toBe(false);
+    expect(nestedDeeperThan(JSON.stringify(["\\", '\\"', "[[[", { x: "\\\\" }]), 2)).toBe(false);
     expect(decodeFrame(`{"t":"ping","ts":1,"x":${nest(MAX_DEPTH + 1)}}`)).toMatchObject({
       ok: false,
       reason: `frame nested deeper than ${MAX_DEPTH} arrays or objects`,
