@@ -71,9 +71,9 @@ describe("Throttle", () => {
     vi.useFakeTimers();
     let runs = 0;
     const t = new Throttle(100, () => runs++);
-    t.fire();
+    expect(t.fire()).toBe(true);
     expect(runs).toBe(1);
-    for (let i = 0; i < 10; i++) t.fire();
+    for (let i = 0; i < 10; i++) expect(t.fire()).toBe(false);
     expect(runs).toBe(1);
     expect(t.pending).toBe(true);
     await vi.advanceTimersByTimeAsync(99);

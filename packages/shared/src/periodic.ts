@@ -173,15 +173,17 @@ export class Throttle {
     return this.#timer !== undefined;
   }
 
-  fire(): void {
-    if (this.#stopped || this.#timer) return;
+  /** True when the task ran now; false when it waits for the gap's end (or is stopped). */
+  fire(): boolean {
+    if (this.#stopped || this.#timer) return false;
     const wait = this.#last + this.#minGapMs - Date.now();
     if (wait <= 0) {
       this.#run();
-      return;
+      return true;
     }
     this.#timer = setTimeout(() => this.#run(), wait);
     this.#timer.unref();
+    return false;
   }
 
   stop(): void {

@@ -378,8 +378,8 @@ export class MeshNode {
     // A fresh link starts heard: a quiet mark left by the link it replaces would otherwise stay.
     this.table.setQuiet(peer, false);
     this.#log.info(`mesh link up: ${peer} (${direction === "out" ? "dialed" : "accepted"})`);
-    this.#ownLinksChanged();
-    this.#announcer.fire();
+    // Announced now (which updates the own state too), or the own state now and gossip later.
+    if (!this.#announcer.fire()) this.#ownLinksChanged();
     this.#keyKnown(peer); // pinned by the handshake
     // Say what this node holds; the newcomer sends back only what it has newer, and this node
     // answers the newcomer's digest the same way (PROTOCOL §5): a relink moves no unchanged state.
@@ -407,8 +407,8 @@ export class MeshNode {
     this.table.setQuiet(link.peer, false);
     if (this.#stopped) return;
     this.#log.warn(`mesh link down: ${link.peer} (${why})`);
-    this.#ownLinksChanged();
-    this.#announcer.fire();
+    // Announced now (which updates the own state too), or the own state now and gossip later.
+    if (!this.#announcer.fire()) this.#ownLinksChanged();
     this.requests.routesChanged();
   }
 
