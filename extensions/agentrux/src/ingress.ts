@@ -1,5 +1,5 @@
 import path from "node:path";
-import { BoundedSet, errorMessage, readJsonFile, writeJsonAtomic } from "@openclaw-bundle/shared";
+import { BoundedSet, errorMessage, latestOnly, readJsonFile, writeJsonAtomic } from "@openclaw-bundle/shared";
 import { z } from "zod";
 import type { Position, TopicEvent } from "./wire.ts";
 
@@ -97,6 +97,12 @@ export class Ingress {
   #again = false;
   #stopped = false;
   #writes: Promise<void> = Promise.resolve();
+  /** One save at a time; calls during it share the next (dispatches in a row write once, not each). */
+  readonly #save = latestOnly(() => this.#write());
+  /** The next save writes the waterline even when it did not move (it was rewound). */
+  #rewound = false;
+  /** Other topics' positions in the shared waterline file, as loaded (this ingress is its one writer). */
+  #others: Record<string, Position> = {};
   /** The last failure to save the waterline or dedup file (the next save retries). */
   saveError: string | undefined;
 
@@ -161,7 +167,8 @@ export class Ingress {
   async #load(): Promise<void> {
     if (this.#loaded) return;
     const w = waterlineSchema.safeParse((await readJsonFile(this.#waterlineFile)) ?? {});
-    const saved = w.success ? w.data[this.#o.topic] : undefined;
+    const { [this.#o.topic]: saved, ...others } = w.success ? w.data : {};
+    this.#others = others;
     // A position of the other generation's kind cannot be resumed from: start as new.
     this.#waterline = saved !== undefined && (this.#o.fits?.(saved) ?? true) ? saved : undefined;
     this.#cursor = this.#waterline ?? this.#o.start;
@@ -177,30 +184,47 @@ export class Ingress {
     if (this.#recent.length > this.#memory) this.#recent.shift();
   }
 
-  /** Queued so that files are written in the order their states were reached. */
-  #persist(force = false): Promise<void> {
-    this.#writes = this.#writes.then(async () => {
-      this.saveError = undefined;
-      await writeJsonAtomic(
-        this.#dedupFile,
-        { requestIds: this.#recent, inflight: [...this.#inflight] },
-        { mode: 0o600 },
-      );
-      const first = this.#pending.size > 0 ? Math.min(...this.#pending.keys()) : undefined;
-      const done = first === undefined ? this.#cursor : (this.#pending.get(first) as Position);
-      if (!force && this.#waterline !== undefined && done === this.#waterline) return;
-      const all = waterlineSchema.safeParse((await readJsonFile(this.#waterlineFile)) ?? {});
-      await writeJsonAtomic(
-        this.#waterlineFile,
-        { ...(all.success ? all.data : {}), [this.#o.topic]: done },
-        { mode: 0o600 },
-      );
-      this.#waterline = done;
-    });
-    this.#writes = this.#writes.catch((err) => {
+  /**
+   * Saves the state as it is when the save starts. Saves never overlap, so a file never goes back
+   * to an older state; the two files are written together, as either order is safe after a crash:
+   * a request remembered but with the waterline before it is dropped as a duplicate when read
+   * again, and a waterline past a request still marked in flight is past a request that was done.
+   */
+  #persist(rewound = false): Promise<void> {
+    if (rewound) this.#rewound = true;
+    this.#writes = this.#save().catch((err) => {
       this.saveError = errorMessage(err);
     });
     return this.#writes;
+  }
+
+  async #write(): Promise<void> {
+    this.saveError = undefined;
+    const rewound = this.#rewound;
+    this.#rewound = false;
+    const first = this.#pending.size > 0 ? Math.min(...this.#pending.keys()) : undefined;
+    const done = first === undefined ? this.#cursor : (this.#pending.get(first) as Position);
+    const moved = rewound || this.#waterline === undefined || done !== this.#waterline;
+    try {
+      await Promise.all([
+        writeJsonAtomic(
+          this.#dedupFile,
+          { requestIds: this.#recent, inflight: [...this.#inflight] },
+          { mode: 0o600 },
+        ),
+        moved &&
+          writeJsonAtomic(
+            this.#waterlineFile,
+            { ...this.#others, [this.#o.topic]: done },
+            { mode: 0o600 },
+          ).then(() => {
+            this.#waterline = done;
+          }),
+      ]);
+    } catch (err) {
+      this.#rewound ||= rewound;
+      throw err;
+    }
   }
 
   async #slot(): Promise<void> {
@@ -243,8 +267,11 @@ export class Ingress {
         const ordinal = this.#ordinal++;
         this.#pending.set(ordinal, this.#cursor);
         this.#cursor = ev.position;
-        // Remembered before dispatch: a request is never answered twice.
-        await this.#persist();
+        // Remembered in memory before dispatch: a copy read meanwhile is dropped. The save of the
+        // in-flight mark is not awaited (it cost each request a synced write before its turn):
+        // until the request is done the waterline stays before it, so after a crash the next
+        // start reads it again and dispatches it once, whether or not the mark reached the disk.
+        void this.#persist();
         const run = this.#o
           .dispatch(ev)
           .then(

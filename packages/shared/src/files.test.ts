@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readJsonFile, writeFileAtomic, writeFileAtomicSync, writeJsonAtomic } from "./atomic-file.ts";
 import { BoundedSet } from "./dedup.ts";
-import { SingleFlight } from "./single-flight.ts";
+import { latestOnly, SingleFlight } from "./single-flight.ts";
 
 const writers = {
   writeFileAtomic,
@@ -71,6 +71,55 @@ describe("SingleFlight", () => {
     const fail = () => Promise.reject(new Error("down"));
     await expect(Promise.all([sf.run("k", fail), sf.run("k", fail)])).rejects.toThrow("down");
     expect(await sf.run("k", async () => 7)).toBe(7);
+  });
+});
+
+describe("latestOnly", () => {
+  it("runs one save at a time, one more for every burst during it, each with the state of its start", async () => {
+    let state = 0;
+    const saved: number[] = [];
+    let active = 0;
+    let maxActive = 0;
+    const save = latestOnly(async () => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      const snapshot = state;
+      await new Promise((r) => setTimeout(r, 10));
+      saved.push(snapshot);
+      active--;
+    });
+    state = 1;
+    const first = save();
+    const during: Promise<void>[] = [];
+    for (let i = 2; i <= 5; i++) {
+      state = i;
+      during.push(save());
+    }
+    await first;
+    expect(saved).toEqual([1]);
+    await Promise.all(during);
+    // Four calls during the first save share one more, which wrote the newest state.
+    expect(saved).toEqual([1, 5]);
+    expect(maxActive).toBe(1);
+    state = 6;
+    await save();
+    expect(saved).toEqual([1, 5, 6]);
+  });
+
+  it("hands each caller its own save's failure, and saves again after one", async () => {
+    let fail = true;
+    let runs = 0;
+    const save = latestOnly(async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 5));
+      if (fail) throw new Error("disk full");
+    });
+    const first = save();
+    const second = save();
+    await expect(first).rejects.toThrow("disk full");
+    fail = false;
+    await expect(second).resolves.toBeUndefined();
+    expect(runs).toBe(2);
   });
 });
 

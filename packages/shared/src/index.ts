@@ -46,7 +46,7 @@ export {
   resolvePluginConfig,
 } from "./plugin-kit.ts";
 export { registerSecret } from "./redact.ts";
-export { singleFlight } from "./single-flight.ts";
+export { latestOnly, singleFlight } from "./single-flight.ts";
 export {
   type AgentTool,
   guardTool,

@@ -14,6 +14,7 @@ import { type MockLlm, startMockLlm } from "../../mocks/llm/server.ts";
 const ID = "agentrux-openclaw-plugin";
 const SAMPLES = 15;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.timeOrigin + performance.now();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** When the model first saw a request carrying `marker`. */
@@ -59,12 +60,12 @@ export async function channelBench(): Promise<void> {
     // Alternating, one at a time, each in a new session, so both paths see the same noise.
     for (let i = -2; i < SAMPLES; i++) {
       const a = `bench-ax-${i}`;
-      const t0 = Date.now();
+      const t0 = now();
       await publishRequest(control, "cmd", a, a, a);
       const ax = (await modelCallAt(llm, a)) - t0;
       await awaitResponse(control, "res", a);
       const d = `bench-direct-${i}`;
-      const t1 = Date.now();
+      const t1 = now();
       const res = g.post("/v1/chat/completions", {
         model: "openclaw/main",
         messages: [{ role: "user", content: d }],
@@ -77,8 +78,8 @@ export async function channelBench(): Promise<void> {
       direct.push(dx);
     }
     console.log(
-      `through a real gateway, publish -> model call: median ${median(viaAgentrux)} ms; ` +
-        `baseline /v1/chat/completions -> model call: median ${median(direct)} ms; ` +
+      `through a real gateway, publish -> model call: median ${median(viaAgentrux).toFixed(1)} ms; ` +
+        `baseline /v1/chat/completions -> model call: median ${median(direct).toFixed(1)} ms; ` +
         `ratio ${(median(viaAgentrux) / median(direct)).toFixed(2)}x (${SAMPLES} each, alternating)`,
     );
   } finally {

@@ -33,6 +33,7 @@ export interface RecordedRequest {
   /** Token usage the mock reported for this request. */
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   aborted?: boolean;
+  /** When it arrived: ms since the epoch, sub-millisecond (performance.timeOrigin + now()). */
   at: number;
 }
 
@@ -128,7 +129,7 @@ export async function startMockLlm(opts: MockLlmOptions = {}): Promise<MockLlm> 
       lastUserText: lastUserText(messages),
       messagesCount: messages.length,
       toolsCount: tools.length,
-      at: Date.now(),
+      at: performance.timeOrigin + performance.now(),
     };
     requests.push(rec);
     const fail = (status: number, payload: unknown) => {
