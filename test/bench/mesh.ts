@@ -4,7 +4,7 @@ import WebSocket, { WebSocketServer } from "ws";
 import type { MeshNode } from "../../extensions/clawmatrix/src/mesh/node.ts";
 import { findNode24 } from "../harness/node24.ts";
 import { fmt, median, meshNode, N_RTT, ROUNDS, SECRET, until } from "./lib/mesh-common.ts";
-import { modelProxy } from "./lib/model-proxy.ts";
+import { modelProxy, modelProxySeparate } from "./lib/model-proxy.ts";
 import { silentFailure, strangers, tlsRoundTrips } from "./mesh-hostile.ts";
 
 // Mesh benchmarks (issues 3 and 16; issue 16's in mesh-hostile.ts), each against a baseline measured in the same run:
@@ -111,5 +111,6 @@ export async function run(): Promise<void> {
   await strangers();
   await silentFailure();
   await modelProxy();
+  await modelProxySeparate();
   await killDetection();
 }

@@ -1,16 +1,20 @@
+import { type ChildProcess, fork } from "node:child_process";
 import os from "node:os";
+import path from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { clawmatrixConfig } from "../../../extensions/clawmatrix/src/config-schema.ts";
 import type { MeshNode } from "../../../extensions/clawmatrix/src/mesh/node.ts";
 import { createHandlers } from "../../../extensions/clawmatrix/src/serve/handlers.ts";
 import { ModelProxy } from "../../../extensions/clawmatrix/src/serve/model-proxy.ts";
+import { findNode24 } from "../../harness/node24.ts";
 import { startMockLlm } from "../../mocks/llm/server.ts";
 import { fmt, median, meshNode, quiet, ROUNDS, SECRET, until } from "./mesh-common.ts";
 
 // The model-proxy benchmark (issue 17): a 4000-event streamed reply from the mock model, called
 // directly and through node-a's model proxy, the mesh and node-b's handler, in alternating
-// rounds, everything in this process.
+// rounds: once with everything in this process (its CPU is what the mesh path adds), once with
+// the model, node-a and node-b each in a process of its own, as a deployment runs them.
 
 const WORDS = 4000;
 const SETTLE_MS = 15_000;
@@ -75,17 +79,7 @@ async function compare(title: string, a: MeshNode, llmUrl: string): Promise<void
     m.push(await streamOnce(viaMesh, auth, WORDS));
   }
   await proxy.stop();
-  const dT = median(d.map((x) => x.ttfc));
-  const mT = median(m.map((x) => x.ttfc));
-  const dR = median(d.map((x) => x.chunks / x.total));
-  const mR = median(m.map((x) => x.chunks / x.total));
-  console.log(`${title}, ~${m[0]?.chunks} chunks per reply, ${ROUNDS * 3} alternating rounds (median):`);
-  console.log(
-    `  time to first chunk: direct ${fmt(dT)} ms, via the mesh ${fmt(mT)} ms, +${fmt(mT - dT)} ms   (target +<= 2 ms)`,
-  );
-  console.log(
-    `  throughput: direct ${fmt(dR)} chunks/ms, via the mesh ${fmt(mR)} chunks/ms, ${(mR / dR).toFixed(2)}x   (target >= 0.9x)`,
-  );
+  report(title, d, m);
   // All parts share this process, so CPU per reply shows what the mesh path adds even when the
   // machine's load moves wall times (the mock's own writing is in both).
   const dC = median(d.map((x) => x.cpu));
@@ -93,14 +87,27 @@ async function compare(title: string, a: MeshNode, llmUrl: string): Promise<void
   console.log(`  CPU per reply: direct ${fmt(dC)} ms, via the mesh ${fmt(mC)} ms, +${fmt(mC - dC)} ms`);
 }
 
-/** Everything in this process: every stage takes its turn on one event loop. */
-export async function modelProxy(): Promise<void> {
-  const llm = await startMockLlm({ name: "bench-llm", models: ["mock-model"] });
+/** Time to first chunk and throughput, direct (d) and via the mesh (m), as medians. */
+function report(title: string, d: Streamed[], m: Streamed[]): void {
+  const dT = median(d.map((x) => x.ttfc));
+  const mT = median(m.map((x) => x.ttfc));
+  const dR = median(d.map((x) => x.chunks / x.total));
+  const mR = median(m.map((x) => x.chunks / x.total));
+  console.log(`${title}, ~${m[0]?.chunks} chunks per reply, ${m.length} alternating rounds (median):`);
+  console.log(
+    `  time to first chunk: direct ${fmt(dT)} ms, via the mesh ${fmt(mT)} ms, +${fmt(mT - dT)} ms   (target +<= 2 ms)`,
+  );
+  console.log(
+    `  throughput: direct ${fmt(dR)} chunks/ms, via the mesh ${fmt(mR)} chunks/ms, ${(mR / dR).toFixed(2)}x   (target >= 0.9x)`,
+  );
+}
+
+/** node-b: dials node-a and serves the model at `modelUrl` (an OpenAI-style `/v1` base). */
+export function modelNode(aUrl: string, modelUrl: string): Promise<MeshNode> {
   const config = clawmatrixConfig.schema.parse({ models: [{ id: "mock-model", provider: "llm" }] });
-  const endpoint = { url: llm.url.replace(/\/+$/, ""), token: undefined };
-  const a = await meshNode("node-a", { listen: { host: "127.0.0.1", port: 0 } });
-  const b = await meshNode("node-b", {
-    peers: [{ nodeId: "node-a", url: `ws://127.0.0.1:${a.listenPort}` }],
+  const endpoint = { url: modelUrl.replace(/\/+$/, ""), token: undefined };
+  return meshNode("node-b", {
+    peers: [{ nodeId: "node-a", url: aUrl }],
     state: { agents: [], models: [{ id: "mock-model" }], tags: [], toolProxy: false },
     handlers: createHandlers({
       nodeId: "node-b",
@@ -111,10 +118,125 @@ export async function modelProxy(): Promise<void> {
       log: quiet,
     }),
   });
+}
+
+/** Everything in this process: every stage takes its turn on one event loop. */
+export async function modelProxy(): Promise<void> {
+  const llm = await startMockLlm({ name: "bench-llm", models: ["mock-model"] });
+  const a = await meshNode("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+  const b = await modelNode(`ws://127.0.0.1:${a.listenPort}`, llm.url);
   try {
     await compare("model proxy streaming", a, llm.url);
   } finally {
     await Promise.all([a.stop(), b.stop()]);
     await llm.close();
+  }
+}
+
+/** A stage of the path in its own process (model-proxy-stage.ts), spoken to over IPC. */
+class Stage {
+  readonly #child: ChildProcess;
+  readonly #unclaimed: Record<string, unknown>[] = [];
+  readonly #waiting = new Set<{
+    key: string;
+    resolve: (m: Record<string, unknown>) => void;
+    reject: (e: Error) => void;
+  }>();
+
+  constructor(args: string[]) {
+    this.#child = fork(path.join(import.meta.dirname, "model-proxy-stage.ts"), args, {
+      execPath: findNode24(),
+      execArgv: process.env.BENCH_STAGE_PROF
+        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_STAGE_PROF}`]
+        : [],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    this.#child.on("message", (m: Record<string, unknown>) => {
+      for (const w of this.#waiting)
+        if (w.key in m) {
+          this.#waiting.delete(w);
+          return w.resolve(m);
+        }
+      this.#unclaimed.push(m); // e.g. "listening" while the parent still waits for another stage
+    });
+    this.#child.on("exit", (code) => {
+      for (const w of this.#waiting) w.reject(new Error(`bench stage ${args[0]} exited (${code})`));
+      this.#waiting.clear();
+    });
+  }
+
+  /** The next message carrying `key`. */
+  when(key: string, ms = 30_000): Promise<Record<string, unknown>> {
+    const i = this.#unclaimed.findIndex((m) => key in m);
+    if (i >= 0) return Promise.resolve(this.#unclaimed.splice(i, 1)[0] as Record<string, unknown>);
+    return new Promise((resolve, reject) => {
+      const w = { key, resolve, reject };
+      this.#waiting.add(w);
+      setTimeout(() => {
+        if (this.#waiting.delete(w)) reject(new Error(`bench stage: no "${key}" within ${ms} ms`));
+      }, ms).unref();
+    });
+  }
+
+  async cpu(): Promise<number> {
+    const m = this.when("cpu");
+    this.#child.send({ cpu: true });
+    return (await m).cpu as number;
+  }
+
+  /** Ends it as a deployment would (a profile, when asked for, is written at exit). */
+  stop(): void {
+    if (this.#child.connected) this.#child.disconnect();
+    setTimeout(() => this.#child.kill(), 5000).unref();
+  }
+}
+
+/** The model, node-a and node-b each in a process of its own; the client in this one. */
+export async function modelProxySeparate(): Promise<void> {
+  const llm = new Stage(["llm"]);
+  const a = new Stage(["node-a"]);
+  const stages = [llm, a];
+  try {
+    const llmUrl = (await llm.when("ready")).url as string;
+    const aUrl = (await a.when("listening")).listening as string;
+    const b = new Stage(["node-b", aUrl, llmUrl]);
+    stages.push(b);
+    await b.when("ready");
+    const proxyUrl = (await a.when("ready")).url as string;
+    const direct = `${llmUrl}/chat/completions`;
+    const viaMesh = `${proxyUrl}/node/node-b/v1/chat/completions`;
+    const auth = { authorization: `Bearer ${SECRET}` };
+    // Fresh processes: full-size replies first, so the stages' code is compiled before timing.
+    for (let i = 0; i < 5; i++) {
+      await streamOnce(direct, {}, WORDS);
+      await streamOnce(viaMesh, auth, WORDS);
+    }
+    // CPU ms of each stage (model, node-a, node-b) during each call.
+    const cpuOfStages = () => Promise.all(stages.map((s) => s.cpu()));
+    const d: Streamed[] = [];
+    const m: Streamed[] = [];
+    const perStage: number[][] = [];
+    for (let r = 0; r < ROUNDS * 3; r++) {
+      for (const [out, url, headers] of [
+        [d, direct, {}],
+        [m, viaMesh, auth],
+      ] as const) {
+        const c0 = await cpuOfStages();
+        const x = await streamOnce(url, headers, WORDS);
+        const used = (await cpuOfStages()).map((c, i) => c - (c0[i] as number));
+        out.push({ ...x, cpu: used.reduce((a, b) => a + b, 0) });
+        if (out === m) perStage.push(used);
+      }
+    }
+    report("model proxy streaming, one process per stage (model, node-a, node-b; client here)", d, m);
+    const dC = median(d.map((x) => x.cpu));
+    const mC = median(m.map((x) => x.cpu));
+    const stageMedian = (i: number) => fmt(median(perStage.map((u) => u[i] as number)));
+    console.log(
+      `  CPU of the stages per reply: direct ${fmt(dC)} ms (the model), via the mesh ${fmt(mC)} ms, +${fmt(mC - dC)} ms ` +
+        `(model ${stageMedian(0)}, node-a ${stageMedian(1)}, node-b ${stageMedian(2)})`,
+    );
+  } finally {
+    for (const s of stages) s.stop();
   }
 }

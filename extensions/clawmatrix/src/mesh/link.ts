@@ -1,6 +1,12 @@
 import WebSocket from "ws";
 import { meshMetrics } from "../metrics.ts";
-import { decodeFrame, encodeFrame, type Frame, MAX_FRAME_BYTES } from "../protocol/frames.ts";
+import {
+  decodeFrame,
+  encodeFrame,
+  encodeFrameBytes,
+  type Frame,
+  MAX_FRAME_BYTES,
+} from "../protocol/frames.ts";
 import {
   DialerHandshake,
   HANDSHAKE_TIMEOUT_MS,
@@ -111,7 +117,7 @@ export class Link {
    * bound. A frame the peer would have to refuse (over the size limit) is not sent: false.
    */
   send(frame: Frame): boolean {
-    return this.sendEncoded(frame.t, Buffer.from(encodeFrame(frame)));
+    return this.sendEncoded(frame.t, encodeFrameBytes(frame));
   }
 
   /** As send, for a frame encoded once and sent on several links (a gossip flood). */

@@ -67,6 +67,28 @@ describe("mesh node", () => {
     });
   });
 
+  it("relays a stream's chunks, raw after their JSON (§3a), with their origin proof (§6a)", async () => {
+    const a = await node("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+    const url = `ws://127.0.0.1:${a.listenPort}`;
+    const pieces = ['data: {"a":"\\"q\\""}\n\n', "\u0001\n\u{1F600}", "[".repeat(5000)];
+    const b = await node("node-b", {
+      peers: [{ nodeId: "node-a", url }],
+      handlers: {
+        handoff: async (_body, ctx) => {
+          for (const p of pieces) ctx.chunk(p);
+          return undefined;
+        },
+      },
+    });
+    const c = await node("node-c", { peers: [{ nodeId: "node-a", url }] });
+    await until(() => c.table.route("node-b")?.hops === 2 && b.table.route("node-c") !== undefined);
+    let got = "";
+    await c.requests.send("node-b", "handoff", {}, { onChunk: (d) => (got += d) });
+    expect(got).toBe(pieces.join(""));
+    expect(a.counters.relayed).toBeGreaterThanOrEqual(2);
+    expect(a.counters.framesDropped + c.counters.framesDropped + c.counters.forgedOrigin).toBe(0);
+  });
+
   it("PROTOCOL §5a: a member cannot gossip for another node (forged state, forged leaving)", async () => {
     const { a, c, url } = await triangle();
     const x = await node("node-x", { peers: [{ nodeId: "node-a", url }] });

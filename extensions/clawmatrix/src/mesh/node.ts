@@ -2,7 +2,7 @@ import { BoundedSet, type Logger, Periodic, Throttle } from "@openclaw-bundle/sh
 import type WebSocket from "ws";
 import { dropReason, meshMetrics } from "../metrics.ts";
 import {
-  encodeFrame,
+  encodeFrameBytes,
   type Frame,
   type FrameOf,
   isRouted,
@@ -502,7 +502,7 @@ export class MeshNode {
   }
 
   #flood(frame: FrameOf<"gossip">, except?: string): void {
-    const plain = Buffer.from(encodeFrame(frame)); // once, whatever the number of links
+    const plain = encodeFrameBytes(frame); // once, whatever the number of links
     for (const l of this.links.values()) if (l.peer !== except) l.sendEncoded(frame.t, plain);
   }
 

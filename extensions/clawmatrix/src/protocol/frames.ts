@@ -7,11 +7,13 @@ export const key32Text = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
 /** PROTOCOL §2: frame schemas and a codec that never throws on bad input. */
 
 /**
- * v4: relayed frames prove their origin with an HMAC under a per node-pair key (pair-key.ts),
- * each node's X25519 key published in its signed gossip state. v3 (Ed25519 on every relayed
- * frame), v2 (no identity) and v1 (frames in clear after the handshake) are refused by name.
+ * v5: a chunk's data travels after its frame's JSON as raw UTF-8 (§3a), not escaped inside it.
+ * Since v4, relayed frames prove their origin with an HMAC under a per node-pair key
+ * (pair-key.ts), each node's X25519 key published in its signed gossip state. v4 (chunk data in
+ * the JSON), v3 (Ed25519 on every relayed frame), v2 (no identity) and v1 (frames in clear after
+ * the handshake) are refused by name.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const MAX_TTL = 8;
 /**
@@ -150,14 +152,42 @@ export function decodeFrame(data: string | Buffer, isBinary = false): DecodeResu
   const text = typeof data === "string" ? data : data.toString("utf8");
   if (text.length > MAX_FRAME_BYTES)
     return { ok: false, reason: `frame of ${text.length} bytes over the limit` };
+  const raw = parseJson(text);
+  return raw.ok ? checkFrame(raw.value) : raw;
+}
+
+const LINE_FEED = 0x0a;
+
+/**
+ * A sealed frame's plaintext (PROTOCOL §3a) -> a checked frame: its JSON, and for a chunk, the
+ * data after the JSON's end, marked by the first line feed (JSON.stringify never writes one raw),
+ * as UTF-8. Neither the nesting scan nor JSON.parse goes over the data.
+ */
+export function decodeFrameBytes(plain: Buffer): DecodeResult {
+  if (plain.length > MAX_FRAME_BYTES)
+    return { ok: false, reason: `frame of ${plain.length} bytes over the limit` };
+  const end = plain.indexOf(LINE_FEED);
+  if (end < 0) return decodeFrame(plain);
+  const head = parseJson(plain.toString("utf8", 0, end));
+  if (!head.ok) return head;
+  const h = head.value as { t?: unknown; data?: unknown } | null;
+  if (typeof h !== "object" || h === null || h.t !== "chunk")
+    return { ok: false, reason: "data after a frame's JSON, which only a chunk may carry" };
+  if ("data" in h) return { ok: false, reason: "a chunk with data both in its JSON and after it" };
+  return checkFrame({ ...h, data: plain.toString("utf8", end + 1) });
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
   if (nestedDeeperThan(text, MAX_DEPTH))
     return { ok: false, reason: `frame nested deeper than ${MAX_DEPTH} arrays or objects` };
-  let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    return { ok: true, value: JSON.parse(text) };
   } catch {
     return { ok: false, reason: "not JSON" };
   }
+}
+
+function checkFrame(raw: unknown): DecodeResult {
   const r = frameSchema.safeParse(raw);
   if (!r.success) {
     const t = typeof raw === "object" && raw !== null ? (raw as { t?: unknown }).t : undefined;
@@ -189,8 +219,26 @@ export function nestedDeeperThan(text: string, limit: number): boolean {
   return false;
 }
 
+/** A frame as JSON text: what the handshake sends before the link is sealed. */
 export function encodeFrame(frame: Frame): string {
   return JSON.stringify(frame);
+}
+
+/**
+ * A frame as a sealed message's plaintext (PROTOCOL §3a): its JSON; a chunk's data follows a
+ * line feed as raw UTF-8, so streamed text is neither escaped nor encoded twice. A lone
+ * surrogate in the data becomes U+FFFD, as in any UTF-8 (the origin proof covers the same bytes).
+ */
+export function encodeFrameBytes(frame: Frame): Buffer {
+  if (frame.t !== "chunk") return Buffer.from(JSON.stringify(frame));
+  const { data, ...head } = frame;
+  const json = JSON.stringify(head);
+  const headBytes = Buffer.byteLength(json);
+  const out = Buffer.allocUnsafe(headBytes + 1 + Buffer.byteLength(data));
+  out.write(json, 0);
+  out[headBytes] = LINE_FEED;
+  out.write(data, headBytes + 1);
+  return out;
 }
 
 export function isRouted(f: Frame): f is RoutedFrame {

@@ -79,6 +79,7 @@ const RETIRED: Record<number, string> = {
   1: "clawmatrix/1 sends frames in clear after the handshake",
   2: "clawmatrix/2 does not prove node identity",
   3: "clawmatrix/3 proves relayed frames' origin only by Ed25519 signatures",
+  4: "clawmatrix/4 carries a chunk's data inside its JSON",
 };
 
 function versionCheck(v: number): Step | undefined {

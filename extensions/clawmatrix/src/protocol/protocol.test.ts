@@ -106,18 +106,27 @@ describe("PROTOCOL §3-4 handshake", () => {
 
   it("refuses a version mismatch naming both versions", () => {
     const l = new ListenerHandshake(auth("node-a"), new NonceMemory());
-    const r = l.onFrame({ t: "hello", v: 5, node: "node-c", nonce: "v".repeat(43), key: KEY });
+    const r = l.onFrame({ t: "hello", v: 6, node: "node-c", nonce: "v".repeat(43), key: KEY });
     expect(r).toMatchObject({
       kind: "fail",
       code: "VERSION_MISMATCH",
-      message: "peer speaks v5, this node speaks v4",
+      message: "peer speaks v6, this node speaks v5",
     });
-    // v3 proved relayed frames by Ed25519 only: a v4 node's MACs would be refused there.
+    // v4 carried chunk data inside the JSON: it could not read a v5 chunk.
+    const v4 = new ListenerHandshake(auth("node-a"), new NonceMemory());
+    expect(v4.onFrame({ t: "hello", v: 4, node: "node-c", nonce: "u".repeat(43), key: KEY })).toMatchObject({
+      kind: "fail",
+      code: "VERSION_MISMATCH",
+      message: expect.stringMatching(
+        /^peer speaks v4, this node speaks v5 \(clawmatrix\/4 carries a chunk's data/,
+      ),
+    });
+    // v3 proved relayed frames by Ed25519 only: a v5 node's MACs would be refused there.
     const v3 = new ListenerHandshake(auth("node-a"), new NonceMemory());
     expect(v3.onFrame({ t: "hello", v: 3, node: "node-c", nonce: "t".repeat(43), key: KEY })).toMatchObject({
       kind: "fail",
       code: "VERSION_MISMATCH",
-      message: expect.stringMatching(/^peer speaks v3, this node speaks v4 \(clawmatrix\/3 proves relayed/),
+      message: expect.stringMatching(/^peer speaks v3, this node speaks v5 \(clawmatrix\/3 proves relayed/),
     });
     // v1 (frames in clear) is refused by name, so the operator knows which node to upgrade.
     const old = new ListenerHandshake(auth("node-a"), new NonceMemory());
@@ -125,7 +134,7 @@ describe("PROTOCOL §3-4 handshake", () => {
       kind: "fail",
       code: "VERSION_MISMATCH",
       message: expect.stringMatching(
-        /^peer speaks v1, this node speaks v4 \(clawmatrix\/1 sends frames in clear/,
+        /^peer speaks v1, this node speaks v5 \(clawmatrix\/1 sends frames in clear/,
       ),
     });
     // v2 had no identity: its hello (no key) parses and is refused by name, not as a bad frame.
@@ -135,7 +144,7 @@ describe("PROTOCOL §3-4 handshake", () => {
       kind: "fail",
       code: "VERSION_MISMATCH",
       message: expect.stringMatching(
-        /^peer speaks v2, this node speaks v4 \(clawmatrix\/2 does not prove node identity/,
+        /^peer speaks v2, this node speaks v5 \(clawmatrix\/2 does not prove node identity/,
       ),
     });
   });

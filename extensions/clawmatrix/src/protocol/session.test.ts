@@ -96,6 +96,54 @@ describe("PROTOCOL §3a session keys and sealed frames", () => {
     expect(p.listenerOpens.open(p.toListener.seal(plain(ping(4))))).toEqual({ ok: true, frame: ping(4) });
   });
 
+  it("carries a chunk's data raw after its JSON, whatever the data holds, and nothing else that way", () => {
+    const p = pair();
+    const chunk = (data: string): Frame => ({
+      t: "chunk",
+      id: "chunk-0123456789",
+      src: "node-b",
+      dst: "node-a",
+      ttl: 8,
+      re: "req-0123456789",
+      n: 3,
+      data,
+    });
+    // Line feeds, quotes, JSON, control characters, emoji, an empty piece: back exactly as sent.
+    const data = 'data: {"choices":[{"delta":{"content":"a\\"b\\n"}}]}\n\n\u0001\u00e9\u{1F600}[[[{';
+    for (const d of [data, "", "\n", "x".repeat(100_000)]) {
+      const m = plain(chunk(d));
+      // Raw: the data's bytes follow the JSON's end, unescaped.
+      expect(m.subarray(m.indexOf(0x0a) + 1).toString("utf8")).toBe(d);
+      expect(p.listenerOpens.open(p.toListener.seal(m))).toEqual({ ok: true, frame: chunk(d) });
+    }
+    // Deep brackets in the data are text, not JSON: no nesting limit applies to them.
+    const deep = "[".repeat(10_000);
+    expect(p.listenerOpens.open(p.toListener.seal(plain(chunk(deep))))).toEqual({
+      ok: true,
+      frame: chunk(deep),
+    });
+    // A lone surrogate becomes U+FFFD, as in any UTF-8.
+    expect(p.listenerOpens.open(p.toListener.seal(plain(chunk("a\ud800b"))))).toMatchObject({
+      frame: { data: "a\ufffdb" },
+    });
+    // Only a chunk carries data after its JSON, and never in both places; each is dropped, not fatal.
+    const head = (f: object) => Buffer.from(`${JSON.stringify(f)}\nsmuggled`);
+    const { data: _d, ...chunkHead } = chunk("x") as Frame & { data: string };
+    for (const [bad, reason] of [
+      [
+        head({ t: "req", id: "req-0123456789", src: "node-b", dst: "node-a", ttl: 8, kind: "chat" }),
+        /only a chunk/,
+      ],
+      [head({ ...chunkHead, data: "x" }), /both in its JSON and after it/],
+      [head({ ...chunkHead, n: -1 }), /bad "chunk" frame: n/],
+      [Buffer.from("not json\nx"), /not JSON/],
+    ] as const)
+      expect(p.listenerOpens.open(p.toListener.seal(bad))).toMatchObject({ ok: false, fatal: false, reason });
+    // The older form, data inside the JSON, still reads.
+    const inJson = Buffer.from(JSON.stringify(chunk("old form")));
+    expect(p.listenerOpens.open(p.toListener.seal(inJson))).toEqual({ ok: true, frame: chunk("old form") });
+  });
+
   it("binds the keys to the secret, both ids, both nonces and the version", () => {
     const base = deriveKeys(input, "dialer").send;
     for (const k of ["secret", "dialer", "listener", "dialerNonce", "listenerNonce"] as const)

@@ -1,5 +1,11 @@
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
-import { decodeFrame, encodeFrame, type Frame, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "./frames.ts";
+import {
+  decodeFrameBytes,
+  encodeFrameBytes,
+  type Frame,
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+} from "./frames.ts";
 
 /**
  * PROTOCOL §3a: session keys and sealed frames. After the handshake every frame travels as one
@@ -71,7 +77,7 @@ export class FrameSealer {
 
   /** Plaintext bytes of a frame, to check against MAX_PLAINTEXT_BYTES before sealing. */
   static plaintext(frame: Frame): Buffer {
-    return Buffer.from(encodeFrame(frame));
+    return encodeFrameBytes(frame);
   }
 
   seal(plain: Buffer): Buffer {
@@ -117,7 +123,7 @@ export class FrameOpener {
         reason: `frame sequence ${seq}, expected ${this.#seq} (dropped, replayed or reordered)`,
       };
     this.#seq++;
-    const r = decodeFrame(plain);
+    const r = decodeFrameBytes(plain);
     return r.ok ? r : { ok: false, fatal: false, reason: r.reason };
   }
 }

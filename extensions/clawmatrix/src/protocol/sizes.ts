@@ -1,4 +1,4 @@
-import { encodeFrame, type Frame, MAX_DEPTH, nestedDeeperThan, type RoutedFrame } from "./frames.ts";
+import { encodeFrameBytes, type Frame, MAX_DEPTH, nestedDeeperThan, type RoutedFrame } from "./frames.ts";
 import { ORIGIN_SIG_BYTES } from "./origin-sign.ts";
 import { MAX_PLAINTEXT_BYTES } from "./session.ts";
 
@@ -72,7 +72,7 @@ export function splitEncoded(text: string, max = MAX_CHUNK_DATA_BYTES): string[]
 
 /** Whether a peer would accept this frame (PROTOCOL §1: never send what the peer must refuse). */
 export function fitsOnWire(frame: Frame): boolean {
-  return Buffer.byteLength(encodeFrame(frame)) <= MAX_PLAINTEXT_BYTES;
+  return encodeFrameBytes(frame).length <= MAX_PLAINTEXT_BYTES;
 }
 
 /**
@@ -81,16 +81,17 @@ export function fitsOnWire(frame: Frame): boolean {
  * overflows the stack on a very deep value). PROTOCOL §1: no node sends a frame its peer must refuse.
  */
 export function unsendable(f: RoutedFrame, what: string): string | undefined {
-  let text: string;
+  let plain: Buffer;
   try {
-    text = encodeFrame(f);
+    plain = encodeFrameBytes(f);
   } catch (err) {
     return `${what} cannot be encoded (${err instanceof Error ? err.message : String(err)})`;
   }
-  const size = Buffer.byteLength(text) + ORIGIN_SIG_BYTES;
+  const size = plain.length + ORIGIN_SIG_BYTES;
   if (size > MAX_PLAINTEXT_BYTES)
     return `${what} of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})`;
-  if (nestedDeeperThan(text, MAX_DEPTH))
+  // A chunk's fields are flat and its data is no JSON (PROTOCOL §3a): only other frames nest.
+  if (f.t !== "chunk" && nestedDeeperThan(plain.toString("utf8"), MAX_DEPTH))
     return `${what} is nested deeper than ${MAX_DEPTH} arrays or objects`;
   return undefined;
 }
