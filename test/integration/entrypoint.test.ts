@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read deep paths of plain JSON
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -413,5 +413,23 @@ describe("entrypoint.sh", () => {
       "HOME: not set; expected the absolute home directory holding .openclaw, .pilot and .agentrux",
     );
     expect(await fs.readdir(home)).toEqual([]);
+  });
+
+  it("starts a compile cache over 256 MB over (each start adds to it), and leaves a smaller one", async () => {
+    const home = await newHome();
+    const tmp = path.join(home, "tmp");
+    const cache = path.join(tmp, "node-compile-cache");
+    await fs.mkdir(cache, { recursive: true });
+    await fs.writeFile(path.join(cache, "small"), "x");
+    const small = await run(["true"], baseEnv(home, { TMPDIR: tmp }));
+    expect(small.code).toBe(0);
+    expect(await fs.readdir(cache)).toEqual(["small"]);
+    // Blocks really allocated, as `du` and a volume's size limit count them.
+    execFileSync("fallocate", ["-l", "260M", path.join(cache, "big")]);
+    const big = await run(["true"], baseEnv(home, { TMPDIR: tmp }));
+    expect(big.code).toBe(0);
+    expect(big.stderr).toMatch(/the compile cache in \S+ holds 26\d MB, over 256 MB; starting it over/);
+    // No seed beside this entrypoint (the image has one): the next start fills a new cache.
+    await expect(fs.stat(cache)).rejects.toThrow(/ENOENT/);
   });
 });
