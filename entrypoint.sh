@@ -86,15 +86,15 @@ fi
 # it is seeded from the image's copy (about 0.2 s); a start without it is only slower.
 # Each start adds the extensions' modules to it again (about 3.5 MB: the host loads them from a
 # capture directory that is new at every start, and the cache keys on a module's path), and
-# $TMPDIR outlives the container on Kubernetes (an emptyDir of 512 MiB): a cache over
-# COMPILE_CACHE_MAX_MB is started over from the seed, so restarts never fill the scratch space.
+# $TMPDIR outlives the container on Kubernetes (an emptyDir of 512 MiB): a cache over 256 MB is
+# started over from the seed, so restarts never fill the scratch space.
 seed="$BUNDLE_DIR/compile-cache"
 cache="${TMPDIR:-/tmp}/node-compile-cache"
-COMPILE_CACHE_MAX_MB=256
+cache_max_mb=256
 if [[ -d "$cache" ]]; then
   used_mb="$(du -sm "$cache" 2>/dev/null | cut -f1)"
-  if [[ "${used_mb:-0}" =~ ^[0-9]+$ && "${used_mb:-0}" -gt $COMPILE_CACHE_MAX_MB ]]; then
-    log "the compile cache in $cache holds ${used_mb} MB, over ${COMPILE_CACHE_MAX_MB} MB; starting it over"
+  if [[ "${used_mb:-0}" =~ ^[0-9]+$ && "${used_mb:-0}" -gt $cache_max_mb ]]; then
+    log "the compile cache in $cache holds ${used_mb} MB, over ${cache_max_mb} MB; starting it over"
     rm -rf "$cache" 2>/dev/null || log "could not clear $cache"
   fi
 fi
