@@ -186,9 +186,9 @@ export class Ingress {
 
   /**
    * Saves the state as it is when the save starts. Saves never overlap, so a file never goes back
-   * to an older state; the two files are written together, as either order is safe after a crash:
-   * a request remembered but with the waterline before it is dropped as a duplicate when read
-   * again, and a waterline past a request still marked in flight is past a request that was done.
+   * to an older state. `dedup.json` goes first: the waterline never passes a request whose
+   * in-flight mark is still on disk (a start would take the mark for an interrupted request and
+   * answer a later copy of it again).
    */
   #persist(rewound = false): Promise<void> {
     if (rewound) this.#rewound = true;
@@ -204,23 +204,15 @@ export class Ingress {
     this.#rewound = false;
     const first = this.#pending.size > 0 ? Math.min(...this.#pending.keys()) : undefined;
     const done = first === undefined ? this.#cursor : (this.#pending.get(first) as Position);
-    const moved = rewound || this.#waterline === undefined || done !== this.#waterline;
     try {
-      await Promise.all([
-        writeJsonAtomic(
-          this.#dedupFile,
-          { requestIds: this.#recent, inflight: [...this.#inflight] },
-          { mode: 0o600 },
-        ),
-        moved &&
-          writeJsonAtomic(
-            this.#waterlineFile,
-            { ...this.#others, [this.#o.topic]: done },
-            { mode: 0o600 },
-          ).then(() => {
-            this.#waterline = done;
-          }),
-      ]);
+      await writeJsonAtomic(
+        this.#dedupFile,
+        { requestIds: this.#recent, inflight: [...this.#inflight] },
+        { mode: 0o600 },
+      );
+      if (!rewound && this.#waterline !== undefined && done === this.#waterline) return;
+      await writeJsonAtomic(this.#waterlineFile, { ...this.#others, [this.#o.topic]: done }, { mode: 0o600 });
+      this.#waterline = done;
     } catch (err) {
       this.#rewound ||= rewound;
       throw err;
