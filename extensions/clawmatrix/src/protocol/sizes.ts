@@ -1,4 +1,4 @@
-import { encodeFrameBytes, type Frame, MAX_DEPTH, nestedDeeperThan, type RoutedFrame } from "./frames.ts";
+import { encodeFrame, MAX_DEPTH, nestedDeeperThan, type RoutedFrame } from "./frames.ts";
 import { ORIGIN_SIG_BYTES } from "./origin-sign.ts";
 import { MAX_PLAINTEXT_BYTES } from "./session.ts";
 
@@ -70,28 +70,24 @@ export function splitEncoded(text: string, max = MAX_CHUNK_DATA_BYTES): string[]
   return out;
 }
 
-/** Whether a peer would accept this frame (PROTOCOL §1: never send what the peer must refuse). */
-export function fitsOnWire(frame: Frame): boolean {
-  return encodeFrameBytes(frame).length <= MAX_PLAINTEXT_BYTES;
-}
-
 /**
  * Why `f` must not be sent as it is, or undefined: a peer would refuse it for its size (with the
  * origin proof route() may add) or its nesting, or it cannot be encoded at all (JSON.stringify
  * overflows the stack on a very deep value). PROTOCOL §1: no node sends a frame its peer must refuse.
  */
 export function unsendable(f: RoutedFrame, what: string): string | undefined {
-  let plain: Buffer;
+  // The JSON is the plaintext of every frame but a chunk (PROTOCOL §3a), whose raw data it only
+  // bounds from above; requests and answers are what this is asked about.
+  let text: string;
   try {
-    plain = encodeFrameBytes(f);
+    text = encodeFrame(f);
   } catch (err) {
     return `${what} cannot be encoded (${err instanceof Error ? err.message : String(err)})`;
   }
-  const size = plain.length + ORIGIN_SIG_BYTES;
+  const size = Buffer.byteLength(text) + ORIGIN_SIG_BYTES;
   if (size > MAX_PLAINTEXT_BYTES)
     return `${what} of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})`;
-  // A chunk's fields are flat and its data is no JSON (PROTOCOL §3a): only other frames nest.
-  if (f.t !== "chunk" && nestedDeeperThan(plain.toString("utf8"), MAX_DEPTH))
+  if (nestedDeeperThan(text, MAX_DEPTH))
     return `${what} is nested deeper than ${MAX_DEPTH} arrays or objects`;
   return undefined;
 }
