@@ -11,6 +11,7 @@ import {
   type NodeState,
   type RequestKind,
   type RoutedFrame,
+  relayed,
 } from "../protocol/frames.ts";
 import { GossipKeys, signGossip } from "../protocol/gossip-sign.ts";
 import { HANDSHAKE_TIMEOUT_MS, type HandshakeAuth, NonceMemory } from "../protocol/handshake.ts";
@@ -255,8 +256,11 @@ export class MeshNode {
     await this.#listener.stop();
   }
 
-  /** Sends a routed frame toward its `dst` (or handles it here). False when there is no route. */
-  route(frame: RoutedFrame): boolean {
+  /**
+   * Sends a routed frame toward its `dst` (or handles it here). False when there is no route.
+   * `plain`, when given, is the frame already encoded (sizes.ts encodeChecked): sent as it is.
+   */
+  route(frame: RoutedFrame, plain?: Buffer): boolean {
     if (frame.dst === this.id) {
       this.requests.deliver(frame);
       return true;
@@ -265,10 +269,11 @@ export class MeshNode {
     const link = r ? this.links.get(r.via) : undefined;
     if (!link?.open) return false;
     // A routed frame this node originates carries its proof when it will be relayed (PROTOCOL
-    // §6a); on the link to its dst, the link's sealing already proves who sent it.
+    // §6a), which changes its encoding; on the link to its dst, the link's sealing already
+    // proves who sent it.
     if (frame.src === this.id && !frame.sig && !frame.mac && link.peer !== frame.dst)
-      frame = this.#prove(frame);
-    return link.send(frame);
+      return link.send(this.#prove(frame));
+    return plain ? link.sendEncoded(frame.t, plain) : link.send(frame);
   }
 
   /** An HMAC under the pair key with `dst`; an Ed25519 signature when dst publishes no X25519 key. */
@@ -588,7 +593,8 @@ export class MeshNode {
     }
     this.counters.relayed++;
     meshMetrics.relayed();
-    if (!this.route({ ...f, ttl: f.ttl - 1 }) && f.t === "req") {
+    // Only the ttl changes: a chunk's data goes on as the bytes it came as (frames.ts relayed).
+    if (!this.route(relayed(f, f.ttl - 1)) && f.t === "req") {
       this.route({
         t: "res",
         id: newId(),

@@ -1,7 +1,7 @@
 import { BundleError, errorFactory, type Logger } from "@openclaw-bundle/shared";
 import { meshMetrics } from "../metrics.ts";
 import { MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
-import { encodedLengthBound, MAX_CHUNK_DATA_BYTES, splitEncoded, unsendable } from "../protocol/sizes.ts";
+import { encodeChecked, encodedLengthBound, MAX_CHUNK_DATA_BYTES, splitEncoded } from "../protocol/sizes.ts";
 import { Coalescer } from "./coalescer.ts";
 import { newId } from "./ids.ts";
 import type { MeshNode } from "./node.ts";
@@ -179,11 +179,11 @@ export class Requests {
       };
       const req: RoutedFrame = { t: "req", id, src: this.#node.id, dst, ttl: MAX_TTL, kind, body };
       // Sized as sent: the proof route() adds comes on top (PROTOCOL §1, §6a).
-      const why = unsendable(req, `a ${kind} request`);
-      if (why) return reject(meshError("TOO_LARGE", why));
+      const wire = encodeChecked(req, `a ${kind} request`);
+      if (!wire.ok) return reject(meshError("TOO_LARGE", wire.why));
       this.#pending.set(id, p);
       this.#arm(id, p);
-      if (!this.#node.route(req)) {
+      if (!this.#node.route(req, wire.plain)) {
         p.notStarted = true;
         p.reject(meshError("UNREACHABLE", `no route to ${dst}`));
       }
@@ -330,9 +330,9 @@ export class Requests {
       else {
         const res: RoutedFrame = { ...reply, t: "res", id: newId(), ok: true, body };
         // PROTOCOL §1: an answer the caller would have to refuse becomes an error answer.
-        const why = unsendable(res, "the answer");
-        if (why) throw meshError("TOO_LARGE", why);
-        this.#node.route(res);
+        const wire = encodeChecked(res, "the answer");
+        if (!wire.ok) throw meshError("TOO_LARGE", wire.why);
+        this.#node.route(res, wire.plain);
       }
     } catch (err) {
       const code = err instanceof BundleError ? err.code.replace(/^MESH_ERR_/, "") : "UPSTREAM";

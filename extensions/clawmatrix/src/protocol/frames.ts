@@ -174,7 +174,49 @@ export function decodeFrameBytes(plain: Buffer): DecodeResult {
   if (typeof h !== "object" || h === null || h.t !== "chunk")
     return { ok: false, reason: "data after a frame's JSON, which only a chunk may carry" };
   if ("data" in h) return { ok: false, reason: "a chunk with data both in its JSON and after it" };
-  return checkFrame({ ...h, data: plain.toString("utf8", end + 1) });
+  // The header is checked with empty data; the data's own bound is the plaintext's, checked above.
+  const r = checkFrame({ ...h, data: "" });
+  return r.ok ? { ok: true, frame: withRawData(r.frame as FrameOf<"chunk">, plain.subarray(end + 1)) } : r;
+}
+
+/**
+ * The data bytes of chunks decoded from the wire (PROTOCOL §3a). A relay forwards them as they
+ * came, and the text is decoded only when something reads `data`: a relayed chunk's data is
+ * never decoded nor encoded again (issue 17's relay fast path).
+ */
+const rawData = new WeakMap<object, Buffer>();
+
+/** `f`'s data becomes `raw`, decoded as UTF-8 on first read (a lone invalid byte reads as U+FFFD). */
+function withRawData<F extends FrameOf<"chunk">>(f: F, raw: Buffer): F {
+  let text: string | undefined;
+  Object.defineProperty(f, "data", {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      text ??= raw.toString("utf8");
+      return text;
+    },
+  });
+  rawData.set(f, raw);
+  return f;
+}
+
+/** A frame's fields but `data`, without reading it (reading a decoded chunk's data decodes it). */
+function headOf(frame: FrameOf<"chunk">): Omit<FrameOf<"chunk">, "data"> {
+  const head: Record<string, unknown> = {};
+  for (const k of Object.keys(frame)) if (k !== "data") head[k] = frame[k as keyof typeof frame];
+  return head as Omit<FrameOf<"chunk">, "data">;
+}
+
+/**
+ * A routed frame as a relay sends it on: `ttl` lowered, all else as it came. A chunk decoded
+ * from the wire keeps its data's bytes, so the relay copies them and never decodes them.
+ */
+export function relayed<F extends RoutedFrame>(f: F, ttl: number): F {
+  if (f.t !== "chunk") return { ...f, ttl };
+  const raw = rawData.get(f);
+  if (!raw) return { ...f, ttl };
+  return withRawData({ ...headOf(f), ttl, data: "" }, raw) as F;
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
@@ -231,13 +273,15 @@ export function encodeFrame(frame: Frame): string {
  */
 export function encodeFrameBytes(frame: Frame): Buffer {
   if (frame.t !== "chunk") return Buffer.from(JSON.stringify(frame));
-  const { data, ...head } = frame;
-  const json = JSON.stringify(head);
+  const raw = rawData.get(frame);
+  const json = JSON.stringify(headOf(frame));
   const headBytes = Buffer.byteLength(json);
-  const out = Buffer.allocUnsafe(headBytes + 1 + Buffer.byteLength(data));
+  const dataBytes = raw ? raw.length : Buffer.byteLength(frame.data);
+  const out = Buffer.allocUnsafe(headBytes + 1 + dataBytes);
   out.write(json, 0);
   out[headBytes] = LINE_FEED;
-  out.write(data, headBytes + 1);
+  if (raw) raw.copy(out, headBytes + 1);
+  else out.write(frame.data, headBytes + 1);
   return out;
 }
 

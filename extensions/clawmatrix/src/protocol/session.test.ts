@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Frame } from "./frames.ts";
+import { encodeFrameBytes, type Frame, relayed } from "./frames.ts";
 import { deriveKeys, FrameOpener, FrameSealer, type KeyInput, MAX_PLAINTEXT_BYTES } from "./session.ts";
 
 // PROTOCOL §3a without sockets: sealed frames, one key per direction, strict sequence.
@@ -142,6 +142,34 @@ describe("PROTOCOL §3a session keys and sealed frames", () => {
     // The older form, data inside the JSON, still reads.
     const inJson = Buffer.from(JSON.stringify(chunk("old form")));
     expect(p.listenerOpens.open(p.toListener.seal(inJson))).toEqual({ ok: true, frame: chunk("old form") });
+  });
+
+  it("relays a chunk's data as the bytes it came as: only the ttl changes, nothing is decoded", () => {
+    const p = pair();
+    const head = {
+      t: "chunk",
+      id: "chunk-0123456789",
+      src: "node-b",
+      dst: "node-c",
+      ttl: 8,
+      re: "req-0123456789",
+      n: 0,
+    };
+    // Bytes no encoder of text would write (a lone continuation byte, an overlong form): a relay
+    // that decoded and re-encoded the data would turn them into U+FFFD.
+    const raw = Buffer.from([0x61, 0x80, 0xc0, 0xaf, 0x0a, 0x7b, 0x62]);
+    const came = Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), raw]);
+    const opened = p.listenerOpens.open(p.toListener.seal(came));
+    if (!opened.ok || opened.frame.t !== "chunk") throw new Error("the chunk did not open");
+    const sent = encodeFrameBytes(relayed(opened.frame, 7));
+    expect(sent.toString("utf8", 0, sent.indexOf(0x0a))).toBe(JSON.stringify({ ...head, ttl: 7 }));
+    expect(sent.subarray(sent.indexOf(0x0a) + 1).equals(raw)).toBe(true);
+    // Where the data is read (the destination), it is its text, invalid bytes as U+FFFD.
+    expect(opened.frame.data).toBe(raw.toString("utf8"));
+    expect(relayed(opened.frame, 7)).toEqual({ ...head, ttl: 7, data: raw.toString("utf8") });
+    // A chunk made here (no bytes yet) and any other frame are copied with the lower ttl.
+    const mine = { ...head, data: "text \u{1F600}" } as Frame & { t: "chunk" };
+    expect(encodeFrameBytes(relayed(mine, 5))).toEqual(encodeFrameBytes({ ...mine, ttl: 5 }));
   });
 
   it("binds the keys to the secret, both ids, both nonces and the version", () => {

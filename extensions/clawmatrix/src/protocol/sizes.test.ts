@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { capOutput } from "../serve/tool-policy.ts";
 import { resolveClawmatrix } from "../status.ts";
-import { decodeFrame, MAX_DEPTH, nestedDeeperThan } from "./frames.ts";
+import { decodeFrame, decodeFrameBytes, MAX_DEPTH, nestedDeeperThan } from "./frames.ts";
 import {
   cutEncoded,
+  encodeChecked,
   encodedLength,
   encodedLengthBound,
   MAX_TOOL_OUTPUT_BYTES,
   splitEncoded,
-  unsendable,
 } from "./sizes.ts";
 
 // PROTOCOL §1 "Sizes": limits count the bytes that go on the wire (JSON-encoded).
@@ -95,15 +95,20 @@ describe("PROTOCOL §2 nesting", () => {
     });
   });
 
-  it("names what cannot be sent: too deep, too large, or not encodable at all", () => {
+  it("encodes what can be sent once, and names what cannot: too deep, too large, or not encodable", () => {
     const req = (body: unknown) =>
       ({ t: "req", id: "frame-id-0001", src: "a", dst: "b", ttl: 8, kind: "chat", body }) as const;
-    expect(unsendable(req({ ok: 1 }), "a chat request")).toBeUndefined();
-    expect(unsendable(req(JSON.parse(nestText(MAX_DEPTH))), "a chat request")).toMatch(
-      /nested deeper than 64/,
-    );
-    expect(unsendable(req("x".repeat(5 * 1024 * 1024)), "a chat request")).toMatch(/over the frame limit/);
-    expect(unsendable(req(JSON.parse(nestText(1_000_000))), "a chat request")).toMatch(/cannot be encoded/);
+    const ok = encodeChecked(req({ ok: 1, text: "é \u0001" }), "a chat request");
+    // The bytes route() sends are the frame's plaintext: they decode to the same frame.
+    if (!ok.ok) throw new Error(ok.why);
+    expect(decodeFrameBytes(ok.plain)).toEqual({ ok: true, frame: req({ ok: 1, text: "é \u0001" }) });
+    const why = (body: unknown) => {
+      const r = encodeChecked(req(body), "a chat request");
+      return r.ok ? undefined : r.why;
+    };
+    expect(why(JSON.parse(nestText(MAX_DEPTH)))).toMatch(/^a chat request is nested deeper than 64/);
+    expect(why("x".repeat(5 * 1024 * 1024))).toMatch(/^a chat request of \d+ bytes is over the frame limit/);
+    expect(why(JSON.parse(nestText(1_000_000)))).toMatch(/^a chat request cannot be encoded/);
   });
 });
 

@@ -71,23 +71,30 @@ export function splitEncoded(text: string, max = MAX_CHUNK_DATA_BYTES): string[]
 }
 
 /**
- * Why `f` must not be sent as it is, or undefined: a peer would refuse it for its size (with the
- * origin proof route() may add) or its nesting, or it cannot be encoded at all (JSON.stringify
- * overflows the stack on a very deep value). PROTOCOL §1: no node sends a frame its peer must refuse.
+ * `f` encoded as it goes on the wire (its plaintext, PROTOCOL §3a), or why it must not be sent: a
+ * peer would refuse it for its size (with the origin proof route() may add) or its nesting, or it
+ * cannot be encoded at all (JSON.stringify overflows the stack on a very deep value). PROTOCOL §1:
+ * no node sends a frame its peer must refuse. The bytes go to route(), so the frame is encoded once.
  */
-export function unsendable(f: RoutedFrame, what: string): string | undefined {
-  // The JSON is the plaintext of every frame but a chunk (PROTOCOL §3a), whose raw data it only
-  // bounds from above; requests and answers are what this is asked about.
+export function encodeChecked(
+  f: RoutedFrame,
+  what: string,
+): { ok: true; plain: Buffer } | { ok: false; why: string } {
+  // The JSON is the plaintext of every frame but a chunk (§3a), whose raw data it only bounds
+  // from above; requests and answers are what this is asked about.
   let text: string;
   try {
     text = encodeFrame(f);
   } catch (err) {
-    return `${what} cannot be encoded (${err instanceof Error ? err.message : String(err)})`;
+    return {
+      ok: false,
+      why: `${what} cannot be encoded (${err instanceof Error ? err.message : String(err)})`,
+    };
   }
   const size = Buffer.byteLength(text) + ORIGIN_SIG_BYTES;
   if (size > MAX_PLAINTEXT_BYTES)
-    return `${what} of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})`;
+    return { ok: false, why: `${what} of ${size} bytes is over the frame limit (${MAX_PLAINTEXT_BYTES})` };
   if (nestedDeeperThan(text, MAX_DEPTH))
-    return `${what} is nested deeper than ${MAX_DEPTH} arrays or objects`;
-  return undefined;
+    return { ok: false, why: `${what} is nested deeper than ${MAX_DEPTH} arrays or objects` };
+  return { ok: true, plain: Buffer.from(text) };
 }
