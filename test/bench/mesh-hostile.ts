@@ -6,6 +6,7 @@ import type { MeshNode } from "../../extensions/clawmatrix/src/mesh/node.ts";
 import { freezableProxy } from "../../extensions/clawmatrix/src/mesh/test-fixture.ts";
 import { makeSelfSigned } from "../../extensions/clawmatrix/src/protocol/tls-cert.ts";
 import { findNode24 } from "../harness/node24.ts";
+import { describeFloors, frameCosts } from "./lib/frame-costs.ts";
 import { fmt, median, meshNode, N_RTT, ROUNDS, until } from "./lib/mesh-common.ts";
 
 // Issue 16's mesh figures, each against a baseline measured in the same run (called by mesh.ts):
@@ -83,6 +84,9 @@ export async function tlsRoundTrips(rawWsEcho: (n: number) => Promise<number>): 
     console.log(
       `  ${name}${fmt(median(xs) * 1000)} us   ${(median(xs) / t).toFixed(2)}x TLS echo (target <= ${target}x)   ${(median(xs) / w).toFixed(2)}x ws echo`,
     );
+  console.log(
+    describeFloors(frameCosts(), t * 1000, "of the raw TLS echo (TLS's own crypto is in the echo)"),
+  );
   await Promise.all([a.stop(), b.stop(), c.stop()]);
 }
 

@@ -3,8 +3,9 @@ import path from "node:path";
 import WebSocket, { WebSocketServer } from "ws";
 import type { MeshNode } from "../../extensions/clawmatrix/src/mesh/node.ts";
 import { findNode24 } from "../harness/node24.ts";
+import { describeFloors, frameCosts, relayChunkCosts } from "./lib/frame-costs.ts";
 import { fmt, median, meshNode, N_RTT, ROUNDS, SECRET, until } from "./lib/mesh-common.ts";
-import { modelProxy, modelProxySeparate } from "./lib/model-proxy.ts";
+import { modelProxy, modelProxyRelayed, modelProxySeparate } from "./lib/model-proxy.ts";
 import { silentFailure, strangers, tlsRoundTrips } from "./mesh-hostile.ts";
 
 // Mesh benchmarks (issues 3 and 16; issue 16's in mesh-hostile.ts), each against a baseline measured in the same run:
@@ -63,6 +64,16 @@ export async function roundTrips(): Promise<void> {
   console.log(
     `  mesh 2 hops relay ${fmt(median(two) * 1000)} us   ${(median(two) / base).toFixed(2)}x   (target <= 2.6x)`,
   );
+  console.log(describeFloors(frameCosts(), base * 1000, "of the raw ws echo"));
+  console.log(
+    "a relay's CPU per streamed chunk (open, lower its ttl, seal), its data's bytes forwarded vs decoded and re-encoded:",
+  );
+  for (const kib of [16, 64, 160]) {
+    const r = relayChunkCosts(kib);
+    console.log(
+      `  ${String(kib).padStart(3)} KiB: ${fmt(r.fast)} us vs ${fmt(r.decoded)} us   ${(r.fast / r.decoded).toFixed(2)}x`,
+    );
+  }
   await Promise.all([a.stop(), b.stop(), c.stop()]);
 }
 
@@ -111,6 +122,7 @@ export async function run(): Promise<void> {
   await strangers();
   await silentFailure();
   await modelProxy();
+  await modelProxyRelayed();
   await modelProxySeparate();
   await killDetection();
 }

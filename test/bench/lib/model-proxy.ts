@@ -120,6 +120,29 @@ export function modelNode(aUrl: string, modelUrl: string): Promise<MeshNode> {
   });
 }
 
+/**
+ * The same through a relay, in this process: node-c's proxy reaches node-b through node-a, as
+ * the quick start's node-c does. The relay forwards each chunk's data bytes as they came.
+ */
+export async function modelProxyRelayed(): Promise<void> {
+  const llm = await startMockLlm({ name: "bench-llm", models: ["mock-model"] });
+  const a = await meshNode("node-a", { listen: { host: "127.0.0.1", port: 0 } });
+  const url = `ws://127.0.0.1:${a.listenPort}`;
+  const b = await modelNode(url, llm.url);
+  const c = await meshNode("node-c", { peers: [{ nodeId: "node-a", url }] });
+  try {
+    await until(() => c.table.route("node-b")?.via === "node-a", SETTLE_MS);
+    await compare(
+      "model proxy streaming through a relay (node-c's proxy, node-a relays, node-b's model)",
+      c,
+      llm.url,
+    );
+  } finally {
+    await Promise.all([a.stop(), b.stop(), c.stop()]);
+    await llm.close();
+  }
+}
+
 /** Everything in this process: every stage takes its turn on one event loop. */
 export async function modelProxy(): Promise<void> {
   const llm = await startMockLlm({ name: "bench-llm", models: ["mock-model"] });
