@@ -12,7 +12,7 @@ const input: KeyInput = {
   listenerNonce: "l".repeat(43),
 };
 const ping = (ts: number): Frame => ({ t: "ping", ts });
-const plain = (f: Frame) => FrameSealer.plaintext(f);
+const plain = (f: Frame) => encodeFrameBytes(f);
 
 function pair() {
   const d = deriveKeys(input, "dialer");

@@ -1,11 +1,5 @@
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
-import {
-  decodeFrameBytes,
-  encodeFrameBytes,
-  type Frame,
-  MAX_FRAME_BYTES,
-  PROTOCOL_VERSION,
-} from "./frames.ts";
+import { decodeFrameBytes, type Frame, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "./frames.ts";
 
 /**
  * PROTOCOL §3a: session keys and sealed frames. After the handshake every frame travels as one
@@ -73,11 +67,6 @@ export class FrameSealer {
 
   constructor(key: Buffer) {
     this.#key = createSecretKey(key);
-  }
-
-  /** Plaintext bytes of a frame, to check against MAX_PLAINTEXT_BYTES before sealing. */
-  static plaintext(frame: Frame): Buffer {
-    return encodeFrameBytes(frame);
   }
 
   seal(plain: Buffer): Buffer {
