@@ -97,7 +97,9 @@ describe("PersistentTaskStore", () => {
   });
 
   it("pages a peer's list newest first and filters by context and state", async () => {
-    const s = new PersistentTaskStore({ stateDir: dir(), maxTasks: 50, log });
+    // The clock is fixed: finished tasks a day old are dropped, and these are dated.
+    const now = () => Date.parse("2026-11-29T00:01:00Z");
+    const s = new PersistentTaskStore({ stateDir: dir(), maxTasks: 50, log, now });
     for (let i = 0; i < 5; i++)
       await s.save(
         task(
