@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import v8 from "node:v8";
@@ -60,26 +61,62 @@ async function streamOnce(url: string, headers: Record<string, string>, words: n
   return { ttfc, total: performance.now() - t0, chunks, cpu: (c.user + c.system) / 1000 };
 }
 
-/** Alternating rounds, direct and through a proxy on node-a. */
-async function compare(title: string, a: MeshNode, llmUrl: string): Promise<void> {
+/**
+ * A TCP forwarder on loopback: every byte from a client to `port` and back, nothing parsed.
+ * Two in a row are the floor of a two-stage path (node-b, node-a): the bytes read and written
+ * twice more, with no HTTP, SSE, framing or sealing at all.
+ */
+async function tcpForwarder(port: number): Promise<{ port: number; close(): void }> {
+  const server = net.createServer({ noDelay: true }, (c) => {
+    const up = net.connect({ port, host: "127.0.0.1", noDelay: true });
+    c.pipe(up).pipe(c);
+    for (const s of [c, up]) s.on("error", () => (s === c ? up : c).destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      server.close();
+    },
+  };
+}
+
+/** Alternating rounds, direct and through a proxy on node-a (and through the floor, if asked). */
+async function compare(title: string, a: MeshNode, llmUrl: string, withFloor = false): Promise<void> {
   await until(() => a.table.modelCandidates("mock-model").includes("node-b"), SETTLE_MS);
   const proxy = new ModelProxy({ node: a, secret: SECRET, port: 0, timeoutMs: 60_000, log: quiet });
   await proxy.start();
   const direct = `${llmUrl}/chat/completions`;
   const viaMesh = `http://127.0.0.1:${proxy.port}/node/node-b/v1/chat/completions`;
   const auth = { authorization: `Bearer ${SECRET}` };
+  const first = withFloor ? await tcpForwarder(Number(new URL(llmUrl).port)) : undefined;
+  const second = first && (await tcpForwarder(first.port));
+  const viaFloor = second && `http://127.0.0.1:${second.port}${new URL(llmUrl).pathname}/chat/completions`;
   await streamOnce(direct, {}, 50);
   await streamOnce(viaMesh, auth, 50);
+  if (viaFloor) await streamOnce(viaFloor, {}, 50);
   const d: Streamed[] = [];
   const m: Streamed[] = [];
+  const f: Streamed[] = [];
   for (let r = 0; r < ROUNDS * 3; r++) {
     collectGarbage();
     d.push(await streamOnce(direct, {}, WORDS));
     collectGarbage();
     m.push(await streamOnce(viaMesh, auth, WORDS));
+    if (!viaFloor) continue;
+    collectGarbage();
+    f.push(await streamOnce(viaFloor, {}, WORDS));
   }
   await proxy.stop();
+  first?.close();
+  second?.close();
   report(title, d, m);
+  if (viaFloor) {
+    const ratio = median(d.map((x) => x.total)) / median(f.map((x) => x.total));
+    console.log(
+      `  floor, two TCP forwarders in a row in this process (the bytes read and written twice more, nothing parsed): throughput ${ratio.toFixed(2)}x, first chunk +${fmt(median(f.map((x) => x.ttfc)) - median(d.map((x) => x.ttfc)))} ms`,
+    );
+  }
   // All parts share this process, so CPU per reply shows what the mesh path adds even when the
   // machine's load moves wall times (the mock's own writing is in both).
   const dC = median(d.map((x) => x.cpu));
@@ -149,7 +186,7 @@ export async function modelProxy(): Promise<void> {
   const a = await meshNode("node-a", { listen: { host: "127.0.0.1", port: 0 } });
   const b = await modelNode(`ws://127.0.0.1:${a.listenPort}`, llm.url);
   try {
-    await compare("model proxy streaming", a, llm.url);
+    await compare("model proxy streaming", a, llm.url, true);
   } finally {
     await Promise.all([a.stop(), b.stop()]);
     await llm.close();

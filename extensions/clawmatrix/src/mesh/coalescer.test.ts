@@ -149,4 +149,23 @@ describe("Coalescer", () => {
       expect(sent.length).toBeLessThan(pieces.length); // bursts were merged
     }
   });
+
+  it("merges bytes as it merges text: one buffer, in order, within the bound", () => {
+    const sent: Buffer[] = [];
+    let ready: (() => void) | undefined;
+    const c = new Coalescer<Buffer>({
+      send: (d) => sent.push(d),
+      whenReady: (r) => {
+        ready = r;
+        return () => {};
+      },
+      maxSize: 8,
+    });
+    const first = Buffer.from("data: a");
+    c.push(first);
+    for (const p of ["€", "é", "xyz", "1234"]) c.push(Buffer.from(p));
+    ready?.();
+    expect(sent[0]).toBe(first); // the first piece is sent as it is: not copied
+    expect(sent.map((b) => b.toString())).toEqual(["data: a", "€éxyz", "1234"]);
+  });
 });

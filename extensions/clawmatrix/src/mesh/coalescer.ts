@@ -7,9 +7,12 @@
  * caller says how to send and how to wait, so it is tested without sockets or timers.
  */
 
-export interface CoalescerOptions {
+/** Pieces are text, or bytes (a stream passed on as it came, PROTOCOL §3a). */
+type Piece = string | Buffer;
+
+export interface CoalescerOptions<T extends Piece> {
   /** Sends one piece (merged or not) on its way. */
-  send(data: string): void;
+  send(data: T): void;
   /**
    * Calls `ready` once the way out can take another piece (the data sent so far has drained,
    * and at least the current tick is over); returns a function that cancels the wait.
@@ -18,13 +21,16 @@ export interface CoalescerOptions {
   /** The most a merged piece may hold, counted by `size`. A single bigger piece goes out alone. */
   maxSize: number;
   /** The size of a piece, in the unit of `maxSize` (default: its length). */
-  size?: (data: string) => number;
+  size?: (data: T) => number;
 }
 
-export class Coalescer {
-  readonly #o: CoalescerOptions;
-  readonly #size: (data: string) => number;
-  #pending: string[] = [];
+const join = <T extends Piece>(parts: T[]): T =>
+  (typeof parts[0] === "string" ? parts.join("") : Buffer.concat(parts as Buffer[])) as T;
+
+export class Coalescer<T extends Piece = string> {
+  readonly #o: CoalescerOptions<T>;
+  readonly #size: (data: T) => number;
+  #pending: T[] = [];
   #pendingSize = 0;
   /** True while a sent piece has not drained: new pieces wait. */
   #busy = false;
@@ -36,7 +42,7 @@ export class Coalescer {
   pushed = 0;
   sent = 0;
 
-  constructor(o: CoalescerOptions) {
+  constructor(o: CoalescerOptions<T>) {
     this.#o = o;
     this.#size = o.size ?? ((d) => d.length);
   }
@@ -46,7 +52,7 @@ export class Coalescer {
     return this.#pending.length > 0;
   }
 
-  push(data: string): void {
+  push(data: T): void {
     if (this.#closed) return;
     this.pushed++;
     if (!this.#busy) {
@@ -82,13 +88,13 @@ export class Coalescer {
   }
 
   #sendPending(): void {
-    const data = this.#pending.length === 1 ? (this.#pending[0] as string) : this.#pending.join("");
+    const data = this.#pending.length === 1 ? (this.#pending[0] as T) : join(this.#pending);
     this.#pending = [];
     this.#pendingSize = 0;
     this.#send(data);
   }
 
-  #send(data: string): void {
+  #send(data: T): void {
     this.#stopWaiting();
     this.sent++;
     this.#o.send(data);

@@ -315,7 +315,8 @@ describe("mesh node", () => {
   }, 15_000);
 
   it("answers an over-large result with TOO_LARGE, splits big streamed data, keeps the link", async () => {
-    const nasty = "\u0001".repeat(800_000); // 4.8 MB on the wire: over one frame
+    // 2.7 MB of 3-byte characters: over one chunk's 1 MiB, whose cuts fall inside a character.
+    const nasty = "€".repeat(900_000);
     const a = await node("node-a", {
       listen: { host: "127.0.0.1", port: 0 },
       handlers: {

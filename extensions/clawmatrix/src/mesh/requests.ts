@@ -1,7 +1,14 @@
 import { BundleError, errorFactory, type Logger } from "@openclaw-bundle/shared";
 import { meshMetrics } from "../metrics.ts";
-import { MAX_TTL, type RequestKind, type RoutedFrame } from "../protocol/frames.ts";
-import { encodeChecked, encodedLengthBound, MAX_CHUNK_DATA_BYTES, splitEncoded } from "../protocol/sizes.ts";
+import {
+  chunkBytes,
+  chunkOfBytes,
+  type FrameOf,
+  MAX_TTL,
+  type RequestKind,
+  type RoutedFrame,
+} from "../protocol/frames.ts";
+import { encodeChecked, MAX_CHUNK_DATA_BYTES, splitUtf8, utf8Bytes } from "../protocol/sizes.ts";
 import { Coalescer } from "./coalescer.ts";
 import { newId } from "./ids.ts";
 import type { MeshNode } from "./node.ts";
@@ -39,15 +46,22 @@ export interface ServingLimits {
 interface HandlerContext {
   src: string;
   signal: AbortSignal;
-  /** Streams a piece of the answer; the request then ends with `end` instead of `res`. */
-  chunk(data: string): void;
+  /**
+   * Streams a piece of the answer; the request then ends with `end` instead of `res`. Bytes (a
+   * stream passed on as it came) go out as they are when they are valid UTF-8, so a piece of
+   * bytes must hold whole characters (an SSE event does): a cut one is replaced by U+FFFD.
+   */
+  chunk(data: string | Uint8Array): void;
 }
 export type Handler = (body: unknown, ctx: HandlerContext) => Promise<unknown>;
 
 interface CallOptions {
   /** Idle timeout: reset by every chunk. */
   timeoutMs?: number;
+  /** Each chunk's data as text. */
   onChunk?: (data: string) => void;
+  /** Each chunk's data as bytes, as they came (not decoded): instead of onChunk, for a pass-through. */
+  onChunkBytes?: (data: Buffer) => void;
   signal?: AbortSignal;
 }
 
@@ -64,9 +78,17 @@ interface Pending {
   timeoutMs: number;
   timer: NodeJS.Timeout | undefined;
   chunks: number;
-  onChunk?: (data: string) => void;
+  onChunk?: (f: FrameOf<"chunk">) => void;
   resolve(body: unknown): void;
   reject(err: Error): void;
+}
+
+/** How a caller takes each chunk: as bytes, as text, or not at all. */
+function chunkReader(o: CallOptions): ((f: FrameOf<"chunk">) => void) | undefined {
+  const { onChunk, onChunkBytes } = o;
+  if (onChunkBytes) return (f) => onChunkBytes(chunkBytes(f));
+  if (onChunk) return (f) => onChunk(f.data);
+  return undefined;
 }
 
 export class Requests {
@@ -117,14 +139,16 @@ export class Requests {
     for (const [i, node] of tries.entries()) {
       let streamed = false;
       try {
-        const onChunk = opts.onChunk
-          ? (d: string) => {
-              streamed = true;
-              opts.onChunk?.(d);
-            }
-          : undefined;
+        const seen = <D>(on: ((d: D) => void) | undefined) =>
+          on &&
+          ((d: D) => {
+            streamed = true;
+            on(d);
+          });
         const movable = RETRY_AFTER_START.has(kind) && i < tries.length - 1;
-        return { node, body: await this.send(node, kind, body, { ...opts, onChunk, movable }) };
+        const onChunk = seen(opts.onChunk);
+        const onChunkBytes = seen(opts.onChunkBytes);
+        return { node, body: await this.send(node, kind, body, { ...opts, onChunk, onChunkBytes, movable }) };
       } catch (err) {
         last = err;
         const code = err instanceof BundleError ? err.code : "";
@@ -156,7 +180,7 @@ export class Requests {
         timeoutMs: opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
         timer: undefined,
         chunks: 0,
-        onChunk: opts.onChunk,
+        onChunk: chunkReader(opts),
         resolve: (b) => {
           this.#settle(id);
           resolve(b);
@@ -257,7 +281,7 @@ export class Requests {
     if (f.t === "chunk") {
       p.chunks++;
       this.#arm(f.re, p);
-      p.onChunk?.(f.data);
+      p.onChunk?.(f);
     } else if (f.ok) p.resolve(f.t === "res" ? f.body : undefined);
     else p.reject(meshError(f.error?.code ?? "UPSTREAM", `${f.src}: ${f.error?.message ?? "failed"}`));
   }
@@ -303,15 +327,15 @@ export class Requests {
     this.#servingBy.set(f.src, mine + 1);
     const served = meshMetrics.request(f.kind, "server");
     let n = 0;
-    // PROTOCOL §7: pieces that come while the previous chunk is still on its way join one chunk;
-    // the bound counts 6 bytes a character (the most one takes encoded), so it needs no scan.
-    const chunks = new Coalescer({
+    // PROTOCOL §7: pieces that come while the previous chunk is still on its way join one chunk.
+    // They are bytes (§3a): a model's stream goes from its socket to the link without a decode.
+    const chunks = new Coalescer<Buffer>({
       send: (data) => {
-        if (!abort.signal.aborted) this.#node.route({ ...reply, t: "chunk", id: newId(), n: n++, data });
+        if (!abort.signal.aborted)
+          this.#node.route(chunkOfBytes({ ...reply, t: "chunk", id: newId(), n: n++ }, data));
       },
       whenReady: (ready) => this.#whenWritten(f.src, ready),
       maxSize: MAX_CHUNK_DATA_BYTES,
-      size: encodedLengthBound,
     });
     const handler = this.#handlers[f.kind];
     try {
@@ -322,7 +346,7 @@ export class Requests {
         signal: abort.signal,
         // Big streamed data is split so that no chunk is a frame the caller must refuse.
         chunk: (data) => {
-          for (const piece of splitEncoded(data)) chunks.push(piece);
+          for (const piece of splitUtf8(utf8Bytes(data))) chunks.push(piece);
         },
       });
       chunks.flush(); // the end follows all the data

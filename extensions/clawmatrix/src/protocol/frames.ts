@@ -201,6 +201,19 @@ function withRawData<F extends FrameOf<"chunk">>(f: F, raw: Buffer): F {
   return f;
 }
 
+/**
+ * A chunk whose data is `bytes` (UTF-8) as they are: they go on the wire without being decoded
+ * or encoded again (PROTOCOL §3a). The text is decoded only if something reads `data`.
+ */
+export function chunkOfBytes(head: Omit<FrameOf<"chunk">, "data">, bytes: Buffer): FrameOf<"chunk"> {
+  return withRawData({ ...head, data: "" }, bytes);
+}
+
+/** A chunk's data as bytes: as they came from the wire, or its text encoded. */
+export function chunkBytes(f: FrameOf<"chunk">): Buffer {
+  return rawData.get(f) ?? Buffer.from(f.data);
+}
+
 /** A frame's fields but `data`, without reading it (reading a decoded chunk's data decodes it). */
 function headOf(frame: FrameOf<"chunk">): Omit<FrameOf<"chunk">, "data"> {
   const head: Record<string, unknown> = {};

@@ -6,9 +6,9 @@ import {
   cutEncoded,
   encodeChecked,
   encodedLength,
-  encodedLengthBound,
   MAX_TOOL_OUTPUT_BYTES,
-  splitEncoded,
+  splitUtf8,
+  utf8Bytes,
 } from "./sizes.ts";
 
 // PROTOCOL §1 "Sizes": limits count the bytes that go on the wire (JSON-encoded).
@@ -32,15 +32,16 @@ describe("PROTOCOL §1 sizes", () => {
       // cutEncoded counts code point by code point: it agrees on where the text ends.
       expect(cutEncoded(s, n).rest).toBe("");
       expect(cutEncoded(s, n - 1).rest).not.toBe("");
-      expect(encodedLengthBound(s)).toBeGreaterThanOrEqual(n);
     }
   });
 
-  it("splits only what is over the limit: text under it comes back whole, as it was", () => {
-    const text = "a".repeat(1000);
-    expect(splitEncoded(text, 6000)[0]).toBe(text); // under the bound: no scan
-    expect(splitEncoded(text, 1000)).toEqual([text]); // over the bound, under the limit
-    expect(splitEncoded(text, 999).map((p) => p.length)).toEqual([999, 1]);
+  it("passes streamed bytes through when they fit and are UTF-8; mends what is not UTF-8", () => {
+    const bytes = Buffer.from("data: é€😀\n\n");
+    expect(splitUtf8(bytes, bytes.length)[0]).toBe(bytes); // the same buffer: no copy
+    expect(utf8Bytes(bytes)).toBe(bytes);
+    expect(utf8Bytes(new Uint8Array([0x61, 0xe2, 0x82]))).toEqual(Buffer.from("a\ufffd"));
+    expect(utf8Bytes(new Uint8Array([0xc0, 0xaf]))).toEqual(Buffer.from("\ufffd\ufffd")); // overlong
+    expect(utf8Bytes("\ud800x")).toEqual(Buffer.from("\ufffdx")); // a lone surrogate
   });
 
   it("caps tool output in encoded bytes: 1 MiB of control characters stays 1 MiB on the wire", () => {
@@ -52,14 +53,20 @@ describe("PROTOCOL §1 sizes", () => {
     expect(r.output).toMatch(/output truncated at 1048576 of 6291456 bytes\]$/);
   });
 
-  it("splits and cuts on code points, every piece within the limit", () => {
-    const text = `${"😀".repeat(10)}${"\u0001".repeat(10)}abc`;
-    const pieces = splitEncoded(text, 7);
-    expect(pieces.join("")).toBe(text);
-    for (const p of pieces) expect(wire(p)).toBeLessThanOrEqual(7);
+  it("splits streamed bytes before a character's first byte, every piece within the limit", () => {
+    const text = `${"😀".repeat(10)}${"€é".repeat(10)}abc`;
+    const bytes = Buffer.from(text);
+    for (let max = 4; max <= 12; max++) {
+      const pieces = splitUtf8(bytes, max);
+      expect(Buffer.concat(pieces).equals(bytes)).toBe(true);
+      for (const p of pieces) {
+        expect(p.length).toBeLessThanOrEqual(max);
+        expect(Buffer.from(p.toString()).equals(p), `max ${max}: ${p.toString()}`).toBe(true);
+      }
+    }
+    // Under 4 bytes a character cannot fit: pieces still hold a byte each and the loop ends.
+    expect(splitUtf8(Buffer.from("😀"), 1).length).toBe(4);
     expect(cutEncoded("😀😀", 5)).toEqual({ head: "😀", rest: "😀" });
-    expect(splitEncoded("😀", 2)).toEqual(["😀"]); // a code point over the limit still moves on
-    expect(splitEncoded("")).toEqual([""]);
   });
 
   it("refuses a maxOutputBytes above the frame limit, naming the value and the maximum", () => {

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { encodeFrame, MAX_DEPTH, nestedDeeperThan, type RoutedFrame } from "./frames.ts";
 import { ORIGIN_SIG_BYTES } from "./origin-sign.ts";
 import { MAX_PLAINTEXT_BYTES } from "./session.ts";
@@ -11,7 +12,7 @@ import { MAX_PLAINTEXT_BYTES } from "./session.ts";
 export const FRAME_ENVELOPE_BYTES = 64 * 1024;
 /** The largest tool output a node may be configured to send (`toolProxy.maxOutputBytes`). */
 export const MAX_TOOL_OUTPUT_BYTES = MAX_PLAINTEXT_BYTES - FRAME_ENVELOPE_BYTES;
-/** Streamed data is sent in chunks of at most this many encoded bytes. */
+/** Streamed data is sent in chunks of at most this many bytes (raw UTF-8, PROTOCOL §3a). */
 export const MAX_CHUNK_DATA_BYTES = 1024 * 1024;
 
 /** Bytes one code point takes inside a JSON string, UTF-8 encoded. */
@@ -23,14 +24,6 @@ function encodedSize(cp: number): number {
   if (cp >= 0xd800 && cp <= 0xdfff) return 6; // a lone surrogate is escaped by JSON.stringify
   if (cp < 0x10000) return 3;
   return 4;
-}
-
-/** The most bytes one UTF-16 unit takes encoded (a control character or a lone surrogate, `\uXXXX`). */
-export const MAX_UNIT_BYTES = 6;
-
-/** An upper bound of `encodedLength(text)` that costs nothing: no scan of the text. */
-export function encodedLengthBound(text: string): number {
-  return text.length * MAX_UNIT_BYTES;
 }
 
 /** Bytes of `text` as a JSON string on the wire, without the quotes. */
@@ -53,20 +46,35 @@ export function cutEncoded(text: string, max: number): { head: string; rest: str
   return { head: text.slice(0, i), rest: text.slice(i) };
 }
 
-/** `text` in pieces of at most `max` encoded bytes each (one empty piece for empty text). */
-export function splitEncoded(text: string, max = MAX_CHUNK_DATA_BYTES): string[] {
-  // Most streamed data is far below the limit: no scan, or one native one, tells so.
-  if (encodedLengthBound(text) <= max || encodedLength(text) <= max) return [text];
-  const out: string[] = [];
-  let rest = text;
-  do {
-    const c = cutEncoded(rest, max);
-    // A code point bigger than `max` still moves on, so the loop always ends.
-    const first = rest.codePointAt(0);
-    const step = c.head || (first === undefined ? "" : String.fromCodePoint(first));
-    out.push(step);
-    rest = rest.slice(step.length);
-  } while (rest.length > 0);
+/**
+ * Streamed data as the UTF-8 bytes a chunk carries (PROTOCOL §3a): text encoded (a lone surrogate
+ * becomes U+FFFD), bytes passed as they are when they are valid UTF-8 (a native check), and
+ * otherwise decoded and encoded again, so that every chunk this node starts is valid UTF-8 and its
+ * origin proof covers the same bytes whichever way a peer reads them.
+ */
+export function utf8Bytes(data: string | Uint8Array): Buffer {
+  if (typeof data === "string") return Buffer.from(data);
+  const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return isUtf8(b) ? b : Buffer.from(b.toString("utf8"));
+}
+
+/**
+ * UTF-8 `bytes` in pieces of at most `max` bytes, each cut before a character's first byte, so
+ * that every piece is valid UTF-8 on its own (one piece, not copied, when it fits).
+ */
+export function splitUtf8(bytes: Buffer, max = MAX_CHUNK_DATA_BYTES): Buffer[] {
+  if (bytes.length <= max) return [bytes];
+  const out: Buffer[] = [];
+  let from = 0;
+  while (bytes.length - from > max) {
+    let cut = from + max;
+    // Back over continuation bytes (10xxxxxx): at most 3 in valid UTF-8; every piece holds a byte.
+    const least = Math.max(from + 1, cut - 3);
+    while (cut > least && ((bytes[cut] as number) & 0xc0) === 0x80) cut--;
+    out.push(bytes.subarray(from, cut));
+    from = cut;
+  }
+  out.push(bytes.subarray(from));
   return out;
 }
 

@@ -30,7 +30,7 @@ async function serve(
 const stream = (gw: LocalGateway, signal: AbortSignal) => {
   const pieces: string[] = [];
   const done = chatCompletions(gw, { model: "m" }, { "x-extra": "1" }, signal, {
-    wire: (w) => pieces.push(w),
+    wire: (w) => pieces.push(w.toString()),
   });
   return { pieces, done };
 };

@@ -3,7 +3,7 @@ import { derefEnv, errorMessage } from "@openclaw-bundle/shared";
 export { localGatewayFrom } from "@openclaw-bundle/shared";
 
 import { meshError } from "../mesh/requests.ts";
-import { SseReader } from "./sse.ts";
+import { SseReader, SseWireReader } from "./sse.ts";
 
 /**
  * This node's own gateway over loopback HTTP: `/v1/chat/completions` (agent turns, streaming or
@@ -80,9 +80,10 @@ async function boundedJson(res: Response): Promise<unknown> {
 
 /**
  * How a streamed answer is handed over, all the events of one network read together (the
- * `[DONE]` marker included): each event's `data`, or the events in SSE wire form (sse.ts).
+ * `[DONE]` marker included): each event's `data`, or the events in SSE wire form as bytes, not
+ * decoded (sse.ts).
  */
-export type StreamSink = { events(data: string[]): void } | { wire(text: string): void };
+export type StreamSink = { events(data: string[]): void } | { wire(bytes: Buffer): void };
 
 /**
  * One chat-completions call. With a sink, the request streams and its events are handed over as
@@ -98,16 +99,19 @@ export async function chatCompletions(
 ): Promise<unknown> {
   const res = await post(gw, path, { ...body, stream: Boolean(sink) }, headers, signal);
   if (!sink) return boundedJson(res);
-  const reader = new SseReader();
-  const decoder = new TextDecoder();
+  const pieces = res.body as unknown as AsyncIterable<Uint8Array>;
   try {
-    for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-      const text = decoder.decode(piece, { stream: true });
-      if ("wire" in sink) {
-        const wire = reader.pushWire(text);
-        if (wire) sink.wire(wire);
-      } else {
-        const events = reader.push(text);
+    if ("wire" in sink) {
+      const reader = new SseWireReader();
+      for await (const piece of pieces) {
+        const wire = reader.push(piece);
+        if (wire.length > 0) sink.wire(wire);
+      }
+    } else {
+      const reader = new SseReader();
+      const decoder = new TextDecoder();
+      for await (const piece of pieces) {
+        const events = reader.push(decoder.decode(piece, { stream: true }));
         if (events.length > 0) sink.events(events);
       }
     }

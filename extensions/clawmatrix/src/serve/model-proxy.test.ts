@@ -193,6 +193,27 @@ describe("model proxy: requests", () => {
     const silent = await call("/v1/chat/completions", { model: "m1", stream: true, quiet: true });
     expect(await silent.text()).toBe("data: [DONE]\n\n");
   });
+
+  it("passes a model's bytes on as they came, and mends bytes that are not UTF-8", async () => {
+    const good = Buffer.from('data: {"c":"é€😀"}\n\n');
+    // A lone continuation byte and a cut 3-byte character: each becomes U+FFFD, the rest is kept.
+    const bad = Buffer.concat([
+      Buffer.from("data: a"),
+      Buffer.from([0x80]),
+      Buffer.from("b\xe2\x82\n\n", "latin1"),
+    ]);
+    const { call } = await mesh({
+      "node-b": async (_b, ctx) => {
+        ctx.chunk(good);
+        ctx.chunk(bad);
+        return undefined;
+      },
+    });
+    const r = await call("/v1/chat/completions", { model: "m1", stream: true });
+    const body = Buffer.from(await r.arrayBuffer());
+    expect(body.toString()).toBe('data: {"c":"é€😀"}\n\ndata: a\ufffdb\ufffd\n\n');
+    expect(body.subarray(0, good.length).equals(good)).toBe(true);
+  });
 });
 
 describe("model proxy: failures", () => {

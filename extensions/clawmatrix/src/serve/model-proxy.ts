@@ -4,6 +4,7 @@ import { BundleError, errorMessage, type Logger } from "@openclaw-bundle/shared"
 import { Coalescer } from "../mesh/coalescer.ts";
 import type { MeshNode } from "../mesh/node.ts";
 import { MAX_FRAME_BYTES } from "../protocol/frames.ts";
+import { utf8Bytes } from "../protocol/sizes.ts";
 
 /**
  * The local OpenAI-compatible model proxy (ARCHITECTURE "The mesh"): the gateway's model providers
@@ -159,15 +160,16 @@ export class ModelProxy {
       if (!res.writableFinished) abort.abort();
     });
     // Chunks that arrive together (or while the client has not taken the last write) go out in
-    // one write; the first at once. They are SSE events in wire form already (PROTOCOL §7).
-    const out = new Coalescer({
+    // one write; the first at once. They are SSE events in wire form already (PROTOCOL §7), and
+    // go out as the bytes came, checked to be UTF-8 (a peer's invalid bytes are mended, §3a).
+    const out = new Coalescer<Buffer>({
       send: (data) => void res.write(data),
       whenReady: (ready) => whenDrained(res, ready),
       maxSize: MAX_FRAME_BYTES,
     });
     try {
       let started = false;
-      const onChunk = (data: string) => {
+      const onChunk = (data: Buffer) => {
         if (!started) {
           started = true;
           res.writeHead(200, {
@@ -176,7 +178,7 @@ export class ModelProxy {
             connection: "keep-alive",
           });
         }
-        out.push(data);
+        out.push(utf8Bytes(data));
       };
       const r = await this.#o.node.requests.call(
         candidates,
@@ -185,11 +187,11 @@ export class ModelProxy {
         {
           timeoutMs: this.#o.timeoutMs,
           signal: abort.signal,
-          onChunk: stream ? onChunk : undefined,
+          onChunkBytes: stream ? onChunk : undefined,
         },
       );
       if (stream) {
-        if (!started) onChunk("data: [DONE]\n\n");
+        if (!started) onChunk(Buffer.from("data: [DONE]\n\n"));
         out.flush();
         res.end();
       } else send(res, 200, r.body);

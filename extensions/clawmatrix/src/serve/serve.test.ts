@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { deltaText, localAgent } from "./handlers.ts";
 import { localGatewayFrom, providerEndpoint } from "./local-gateway.ts";
-import { SseReader } from "./sse.ts";
+import { SseReader, SseWireReader } from "./sse.ts";
 import { capOutput, normalizeToolName, toolRefusal } from "./tool-policy.ts";
 
 describe("tool policy", () => {
@@ -51,6 +51,10 @@ describe("tool policy", () => {
   });
 });
 
+/** What a wire reader gives for these pieces, one after another, as text. */
+const wire = (r: SseWireReader, ...pieces: string[]) =>
+  Buffer.concat(pieces.map((p) => r.push(Buffer.from(p)))).toString();
+
 describe("SSE and local endpoints", () => {
   it("yields each event's data as soon as it is complete, across arbitrary splits", () => {
     const r = new SseReader();
@@ -59,35 +63,44 @@ describe("SSE and local endpoints", () => {
     expect(r.push(":2}\r\n\r\n: comment\n\ndata: [DONE]\n\n")).toEqual(['{"b":2}', "[DONE]"]);
   });
 
-  it("passes events in wire form on as they came, across arbitrary splits (CR, LF, CRLF too)", () => {
-    const stream = 'data: {"a":1}\n\ndata: {"b":"x y"}\n\ndata: [DONE]\n\n';
-    expect(new SseReader().pushWire(stream)).toBe(stream);
-    const crlf = stream.replace(/\n/g, "\r\n");
-    for (const input of [stream, crlf, stream.replace(/\n/g, "\r")])
-      for (let cut = 0; cut <= input.length; cut++) {
-        const r = new SseReader();
-        const out = r.pushWire(input.slice(0, cut)) + r.pushWire(input.slice(cut));
-        expect(out, `${JSON.stringify(input)} cut at ${cut}`).toBe(stream);
+  it("passes events in wire form on as their bytes came, across any split (CR, LF, CRLF too)", () => {
+    const stream = 'data: {"a":1}\n\ndata: {"b":"x€y"}\n\ndata: [DONE]\n\n';
+    const bytes = Buffer.from(stream);
+    const whole = new SseWireReader().push(bytes);
+    expect(whole.buffer).toBe(bytes.buffer); // a slice of what came: not copied
+    expect(whole.toString()).toBe(stream);
+    for (const input of [stream, stream.replace(/\n/g, "\r\n"), stream.replace(/\n/g, "\r")]) {
+      const b = Buffer.from(input);
+      for (let cut = 0; cut <= b.length; cut++) {
+        const r = new SseWireReader();
+        const out = Buffer.concat([r.push(b.subarray(0, cut)), r.push(b.subarray(cut))]);
+        expect(out.toString(), `${JSON.stringify(input)} cut at byte ${cut}`).toBe(stream);
       }
+    }
     // CR | LF | LF is a CRLF and then an LF; an empty piece between a CR and its LF changes nothing.
-    const r = new SseReader();
-    expect(["data: a\r", "", "\n", "\n"].map((p) => r.pushWire(p)).join("")).toBe("data: a\n\n");
+    const r = new SseWireReader();
+    expect(wire(r, "data: a\r", "", "\n", "\n")).toBe("data: a\n\n");
+    // A lone CR read as a line end, then an empty piece: the next LF is a line end of its own.
+    expect(wire(new SseWireReader(), "data: a\r", "\n", "\n")).toBe("data: a\n\n");
+    expect(wire(new SseWireReader(), "data: a\r", "\r")).toBe("data: a\n\n");
   });
 
   it("puts other events in wire form: every data line kept, other fields and comments left out", () => {
-    const r = new SseReader();
-    expect(r.pushWire(': keep-alive\n\nevent: delta\nid: 7\ndata: {"a":1}\n\n')).toBe('data: {"a":1}\n\n');
+    const r = new SseWireReader();
+    expect(wire(r, ': keep-alive\n\nevent: delta\nid: 7\ndata: {"a":1}\n\n')).toBe('data: {"a":1}\n\n');
     // Two data lines are one event whose data holds a newline: they stay two data lines.
-    expect(r.pushWire("data: one\ndata:two\n\ndata: three\n\ndata:four\n")).toBe(
+    expect(wire(r, "data: one\ndata:two\n\ndata: three\n\ndata:four\n")).toBe(
       "data: one\ndata: two\n\ndata: three\n\n",
     );
-    expect(r.pushWire("\n")).toBe("data: four\n\n");
+    expect(wire(r, "\n")).toBe("data: four\n\n");
+    // Short events, and "data:" without its space, are rewritten too; the bytes around them kept.
+    expect(wire(r, "a\n\ndata:x\n\ndata: é\n\n")).toBe("data: x\n\ndata: é\n\n");
     expect(new SseReader().push("data: one\ndata:two\n\n")).toEqual(["one\ntwo"]);
   });
 
   it("refuses an event over the size bound, naming it", () => {
-    const r = new SseReader();
-    expect(() => r.pushWire(`data: ${"x".repeat(1024 * 1024 + 1)}`)).toThrow(
+    const r = new SseWireReader();
+    expect(() => wire(r, `data: ${"x".repeat(1024 * 1024 + 1)}`)).toThrow(
       /an SSE event is over 1048576 bytes/,
     );
   });

@@ -1,7 +1,7 @@
 /**
- * Incremental Server-Sent Events reader: feed it text as it arrives, get each event as soon as
- * its blank line is seen, either as its `data` (push) or in wire form to forward (pushWire).
- * Pure, so the streaming path is tested without sockets.
+ * Incremental Server-Sent Events readers: feed them what arrives, get each event as soon as its
+ * blank line is seen, as its `data` (SseReader, text) or in wire form to pass on (SseWireReader,
+ * bytes). Pure, so the streaming path is tested without sockets.
  */
 const MAX_SSE_EVENT_BYTES = 1024 * 1024;
 const DATA = "data: ";
@@ -35,34 +35,6 @@ export class SseReader {
     return out;
   }
 
-  /**
-   * Returns every event completed by this piece in wire form: one `data: ` line per data line and
-   * a blank line, other fields and comments left out; "" when none completed. An event that is
-   * already one `data: ` line, as models send them, is passed on as it came, runs of them in one
-   * slice: the text is not taken apart and put together again.
-   */
-  pushWire(text: string): string {
-    this.#append(text);
-    const buf = this.#buf;
-    let out = "";
-    let run = 0; // events from `run` to `pos` are in wire form already
-    let pos = 0;
-    let end = buf.indexOf("\n\n");
-    while (end >= 0) {
-      if (!(buf.startsWith(DATA, pos) && buf.indexOf("\n", pos) === end)) {
-        const data = dataLines(buf.slice(pos, end));
-        out += buf.slice(run, pos);
-        if (data.length) out += `${data.map((l) => DATA + l).join("\n")}\n\n`;
-        run = end + 2;
-      }
-      pos = end + 2;
-      end = buf.indexOf("\n\n", pos);
-    }
-    out += buf.slice(run, pos);
-    this.#keep(pos);
-    return out;
-  }
-
   // SSE ends a line with CRLF, LF or CR: all become LF, a CRLF split across pieces included.
   #append(text: string): void {
     if (text === "") return;
@@ -75,5 +47,74 @@ export class SseReader {
     this.#buf = this.#buf.slice(from);
     if (this.#buf.length > MAX_SSE_EVENT_BYTES)
       throw new Error(`an SSE event is over ${MAX_SSE_EVENT_BYTES} bytes`);
+  }
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** A piece with every CRLF and lone CR made an LF (SSE's three line ends), in a new buffer. */
+function lineFeeds(piece: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(piece.length);
+  let n = 0;
+  for (let i = 0; i < piece.length; i++) {
+    const b = piece[i] as number;
+    if (b !== CR) out[n++] = b;
+    else if (piece[i + 1] !== LF) out[n++] = LF; // a CRLF's CR is dropped, its LF kept
+  }
+  return out.subarray(0, n);
+}
+
+/**
+ * The events of a stream in wire form, in bytes: one `data: ` line per data line and a blank
+ * line, other fields and comments left out. An event that is already one `data: ` line, as models
+ * send them, is passed on as its bytes came, runs of them in one slice of the piece: a model's
+ * stream is neither decoded nor encoded on its way to the mesh (PROTOCOL §7). An LF byte never
+ * occurs inside a UTF-8 character, so every event is whole characters.
+ */
+export class SseWireReader {
+  #rest: Buffer = Buffer.alloc(0);
+  /** The last piece ended in CR, already read as a line end: an LF right after it belongs to it. */
+  #cr = false;
+
+  /** Every event completed by this piece, in wire form: an empty buffer when none completed. */
+  push(piece: Uint8Array): Buffer {
+    const buf = this.#append(piece);
+    const parts: Buffer[] = [];
+    // Searched as Latin-1 text, one character a byte, so offsets are the bytes' (the engine's
+    // string search is far cheaper per call than Buffer's).
+    const text = buf.toString("latin1");
+    let run = 0; // events from `run` to `pos` are in wire form already
+    let pos = 0;
+    for (;;) {
+      // One search per event in wire form: its first line end is its last, followed by a blank line.
+      const lf = text.indexOf("\n", pos);
+      if (lf < 0) break;
+      if (text.charCodeAt(lf + 1) === LF && lf - pos >= DATA.length && text.startsWith(DATA, pos)) {
+        pos = lf + 2;
+        continue;
+      }
+      const end = text.indexOf("\n\n", pos);
+      if (end < 0) break;
+      if (pos > run) parts.push(buf.subarray(run, pos));
+      const data = dataLines(buf.toString("utf8", pos, end));
+      if (data.length) parts.push(Buffer.from(`${data.map((l) => DATA + l).join("\n")}\n\n`));
+      pos = end + 2;
+      run = pos;
+    }
+    if (pos > run) parts.push(buf.subarray(run, pos));
+    this.#rest = buf.subarray(pos);
+    if (this.#rest.length > MAX_SSE_EVENT_BYTES)
+      throw new Error(`an SSE event is over ${MAX_SSE_EVENT_BYTES} bytes`);
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+  }
+
+  #append(piece: Uint8Array): Buffer {
+    if (piece.length === 0) return this.#rest;
+    let p = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    if (this.#cr && p[0] === LF) p = p.subarray(1);
+    this.#cr = p.length > 0 && p[p.length - 1] === CR;
+    if (p.includes(CR)) p = lineFeeds(p);
+    return this.#rest.length > 0 ? Buffer.concat([this.#rest, p]) : p;
   }
 }
