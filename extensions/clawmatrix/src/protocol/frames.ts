@@ -222,14 +222,21 @@ function headOf(frame: FrameOf<"chunk">): Omit<FrameOf<"chunk">, "data"> {
 }
 
 /**
+ * A copy of `f` with some of its other fields changed (a lower `ttl`, an origin proof). A chunk
+ * that holds its data as bytes keeps them: the copy neither decodes nor encodes them.
+ */
+export function withFields<F extends RoutedFrame>(f: F, fields: Partial<Omit<RoutedFrame, "data">>): F {
+  const raw = f.t === "chunk" ? rawData.get(f) : undefined;
+  if (!raw) return { ...f, ...fields };
+  return withRawData({ ...headOf(f as FrameOf<"chunk">), ...fields, data: "" } as FrameOf<"chunk">, raw) as F;
+}
+
+/**
  * A routed frame as a relay sends it on: `ttl` lowered, all else as it came. A chunk decoded
  * from the wire keeps its data's bytes, so the relay copies them and never decodes them.
  */
 export function relayed<F extends RoutedFrame>(f: F, ttl: number): F {
-  if (f.t !== "chunk") return { ...f, ttl };
-  const raw = rawData.get(f);
-  if (!raw) return { ...f, ttl };
-  return withRawData({ ...headOf(f), ttl, data: "" }, raw) as F;
+  return withFields(f, { ttl });
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {

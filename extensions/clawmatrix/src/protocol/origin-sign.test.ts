@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RoutedFrame } from "./frames.ts";
-import { decodeFrame, encodeFrame } from "./frames.ts";
+import { chunkOfBytes, decodeFrame, decodeFrameBytes, encodeFrame, encodeFrameBytes } from "./frames.ts";
 import { NodeKey } from "./identity.ts";
 import { macRouted, ORIGIN_SIG_BYTES, routedMacOk, routedSignedBy, signRouted } from "./origin-sign.ts";
 import { DhKey, PairKeys } from "./pair-key.ts";
@@ -98,5 +98,27 @@ describe("routed frame MACs under a pair key", () => {
     expect(routedMacOk(cb, { ...macRouted(bc, { ...req, body: null }), body: undefined })).toBe(false);
     const chunk = { ...base, t: "chunk", re: "req-0123456789", n: 0, data: '"x"' } as const;
     expect(routedMacOk(cb, { ...macRouted(bc, chunk), data: "x" })).toBe(false);
+  });
+
+  it("cover a chunk's bytes as they go on the wire, without decoding them", () => {
+    const head = { ...base, t: "chunk", re: "req-0123456789", n: 1 } as const;
+    const text = "data: é€😀\n\n";
+    // Made from bytes or from text, the same data has the same proof (older nodes sign the text).
+    const fromBytes = macRouted(bc, chunkOfBytes(head, Buffer.from(text)));
+    expect(fromBytes.mac).toBe(macRouted<RoutedFrame>(bc, { ...head, data: text }).mac);
+    expect(signRouted(key, chunkOfBytes(head, Buffer.from(text))).sig).toBe(
+      signRouted<RoutedFrame>(key, { ...head, data: text }).sig,
+    );
+    // The proof is added to a copy that keeps the bytes: a byte no text could hold survives it,
+    // and the proof verifies at the other end over the bytes that came.
+    const odd = Buffer.concat([Buffer.from("data: a"), Buffer.from([0x80]), Buffer.from("\n\n")]);
+    const wire = encodeFrameBytes(macRouted(bc, chunkOfBytes(head, odd)));
+    expect(wire.includes(odd)).toBe(true);
+    const got = decodeFrameBytes(wire);
+    if (!got.ok) throw new Error(got.reason);
+    expect(routedMacOk(cb, got.frame as RoutedFrame)).toBe(true);
+    expect(routedMacOk(cb, { ...(got.frame as RoutedFrame), data: "data: a\ufffd\n\n" } as RoutedFrame)).toBe(
+      false,
+    );
   });
 });

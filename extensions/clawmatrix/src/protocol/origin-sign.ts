@@ -1,5 +1,5 @@
 import { createHash, createHmac, type KeyObject, timingSafeEqual } from "node:crypto";
-import { PROTOCOL_VERSION, type RoutedFrame } from "./frames.ts";
+import { chunkBytes, PROTOCOL_VERSION, type RoutedFrame, withFields } from "./frames.ts";
 import { type NodeKey, verifySignature } from "./identity.ts";
 
 /**
@@ -17,10 +17,11 @@ const V = `clawmatrix/${PROTOCOL_VERSION}`;
 
 /**
  * The frame's fields a proof covers, as a JSON array (so no field can run into the next), then
- * its content: a body as its JSON (nothing when absent), chunk data as its UTF-8 text. `ttl`
- * is left out: relays lower it.
+ * its content: a body as its JSON (nothing when absent), chunk data as its bytes on the wire
+ * (its UTF-8 text; a chunk's bytes are never decoded for its proof). `ttl` is left out: relays
+ * lower it.
  */
-function covered(f: RoutedFrame): [head: string, content: string] {
+function covered(f: RoutedFrame): [head: string, content: string | Buffer] {
   const err = (e: { code: string; message: string } | undefined) => (e ? [e.code, e.message] : null);
   switch (f.t) {
     case "req":
@@ -33,7 +34,7 @@ function covered(f: RoutedFrame): [head: string, content: string] {
         JSON.stringify(f.body) ?? "",
       ];
     case "chunk":
-      return [JSON.stringify([V, f.t, f.id, f.src, f.dst, f.re, f.n]), f.data];
+      return [JSON.stringify([V, f.t, f.id, f.src, f.dst, f.re, f.n]), chunkBytes(f)];
     case "end":
       return [JSON.stringify([V, f.t, f.id, f.src, f.dst, f.re, f.ok, err(f.error)]), ""];
   }
@@ -46,7 +47,7 @@ function tag(key: KeyObject, f: RoutedFrame): Buffer {
 
 /** `f` with its `mac` under `key`, the pair key of `f.src` and `f.dst`. */
 export function macRouted<F extends RoutedFrame>(key: KeyObject, f: F): F {
-  return { ...f, mac: tag(key, f).toString("base64url") };
+  return withFields(f, { mac: tag(key, f).toString("base64url") });
 }
 
 /** True only when `f.mac` is the HMAC of `f` under `key`; constant-time, never throws. */
@@ -64,7 +65,7 @@ export function routedPayload(f: RoutedFrame): string {
 }
 
 export function signRouted<F extends RoutedFrame>(key: NodeKey, f: F): F {
-  return { ...f, sig: key.sign(routedPayload(f)) };
+  return withFields(f, { sig: key.sign(routedPayload(f)) });
 }
 
 /** True when `f.sig` verifies under one of `keys` (the keys `f.src` is known by). */
