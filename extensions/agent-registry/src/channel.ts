@@ -16,8 +16,7 @@ import {
   untilAborted,
 } from "@openclaw-bundle/shared";
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core";
-import { AgentRegistryAccount, ANSWER_POLL_MS, type ResolvedAccount } from "./account.ts";
-import { processWaiters } from "./answer-waiters.ts";
+import type { AgentRegistryAccount, ResolvedAccount } from "./account.ts";
 import type { AgentRegistryConfig } from "./config-schema.ts";
 import type { Peer } from "./peers.ts";
 import { PLUGIN_ID, resolveAgentRegistry } from "./status.ts";
@@ -133,6 +132,12 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
             `${PLUGIN_ID}: ${ctx.account.resolved.ok ? "not configured" : ctx.account.resolved.status.reason}`,
           );
         await liveAccount.get()?.stop();
+        // Loaded here, not at registration: the host also loads this module to discover what it
+        // registers, and that load never starts a service (issue 17, "cheap registration").
+        const [{ AgentRegistryAccount, ANSWER_POLL_MS }, { processWaiters }] = await Promise.all([
+          import("./account.ts"),
+          import("./answer-waiters.ts"),
+        ]);
         // The account's lines go to the gateway's own log, like every other extension's.
         const logger = createLogger({ extension: PLUGIN_ID, ...(ctx.log ? { sink: ctx.log } : {}) });
         const home = os.homedir();

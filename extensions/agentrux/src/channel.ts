@@ -11,10 +11,9 @@ import {
 } from "@openclaw-bundle/shared";
 import type { ChannelPlugin } from "openclaw/plugin-sdk/channel-core";
 import type { AgentruxConfig } from "./config-schema.ts";
-import { AgentruxService, type Config } from "./service.ts";
+import type { AgentruxService, Config } from "./service.ts";
 import { ACCOUNT_ID, CHANNEL_ID } from "./session.ts";
 import { PLUGIN_ID, resolveAgentrux } from "./status.ts";
-import { runAgentTurn } from "./turn.ts";
 
 /**
  * The AgenTrux channel: one account (`default`) whose settings are the plugin's config (the env
@@ -70,6 +69,12 @@ export function createChannelPlugin(): ChannelPlugin<ChannelAccount> {
             `${PLUGIN_ID}: ${ctx.account.resolved.ok ? "not configured" : ctx.account.resolved.status.reason}`,
           );
         await liveService.get()?.stop();
+        // Loaded here, not at registration: the host also loads this module to discover what it
+        // registers, and that load never starts a service (issue 17, "cheap registration").
+        const [{ AgentruxService }, { runAgentTurn }] = await Promise.all([
+          import("./service.ts"),
+          import("./turn.ts"),
+        ]);
         // The account's lines go to the gateway's own log, like every other extension's.
         const logger = createLogger({
           extension: PLUGIN_ID,

@@ -1,7 +1,7 @@
 import { announceStatusService, createLogger, liveSlot, registerStatusMethod } from "@openclaw-bundle/shared";
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import type { OAuthProfileCredential } from "./auth-files.ts";
-import { LeaseService } from "./lease-service.ts";
+import type { LeaseService } from "./lease-service.ts";
 import { authManagerStatus, PLUGIN_ID, resolveAuthManager } from "./status.ts";
 
 /** Stores the leased credential in the host's auth store, loaded only when a lease exists. */
@@ -40,7 +40,10 @@ export function registerAuthManager(api: OpenClawPluginApi): void {
 
   api.registerService({
     id: `${PLUGIN_ID}-lease`,
-    start(ctx) {
+    async start(ctx) {
+      // Loaded here, not at registration: the host also loads this module to discover what it
+      // registers, and that load never starts a service (issue 17, "cheap registration").
+      const { LeaseService } = await import("./lease-service.ts");
       const service = new LeaseService({
         config,
         stateDir: ctx.stateDir,

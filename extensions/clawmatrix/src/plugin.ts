@@ -9,7 +9,7 @@ import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 import { registerA2aRoutes } from "./a2a/routes.ts";
 import { registerClawmatrixCli } from "./cli.ts";
 import { bindMeshNode } from "./metrics.ts";
-import { MeshService } from "./service.ts";
+import type { MeshService } from "./service.ts";
 import { clawmatrixStatus, PLUGIN_ID, resolveClawmatrix } from "./status.ts";
 import { createTools } from "./tools.ts";
 import { type GraphRead, meshGraph, registerTopologyRoutes } from "./topology/routes.ts";
@@ -60,6 +60,9 @@ export function registerClawmatrix(api: OpenClawPluginApi): void {
     id: `${PLUGIN_ID}-mesh`,
     async start(ctx) {
       await slot.get()?.stop();
+      // Loaded here, not at registration: the host also loads this module to discover what it
+      // registers, and that load never starts a service (issue 17, "cheap registration").
+      const { MeshService } = await import("./service.ts");
       // The state volume keeps the node's identity key and its peers' pinned keys (PROTOCOL §3b).
       const service = new MeshService(config, () => api.config, logger, ctx.stateDir);
       slot.set(service);
