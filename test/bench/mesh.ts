@@ -5,7 +5,7 @@ import type { MeshNode } from "../../extensions/clawmatrix/src/mesh/node.ts";
 import { findNode24 } from "../harness/node24.ts";
 import { describeFloors, frameCosts, relayChunkCosts } from "./lib/frame-costs.ts";
 import { fmt, median, meshNode, N_RTT, ROUNDS, SECRET, until } from "./lib/mesh-common.ts";
-import { modelProxy, modelProxyRelayed, modelProxySeparate } from "./lib/model-proxy.ts";
+import { modelProxy, modelProxyPaced, modelProxyRelayed, modelProxySeparate } from "./lib/model-proxy.ts";
 import { silentFailure, strangers, tlsRoundTrips } from "./mesh-hostile.ts";
 
 // Mesh benchmarks (issues 3 and 16; issue 16's in mesh-hostile.ts), each against a baseline measured in the same run:
@@ -122,6 +122,7 @@ export async function run(): Promise<void> {
   await strangers();
   await silentFailure();
   await modelProxy();
+  await modelProxyPaced();
   await modelProxyRelayed();
   await modelProxySeparate();
   await killDetection();
