@@ -99,7 +99,8 @@ export async function chatCompletions(
 ): Promise<unknown> {
   const res = await post(gw, path, { ...body, stream: Boolean(sink) }, headers, signal);
   if (!sink) return boundedJson(res);
-  const pieces = res.body as unknown as AsyncIterable<Uint8Array>;
+  const pieces = res.body;
+  if (!pieces) throw meshError("UPSTREAM", `the local gateway answered ${path} without a body`);
   try {
     if ("wire" in sink) {
       const reader = new SseWireReader();
