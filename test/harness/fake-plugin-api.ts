@@ -56,6 +56,8 @@ export interface FakePluginApi {
   services: OpenClawPluginService[];
   /** Starts every registered service, in order, as the gateway does at start. */
   startServices(stateDir: string): Promise<void>;
+  /** Starts one registered service by id (its start's promise, to interleave with a stop). */
+  startService(id: string, stateDir: string): Promise<void>;
   /** Stops every registered service, in reverse order. */
   stopServices(stateDir: string): Promise<void>;
   /** Handlers registered with `api.on(<hook>)`. */
@@ -145,6 +147,11 @@ export function fakePluginApi(opts: FakePluginApiOptions = {}): FakePluginApi {
     services,
     async startServices(stateDir) {
       for (const s of services) await s.start(serviceContext(stateDir));
+    },
+    async startService(id, stateDir) {
+      const s = services.find((x) => x.id === id);
+      if (!s) throw new Error(`no service ${id} (registered: ${services.map((x) => x.id).join(", ")})`);
+      await s.start(serviceContext(stateDir));
     },
     async stopServices(stateDir) {
       for (const s of [...services].reverse()) await s.stop?.(serviceContext(stateDir));

@@ -117,4 +117,27 @@ describe("registerAuthManager with a broker", () => {
     expect(await status(host)).toMatchObject({ state: "idle", serviceState: "stopped" });
     expect(host.logs).toContain(`info [${PLUGIN_ID}] ${PLUGIN_ID} stopped`);
   });
+
+  it("starts nothing when stopped while its start is still loading the lease service", async () => {
+    host = register(
+      {
+        baseUrl: broker.url,
+        internalApiToken: DEFAULT_LEASE_TOKEN,
+        machineId: "node-y",
+        codexAuthPath: path.join(dir, "codex-y", "auth.json"),
+      },
+      GRANT,
+    );
+    // The start awaits the lease service's module; a gateway stopping meanwhile wins.
+    const starting = host.startService(`${PLUGIN_ID}-lease`, stateDir);
+    await host.stopServices(stateDir);
+    await starting;
+    await new Promise((r) => setTimeout(r, 200));
+    // Idle: no lease service of this registration runs (an earlier test's stopped one may be
+    // the one the status reads), and none logged its start.
+    const s = await status(host);
+    expect(s.state).toBe("idle");
+    expect(["stopped", undefined]).toContain(s.serviceState);
+    expect(host.logs).toEqual([`info [${PLUGIN_ID}] ${PLUGIN_ID} stopped`]);
+  });
 });

@@ -38,12 +38,16 @@ export function registerAuthManager(api: OpenClawPluginApi): void {
   if (!resolved.ok) return;
   const config = resolved.config as typeof resolved.config & { baseUrl: string; internalApiToken: string };
 
+  // Counts stops, so that a start whose import was still loading when stop() came starts nothing.
+  let stops = 0;
   api.registerService({
     id: `${PLUGIN_ID}-lease`,
     async start(ctx) {
+      const stopsBefore = stops;
       // Loaded here, not at registration: the host also loads this module to discover what it
       // registers, and that load never starts a service (issue 17, "cheap registration").
       const { LeaseService } = await import("./lease-service.ts");
+      if (stops !== stopsBefore) return;
       const service = new LeaseService({
         config,
         stateDir: ctx.stateDir,
@@ -58,6 +62,7 @@ export function registerAuthManager(api: OpenClawPluginApi): void {
         );
     },
     async stop() {
+      stops++;
       await slot.get()?.stop();
     },
   });

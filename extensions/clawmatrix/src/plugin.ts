@@ -56,13 +56,17 @@ export function registerClawmatrix(api: OpenClawPluginApi): void {
     api.registerTool(tool, { name: tool.name });
   if (config.a2a.enabled) registerA2aRoutes(api, config.a2a, () => slot.get(), logger);
 
+  // Counts stops, so that a start whose import was still loading when stop() came starts nothing.
+  let stops = 0;
   api.registerService({
     id: `${PLUGIN_ID}-mesh`,
     async start(ctx) {
+      const stopsBefore = stops;
       await slot.get()?.stop();
       // Loaded here, not at registration: the host also loads this module to discover what it
       // registers, and that load never starts a service (issue 17, "cheap registration").
       const { MeshService } = await import("./service.ts");
+      if (stops !== stopsBefore) return;
       // The state volume keeps the node's identity key and its peers' pinned keys (PROTOCOL §3b).
       const service = new MeshService(config, () => api.config, logger, ctx.stateDir);
       slot.set(service);
@@ -74,6 +78,7 @@ export function registerClawmatrix(api: OpenClawPluginApi): void {
       }
     },
     async stop() {
+      stops++;
       await slot.get()?.stop();
     },
   });
